@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` and `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CONFIG     ?= conf/orchd.json
+
+.PHONY: deps build run test test-asan bench clean
+
+deps:
+	@scripts/setup-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@mkdir -p var
+	$(BUILD)/orchd serve --config $(CONFIG)
+
+# Unit and end-to-end tests, then the unit tests again under ASan+UBSan.
+test: build test-asan
+	cd $(BUILD) && ctest --output-on-failure
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DORCHD_SANITIZE=ON \
+	  -DORCHD_BENCH=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target orchd_unit
+	cd $(ASAN_BUILD) && ctest --output-on-failure -R '^unit$$'
+
+bench: build
+	scripts/bench/storage
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,135 @@
+// orchd's configuration: one JSON file with comments (conf/orchd.json),
+// every key defaulted, validated before any actor starts. Secrets never
+// come from the file: it names the environment variables holding them.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace orchd {
+
+struct listen_config {
+  std::string address = "127.0.0.1";
+  /// 0 lets the OS choose.
+  int64_t port = 8080;
+};
+
+struct database_config {
+  std::string path = "var/orchd.db";
+  /// off, normal, full or extra; full survives power loss.
+  std::string synchronous = "full";
+  int64_t busy_timeout_ms = 5000;
+};
+
+/// Names of the environment variables that hold each secret, and the values
+/// read from them at start-up (empty when unset).
+struct secrets_config {
+  std::string plane_webhook_secret_env = "ORCHD_PLANE_WEBHOOK_SECRET";
+  std::string github_webhook_secret_env = "ORCHD_GITHUB_WEBHOOK_SECRET";
+  std::string admin_token_env = "ORCHD_ADMIN_TOKEN";
+  std::string telegram_token_env = "ORCHD_TELEGRAM_TOKEN";
+  std::string plane_api_key_env = "ORCHD_PLANE_API_KEY";
+
+  std::string plane_webhook_secret;
+  std::string github_webhook_secret;
+  std::string admin_token;
+  std::string telegram_token;
+  std::string plane_api_key;
+};
+
+struct project_config {
+  /// owner/name, as CI events name it.
+  std::string repo;
+  /// Work-item prefix, e.g. ET (ET-042).
+  std::string prefix;
+  /// The local clone worktrees are made from.
+  std::string clone_path;
+  std::string plane_project_id;
+  std::string telegram_chat_id;
+  std::string pipeline = "default";
+};
+
+struct agent_config {
+  std::string program;
+  std::vector<std::string> args;
+  std::string model;
+  /// "", low, medium, high, xhigh or max.
+  std::string effort;
+  int64_t timeout_s = 3600;
+  int64_t max_attempts = 2;
+};
+
+struct scheduler_config {
+  int64_t max_concurrency = 4;
+  int64_t backoff_base_s = 10;
+  int64_t backoff_cap_s = 600;
+  bool dependency_gate = true;
+};
+
+struct reaper_config {
+  int64_t interval_s = 30;
+  int64_t finalise_grace_s = 120;
+  int64_t backstop_s = 6 * 3600;
+};
+
+struct reconciler_config {
+  int64_t interval_s = 60;
+  /// Seconds a task may sit in a stage with no active job before it is
+  /// looked at again, by stage name.
+  std::map<std::string, int64_t> stage_grace_s;
+};
+
+struct endpoint_config {
+  std::string base_url;
+};
+
+struct config {
+  listen_config listen;
+  database_config database;
+  std::string workspace_root = "var/worktrees";
+  std::string log_level = "info";
+  secrets_config secrets;
+  std::vector<project_config> projects;
+  std::map<std::string, agent_config> agents;
+  scheduler_config scheduler;
+  reaper_config reaper;
+  reconciler_config reconciler;
+  endpoint_config telegram;
+  endpoint_config plane;
+};
+
+/// The embedded defaults: what orchd runs on with an empty file.
+config default_config();
+
+/// A configuration problem, named by the key's path
+/// (e.g. `projects[1].prefix: expected a string`).
+struct config_error {
+  std::string path;
+  std::string message;
+
+  std::string to_string() const {
+    return path.empty() ? message : path + ": " + message;
+  }
+};
+
+/// Parses and validates a configuration text over the defaults. Returns the
+/// first problem found, if any, in `err`.
+bool parse_config(const std::string& text, config& out, config_error& err);
+
+/// Reads and parses a file (see parse_config).
+bool load_config(const std::string& file, config& out, config_error& err);
+
+/// Fills the secret values from the environment variables the config names.
+void read_secrets(secrets_config& secrets);
+
+/// Re-validates after command-line overrides (port, db path, log level).
+bool validate_config(const config& cfg, config_error& err);
+
+/// The effective configuration as JSON; secrets show only "set"/"unset".
+nlohmann::json to_json(const config& cfg);
+
+} // namespace orchd

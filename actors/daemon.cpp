@@ -1,0 +1,202 @@
+#include "actors/daemon.hpp"
+
+#include "actors/actors.hpp"
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "storage/database.hpp"
+#include "storage/storage_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <pthread.h>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace orchd {
+
+namespace {
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+int wait_for_stop_signal(const sigset_t& set) {
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+    // sigwait only fails for an invalid set; retry keeps us alive anyway.
+  }
+  return sig;
+}
+
+} // namespace
+
+int serve(const config& cfg) {
+  log::level lvl = log::level::info;
+  log::parse_level(cfg.log_level, lvl);
+  log::set_level(lvl);
+  // Every thread started from here on (CAF's workers, the detached storage
+  // thread) inherits this mask, so only sigwait below sees the signals.
+  auto signals = stop_signals();
+  if (auto rc = pthread_sigmask(SIG_BLOCK, &signals, nullptr); rc != 0) {
+    log::error("cannot block signals: ", std::strerror(rc));
+    return exit_failure;
+  }
+  storage::open_options opts;
+  opts.path = cfg.database.path;
+  opts.synchronous = cfg.database.synchronous;
+  opts.busy_timeout_ms = cfg.database.busy_timeout_ms;
+  auto db = storage::database::open(opts);
+  if (!db) {
+    log::error("cannot use the database: ", describe(db.error()));
+    return exit_storage;
+  }
+  log::info("storage: ", cfg.database.path,
+            " open (synchronous=", cfg.database.synchronous, ")");
+  caf::actor_system_config sys_cfg;
+  register_types(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  auto storage = storage::spawn_storage(
+      sys, std::shared_ptr<storage::database>{std::move(*db)}, true);
+  log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),
+            " projects, ", cfg.agents.size(), " agents");
+
+  auto sig = wait_for_stop_signal(signals);
+  log::info("received ", strsignal(sig), ", stopping (again to exit now)");
+  std::thread{[signals] {
+    auto again = wait_for_stop_signal(signals);
+    log::warn("received ", strsignal(again), " again, exiting now");
+    _exit(128 + again);
+  }}.detach();
+
+  int result = exit_ok;
+  caf::scoped_actor self{sys};
+  self->request(storage, std::chrono::seconds(60), atom::shutdown_v)
+      .receive([](bool) { log::info("orchd stopped"); },
+               [&](const caf::error& err) {
+                 log::error("storage did not shut down cleanly: ",
+                            sys.render(err));
+                 result = exit_failure;
+               });
+  return result;
+}
+
+// -- command line -------------------------------------------------------------
+
+namespace {
+
+const char* usage_text =
+    "usage: orchd serve [--config FILE] [--port N] [--db PATH] "
+    "[--log-level LEVEL]\n"
+    "       orchd check-config FILE\n"
+    "       orchd --version\n";
+
+int usage_error(const std::string& what) {
+  std::cerr << "orchd: " << what << "\n" << usage_text;
+  return exit_usage;
+}
+
+int config_failure(const config_error& err) {
+  std::cerr << "orchd: invalid configuration: " << err.to_string() << "\n";
+  return exit_usage;
+}
+
+bool parse_port(const std::string& text, int64_t& out) {
+  if (text.empty() || text.size() > 5 ||
+      text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  out = std::stoll(text);
+  return out <= 65535;
+}
+
+int check_config(const std::string& file) {
+  config cfg;
+  config_error err;
+  if (!load_config(file, cfg, err))
+    return config_failure(err);
+  read_secrets(cfg.secrets);
+  std::cout << to_json(cfg).dump(2) << "\n";
+  return exit_ok;
+}
+
+int serve_command(int argc, char** argv) {
+  std::string file;
+  std::string port;
+  std::string db;
+  std::string level;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= argc)
+        return false;
+      out = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    if (arg == "--config")
+      ok = value(file);
+    else if (arg == "--port")
+      ok = value(port);
+    else if (arg == "--db")
+      ok = value(db);
+    else if (arg == "--log-level")
+      ok = value(level);
+    else
+      return usage_error("unknown option " + arg);
+    if (!ok)
+      return usage_error(arg + " needs a value");
+  }
+  config cfg = default_config();
+  config_error err;
+  if (!file.empty() && !load_config(file, cfg, err))
+    return config_failure(err);
+  if (!port.empty() && !parse_port(port, cfg.listen.port))
+    return config_failure({"--port", "expected 0 to 65535"});
+  if (!db.empty())
+    cfg.database.path = db;
+  if (!level.empty())
+    cfg.log_level = level;
+  if (!validate_config(cfg, err))
+    return config_failure(err);
+  read_secrets(cfg.secrets);
+  return serve(cfg);
+}
+
+} // namespace
+
+int run_command_line(int argc, char** argv) {
+  if (argc < 2)
+    return usage_error("no command");
+  std::string cmd = argv[1];
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "orchd " << ORCHD_VERSION << "\n";
+    return exit_ok;
+  }
+  if (cmd == "--help" || cmd == "help") {
+    std::cout << usage_text;
+    return exit_ok;
+  }
+  if (cmd == "check-config") {
+    if (argc != 3)
+      return usage_error("check-config takes one file");
+    return check_config(argv[2]);
+  }
+  if (cmd == "serve")
+    return serve_command(argc, argv);
+  return usage_error("unknown command " + cmd);
+}
+
+} // namespace orchd

@@ -1,0 +1,351 @@
+// The rows and requests that travel between actors: plain, serialisable
+// structs (so a runner can later live on another machine), each with a CAF
+// 0.17 `inspect`. Text columns that are NULL in the database read as "".
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orchd {
+
+// -- tasks ------------------------------------------------------------------
+
+/// One row of `tasks`.
+struct task_row {
+  int64_t id = 0;
+  std::string plane_id;
+  std::string work_item_id;
+  std::string repo;
+  std::string branch;
+  std::string stage;
+  std::string agent_running;
+  std::string created_at;
+  std::string updated_at;
+  std::string plane_issue_id;
+  caf::optional<int64_t> tracker_message_id;
+  std::string title;
+  std::string brd_review_started_at;
+  std::string brd_review_ended_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_row& x) {
+  return f(caf::meta::type_name("orchd::task_row"), x.id, x.plane_id,
+           x.work_item_id, x.repo, x.branch, x.stage, x.agent_running,
+           x.created_at, x.updated_at, x.plane_issue_id, x.tracker_message_id,
+           x.title, x.brd_review_started_at, x.brd_review_ended_at);
+}
+
+/// A task that is not done, with the seconds since its last stage change.
+struct active_task {
+  task_row task;
+  int64_t age_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, active_task& x) {
+  return f(caf::meta::type_name("orchd::active_task"), x.task, x.age_s);
+}
+
+/// What the task creator knows of a work item before its task exists.
+struct new_task {
+  std::string plane_id;
+  std::string work_item_id;
+  std::string repo;
+  std::string branch;
+  std::string title;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_task& x) {
+  return f(caf::meta::type_name("orchd::new_task"), x.plane_id, x.work_item_id,
+           x.repo, x.branch, x.title);
+}
+
+/// The answer of create-if-absent: the row, and whether this call made it.
+/// Only the creator does the follow-up work (branch, worktree, first job).
+struct task_claim {
+  task_row task;
+  bool created = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_claim& x) {
+  return f(caf::meta::type_name("orchd::task_claim"), x.task, x.created);
+}
+
+// -- events -----------------------------------------------------------------
+
+/// A webhook delivery to record. An empty `delivery_id` is stored as NULL
+/// (never de-duplicated).
+struct event_record {
+  std::string source;
+  std::string event_type;
+  std::string payload;
+  std::string delivery_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_record& x) {
+  return f(caf::meta::type_name("orchd::event_record"), x.source, x.event_type,
+           x.payload, x.delivery_id);
+}
+
+/// The answer of an event insert: the row id (0 for a duplicate) and
+/// whether the delivery was new.
+struct event_ack {
+  int64_t id = 0;
+  bool created = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_ack& x) {
+  return f(caf::meta::type_name("orchd::event_ack"), x.id, x.created);
+}
+
+// -- jobs -------------------------------------------------------------------
+
+/// The job statuses of the legacy schema, in the order counts report them.
+inline constexpr std::string_view job_statuses[] = {"queued", "running", "done",
+                                                    "failed"};
+
+/// True for one of `job_statuses`.
+bool is_job_status(std::string_view status);
+
+/// One row of `jobs`.
+struct job_row {
+  int64_t id = 0;
+  std::string agent;
+  std::string repo;
+  caf::optional<int64_t> task_id;
+  std::string task_content;
+  std::string status;
+  int64_t attempts = 0;
+  int64_t max_attempts = 0;
+  caf::optional<int64_t> run_id;
+  std::string error;
+  std::string created_at;
+  std::string started_at;
+  std::string finished_at;
+  int64_t transient_attempts = 0;
+  std::string available_at;
+  caf::optional<int64_t> pid;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_row& x) {
+  return f(caf::meta::type_name("orchd::job_row"), x.id, x.agent, x.repo,
+           x.task_id, x.task_content, x.status, x.attempts, x.max_attempts,
+           x.run_id, x.error, x.created_at, x.started_at, x.finished_at,
+           x.transient_attempts, x.available_at, x.pid);
+}
+
+/// A job to enqueue; `delay_s > 0` holds it back that long (`available_at`).
+struct new_job {
+  std::string agent;
+  std::string repo;
+  caf::optional<int64_t> task_id;
+  std::string task_content;
+  int64_t max_attempts = 2;
+  int64_t delay_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_job& x) {
+  return f(caf::meta::type_name("orchd::new_job"), x.agent, x.repo, x.task_id,
+           x.task_content, x.max_attempts, x.delay_s);
+}
+
+/// How to claim: the dependency gate can be switched off.
+struct claim_options {
+  bool dependency_gate = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, claim_options& x) {
+  return f(caf::meta::type_name("orchd::claim_options"), x.dependency_gate);
+}
+
+/// A status change of one job. done/failed stamp `finished_at`; queued
+/// clears `started_at` and `finished_at`. `run_id` and `error` are written
+/// only when present.
+struct job_mark {
+  int64_t job_id = 0;
+  std::string status;
+  caf::optional<int64_t> run_id;
+  caf::optional<std::string> error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_mark& x) {
+  return f(caf::meta::type_name("orchd::job_mark"), x.job_id, x.status,
+           x.run_id, x.error);
+}
+
+/// Puts a job back after a transient failure (rate limit, overload):
+/// counted in `transient_attempts`, available again after `delay_s`.
+struct transient_requeue {
+  int64_t job_id = 0;
+  int64_t delay_s = 0;
+  caf::optional<std::string> error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transient_requeue& x) {
+  return f(caf::meta::type_name("orchd::transient_requeue"), x.job_id,
+           x.delay_s, x.error);
+}
+
+/// A running job as the reaper sees it, with its run's exit (if any).
+struct running_job {
+  job_row job;
+  int64_t running_age_s = 0;
+  caf::optional<int64_t> exit_code;
+  std::string run_finished_at;
+  caf::optional<int64_t> finished_age_s;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, running_job& x) {
+  return f(caf::meta::type_name("orchd::running_job"), x.job, x.running_age_s,
+           x.exit_code, x.run_finished_at, x.finished_age_s);
+}
+
+/// Job counts; the four legacy statuses are always reported.
+struct job_counts {
+  int64_t queued = 0;
+  int64_t running = 0;
+  int64_t done = 0;
+  int64_t failed = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_counts& x) {
+  return f(caf::meta::type_name("orchd::job_counts"), x.queued, x.running,
+           x.done, x.failed);
+}
+
+// -- agent runs -------------------------------------------------------------
+
+/// The start of one agent process.
+struct new_run {
+  caf::optional<int64_t> task_id;
+  std::string agent;
+  std::string output_path;
+  std::string model;
+  std::string effort;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_run& x) {
+  return f(caf::meta::type_name("orchd::new_run"), x.task_id, x.agent,
+           x.output_path, x.model, x.effort);
+}
+
+/// How an agent process ended, with what its result reported. The model is
+/// written only when non-empty (the one resolved at start stays otherwise).
+struct run_outcome {
+  int64_t run_id = 0;
+  int64_t exit_code = 0;
+  caf::optional<int64_t> input_tokens;
+  caf::optional<int64_t> output_tokens;
+  caf::optional<int64_t> cache_read_tokens;
+  caf::optional<int64_t> cache_creation_tokens;
+  caf::optional<double> cost_usd;
+  std::string model;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
+  return f(caf::meta::type_name("orchd::run_outcome"), x.run_id, x.exit_code,
+           x.input_tokens, x.output_tokens, x.cache_read_tokens,
+           x.cache_creation_tokens, x.cost_usd, x.model);
+}
+
+/// One row of `agent_runs`.
+struct run_row {
+  int64_t id = 0;
+  caf::optional<int64_t> task_id;
+  std::string agent;
+  std::string started_at;
+  std::string finished_at;
+  caf::optional<int64_t> exit_code;
+  std::string output_path;
+  caf::optional<int64_t> input_tokens;
+  caf::optional<int64_t> output_tokens;
+  caf::optional<int64_t> cache_read_tokens;
+  caf::optional<int64_t> cache_creation_tokens;
+  caf::optional<double> cost_usd;
+  std::string model;
+  std::string effort;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_row& x) {
+  return f(caf::meta::type_name("orchd::run_row"), x.id, x.task_id, x.agent,
+           x.started_at, x.finished_at, x.exit_code, x.output_path,
+           x.input_tokens, x.output_tokens, x.cache_read_tokens,
+           x.cache_creation_tokens, x.cost_usd, x.model, x.effort);
+}
+
+// -- dependencies and freezes -----------------------------------------------
+
+/// "task_id is blocked by depends_on_task_id".
+struct dep_edge {
+  int64_t task_id = 0;
+  int64_t depends_on_task_id = 0;
+  std::string created_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dep_edge& x) {
+  return f(caf::meta::type_name("orchd::dep_edge"), x.task_id,
+           x.depends_on_task_id, x.created_at);
+}
+
+/// One row of the append-only `repo_freeze` journal.
+struct freeze_row {
+  int64_t id = 0;
+  std::string repo;
+  std::string frozen_at;
+  std::string reason;
+  std::string work_item_id;
+  std::string cleared_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, freeze_row& x) {
+  return f(caf::meta::type_name("orchd::freeze_row"), x.id, x.repo, x.frozen_at,
+           x.reason, x.work_item_id, x.cleared_at);
+}
+
+} // namespace orchd
+
+namespace orchd {
+
+/// What the storage actor has done since it started (for the inspector).
+struct storage_stats {
+  /// Transactions committed (each one fsync with synchronous=FULL).
+  int64_t commits = 0;
+  /// Transactions that failed to commit and were rolled back.
+  int64_t failed_commits = 0;
+  /// Write requests acknowledged after a commit.
+  int64_t writes = 0;
+  /// Read requests answered.
+  int64_t reads = 0;
+  /// Largest number of requests one commit answered.
+  int64_t largest_batch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
+  return f(caf::meta::type_name("orchd::storage_stats"), x.commits,
+           x.failed_commits, x.writes, x.reads, x.largest_batch);
+}
+
+} // namespace orchd

@@ -1,0 +1,243 @@
+#include "storage/schema.hpp"
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "storage/database.hpp"
+
+#include <string>
+#include <vector>
+
+namespace orchd::storage::schema {
+
+namespace {
+
+// -- level 1: the original four tables --------------------------------------
+
+constexpr const char* level_1_ddl = R"sql(
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  timestamp TEXT DEFAULT (datetime('now')),
+  source TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  processed INTEGER DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS tasks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  plane_id TEXT,
+  work_item_id TEXT,
+  repo TEXT NOT NULL,
+  branch TEXT,
+  stage TEXT DEFAULT 'created',
+  agent_running TEXT,
+  created_at TEXT DEFAULT (datetime('now')),
+  updated_at TEXT DEFAULT (datetime('now')),
+  plane_issue_id TEXT
+);
+CREATE TABLE IF NOT EXISTS agent_runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id INTEGER REFERENCES tasks(id),
+  agent TEXT NOT NULL,
+  started_at TEXT DEFAULT (datetime('now')),
+  finished_at TEXT,
+  exit_code INTEGER,
+  output_path TEXT
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  agent TEXT NOT NULL,
+  repo TEXT NOT NULL,
+  task_id INTEGER,
+  task_content TEXT,
+  status TEXT NOT NULL DEFAULT 'queued',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL DEFAULT 2,
+  run_id INTEGER,
+  error TEXT,
+  created_at TEXT DEFAULT (datetime('now')),
+  started_at TEXT,
+  finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_jobs_status ON jobs(status, id);
+)sql";
+
+// -- levels 2 to 9: each a set of columns, then DDL -------------------------
+
+struct column {
+  const char* table;
+  const char* name;
+  const char* declaration;
+};
+
+struct step {
+  int64_t level;
+  std::vector<column> columns;
+  // Idempotent DDL run after the columns exist (may be empty).
+  const char* ddl;
+  // A table or index whose presence shows the step ran (nullptr: columns).
+  const char* marker;
+};
+
+const step steps[] = {
+    {2,
+     {{"jobs", "transient_attempts", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "available_at", "TEXT"}},
+     "",
+     nullptr},
+    {3, {{"jobs", "pid", "INTEGER"}}, "", nullptr},
+    {4,
+     {{"events", "delivery_id", "TEXT"}},
+     "CREATE UNIQUE INDEX IF NOT EXISTS idx_events_delivery ON "
+     "events(delivery_id) WHERE delivery_id IS NOT NULL;",
+     "idx_events_delivery"},
+    {5,
+     {{"agent_runs", "input_tokens", "INTEGER"},
+      {"agent_runs", "output_tokens", "INTEGER"},
+      {"agent_runs", "cache_read_tokens", "INTEGER"},
+      {"agent_runs", "cache_creation_tokens", "INTEGER"},
+      {"agent_runs", "cost_usd", "REAL"},
+      {"agent_runs", "model", "TEXT"},
+      {"agent_runs", "effort", "TEXT"}},
+     "",
+     nullptr},
+    {6,
+     {{"tasks", "tracker_message_id", "INTEGER"},
+      {"tasks", "title", "TEXT"},
+      {"tasks", "brd_review_started_at", "TEXT"},
+      {"tasks", "brd_review_ended_at", "TEXT"}},
+     "",
+     nullptr},
+    {7,
+     {},
+     R"sql(
+CREATE TABLE IF NOT EXISTS job_deps (
+  task_id INTEGER NOT NULL,
+  depends_on_task_id INTEGER NOT NULL,
+  created_at TEXT DEFAULT (datetime('now')),
+  PRIMARY KEY (task_id, depends_on_task_id)
+);
+CREATE INDEX IF NOT EXISTS idx_job_deps_task ON job_deps(task_id);
+CREATE INDEX IF NOT EXISTS idx_job_deps_depends ON job_deps(depends_on_task_id);
+)sql",
+     "job_deps"},
+    {8,
+     {},
+     R"sql(
+CREATE TABLE IF NOT EXISTS tracker_messages (
+  task_id INTEGER NOT NULL,
+  message_id INTEGER NOT NULL,
+  created_at TEXT DEFAULT (datetime('now')),
+  deleted_at TEXT,
+  PRIMARY KEY (task_id, message_id)
+);
+CREATE INDEX IF NOT EXISTS idx_tracker_messages_open
+  ON tracker_messages(task_id) WHERE deleted_at IS NULL;
+)sql",
+     "tracker_messages"},
+    {9,
+     {},
+     R"sql(
+CREATE TABLE IF NOT EXISTS repo_freeze (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  repo TEXT NOT NULL,
+  frozen_at TEXT NOT NULL DEFAULT (datetime('now')),
+  reason TEXT,
+  work_item_id TEXT,
+  cleared_at TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_repo_freeze_active
+  ON repo_freeze(repo, cleared_at);
+)sql",
+     "repo_freeze"},
+};
+
+bool has_object(database& db, const char* name) {
+  auto q = db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?1");
+  q->bind(1, std::string_view{name});
+  return q->step();
+}
+
+bool has_column(database& db, const char* table, const char* name) {
+  auto q = db.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+  q->bind(1, std::string_view{table});
+  q->bind(2, std::string_view{name});
+  return q->step();
+}
+
+bool step_present(database& db, const step& s) {
+  for (auto& c : s.columns)
+    if (!has_column(db, c.table, c.name))
+      return false;
+  return s.marker == nullptr || has_object(db, s.marker);
+}
+
+void apply(database& db, const step& s) {
+  for (auto& c : s.columns) {
+    if (has_column(db, c.table, c.name))
+      continue;
+    auto sql = std::string{"ALTER TABLE "} + c.table + " ADD COLUMN " + c.name +
+               " " + c.declaration;
+    db.exec(sql.c_str());
+  }
+  if (*s.ddl != '\0')
+    db.exec(s.ddl);
+}
+
+} // namespace
+
+int64_t detect_level(database& db) {
+  for (auto table : {"events", "tasks", "agent_runs", "jobs"})
+    if (!has_object(db, table))
+      return 0;
+  int64_t level = 1;
+  for (auto& s : steps) {
+    if (!step_present(db, s))
+      break;
+    level = s.level;
+  }
+  return level;
+}
+
+caf::error check_version(database& db) {
+  auto version = db.pragma_int("user_version");
+  if (version > latest_version)
+    return caf::make_error(
+        ec::storage_unusable,
+        db.path() + ": the database has schema version " +
+            std::to_string(version) + " but this orchd knows only up to " +
+            std::to_string(latest_version) +
+            "; it was written by a newer orchd, run that one (nothing was "
+            "changed)");
+  return caf::none;
+}
+
+caf::error migrate(database& db) {
+  if (auto err = check_version(db))
+    return err;
+  if (db.pragma_int("user_version") == latest_version)
+    return caf::none;
+  auto found = detect_level(db);
+  if (found == 0)
+    log::info("storage: creating the schema in ", db.path());
+  else
+    log::info("storage: ", db.path(), " is at schema level ", found,
+              ", upgrading to ", latest_version);
+  // One transaction: a crash mid-upgrade leaves the file as it was.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec(level_1_ddl);
+    for (auto& s : steps)
+      apply(db, s);
+    db.exec(
+        ("PRAGMA user_version = " + std::to_string(latest_version)).c_str());
+    db.exec("COMMIT");
+  } catch (const sql_error& e) {
+    if (db.in_transaction())
+      db.exec("ROLLBACK");
+    return caf::make_error(ec::storage_unusable,
+                           db.path() + ": schema upgrade failed: " + e.what());
+  }
+  return caf::none;
+}
+
+} // namespace orchd::storage::schema

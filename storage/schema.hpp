@@ -1,0 +1,32 @@
+// The Python orchestrator's schema, level by level (shared/LEGACY.md), and
+// the idempotent migrations that bring any level up to date.
+#pragma once
+
+#include <caf/error.hpp>
+
+#include <cstdint>
+
+namespace orchd::storage {
+
+class database;
+
+namespace schema {
+
+/// Level 1 is the legacy file's four original tables; each later step of
+/// LEGACY.md adds one level. orchd keeps the level in `PRAGMA user_version`.
+inline constexpr int64_t latest_version = 9;
+
+/// The level of a file from its tables and columns: 0 for an empty file,
+/// else the last step whose tables, columns and indexes all exist in order.
+int64_t detect_level(database& db);
+
+/// Refuses a file whose `user_version` is newer than this binary knows.
+caf::error check_version(database& db);
+
+/// Brings the file to `latest_version` in one transaction, keeping every
+/// row. Running it again changes nothing.
+caf::error migrate(database& db);
+
+} // namespace schema
+
+} // namespace orchd::storage

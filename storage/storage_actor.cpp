@@ -1,0 +1,385 @@
+#include "storage/storage_actor.hpp"
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "storage/database.hpp"
+#include "storage/store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace orchd::storage {
+
+namespace {
+
+// The most requests one commit answers; beyond it the batch commits even
+// while more requests wait, so no request waits behind an endless stream.
+constexpr size_t max_batch_size = 1024;
+
+} // namespace
+
+// -- batch ------------------------------------------------------------------
+
+void storage_state::fail_batch(const caf::error& err) {
+  auto replies = std::move(batch);
+  batch.clear();
+  for (auto& r : replies)
+    r->fail(err);
+}
+
+void storage_state::flush() {
+  if (!db || !db->in_transaction()) {
+    // Nothing open, or SQLite already rolled the batch back (and failed it).
+    fail_batch(caf::make_error(ec::storage_failed, "transaction lost"));
+    return;
+  }
+  try {
+    db->prepare("COMMIT")->step();
+  } catch (const sql_error& e) {
+    log::error("storage: commit failed, rolling back ", batch.size(),
+               " requests: ", e.what());
+    ++stats.failed_commits;
+    if (db->in_transaction()) {
+      try {
+        db->exec("ROLLBACK");
+      } catch (const sql_error& e2) {
+        log::error("storage: rollback failed: ", e2.what());
+      }
+    }
+    fail_batch(caf::make_error(ec::storage_failed,
+                               std::string{"commit failed: "} + e.what()));
+    return;
+  }
+  ++stats.commits;
+  stats.largest_batch =
+      std::max(stats.largest_batch, static_cast<int64_t>(batch.size()));
+  auto replies = std::move(batch);
+  batch.clear();
+  for (auto& r : replies)
+    r->deliver();
+}
+
+namespace {
+
+// -- calling the store ------------------------------------------------------
+
+template <class T>
+struct unwrap {
+  using type = T;
+};
+
+template <class T>
+struct unwrap<caf::expected<T>> {
+  using type = T;
+};
+
+// The value type a store call yields, whether it returns T or expected<T>.
+template <class F>
+using value_of =
+    typename unwrap<decltype(std::declval<F&>()(std::declval<store&>()))>::type;
+
+template <class T>
+class pending_value final : public pending_reply {
+public:
+  pending_value(caf::typed_response_promise<T> rp, T value)
+      : rp_(std::move(rp))
+      , value_(std::move(value)) {}
+
+  void deliver() override { rp_.deliver(std::move(value_)); }
+
+  void fail(const caf::error& err) override { rp_.deliver(err); }
+
+private:
+  caf::typed_response_promise<T> rp_;
+  T value_;
+};
+
+// Holds the reply until the open batch commits.
+template <class T>
+caf::result<T> reply_after_commit(storage_pointer self, T value) {
+  auto rp = self->make_response_promise<T>();
+  self->state.batch.push_back(
+      std::make_unique<pending_value<T>>(rp, std::move(value)));
+  return rp;
+}
+
+caf::error closed() {
+  return caf::make_error(ec::storage_unusable, "the database is closed");
+}
+
+caf::error failed(const sql_error& e) {
+  return caf::make_error(ec::storage_failed, e.what());
+}
+
+// A write joins the open batch (opening one, and scheduling its flush
+// behind everything already in the mailbox, if none is open). Each request
+// runs in its own savepoint: a request that fails leaves nothing behind and
+// does not fail the others, unless SQLite itself rolled the whole
+// transaction back (it may on SQLITE_FULL or SQLITE_IOERR).
+template <class F>
+caf::result<value_of<F>> write(storage_pointer self, F f) {
+  using T = value_of<F>;
+  auto& st = self->state;
+  if (!st.db)
+    return closed();
+  ++st.arrivals_since_flush;
+  auto& db = *st.db;
+  try {
+    if (!db.in_transaction()) {
+      db.prepare("BEGIN IMMEDIATE")->step();
+      st.arrivals_since_flush = 0;
+      self->send(self, atom::flush_v);
+    }
+    db.prepare("SAVEPOINT request")->step();
+  } catch (const sql_error& e) {
+    log::error("storage: cannot open a write: ", e.what());
+    return failed(e);
+  }
+  caf::expected<T> result{caf::error{}};
+  try {
+    result = f(*st.data);
+  } catch (const sql_error& e) {
+    result = failed(e);
+    if (!db.in_transaction()) {
+      log::error("storage: SQLite rolled back the batch: ", e.what());
+      st.fail_batch(result.error());
+      return result.error();
+    }
+  }
+  try {
+    if (result) {
+      db.prepare("RELEASE request")->step();
+      ++st.stats.writes;
+      return reply_after_commit(self, std::move(*result));
+    }
+    db.prepare("ROLLBACK TO request")->step();
+    db.prepare("RELEASE request")->step();
+  } catch (const sql_error& e) {
+    // The savepoint itself failed: the batch's state is unknown, drop it.
+    log::error("storage: savepoint failed, rolling back the batch: ", e.what());
+    if (db.in_transaction()) {
+      try {
+        db.exec("ROLLBACK");
+      } catch (const sql_error&) {
+        // Reported above; the connection rolls back when closed.
+      }
+    }
+    st.fail_batch(failed(e));
+    return failed(e);
+  }
+  return result.error();
+}
+
+// A read answers at once, unless a batch is open: then it waits for the
+// commit, so nobody sees a row that might still roll back.
+template <class F>
+caf::result<value_of<F>> read(storage_pointer self, F f) {
+  using T = value_of<F>;
+  auto& st = self->state;
+  if (!st.db)
+    return closed();
+  caf::expected<T> result{caf::error{}};
+  try {
+    result = f(*st.data);
+  } catch (const sql_error& e) {
+    return failed(e);
+  }
+  ++st.stats.reads;
+  if (!result)
+    return result.error();
+  if (st.db->in_transaction())
+    return reply_after_commit(self, std::move(*result));
+  return std::move(*result);
+}
+
+} // namespace
+
+// -- behavior ---------------------------------------------------------------
+
+storage_actor::behavior_type storage(storage_pointer self,
+                                     std::shared_ptr<database> db) {
+  self->state.db = std::move(db);
+  self->state.data = std::make_unique<store>(*self->state.db);
+  using std::string;
+  return {
+      // -- tasks --
+      [self](atom::get, atom::task, int64_t id) {
+        return read(self, [&](store& s) { return s.task_by_id(id); });
+      },
+      [self](atom::find, atom::task, const string& plane_id) {
+        return read(self,
+                    [&](store& s) { return s.task_by_plane_id(plane_id); });
+      },
+      [self](atom::find, atom::task, const string& repo, const string& branch) {
+        return read(self,
+                    [&](store& s) { return s.task_by_branch(repo, branch); });
+      },
+      [self](atom::list, atom::active) {
+        return read(self, [](store& s) { return s.active_tasks(); });
+      },
+      [self](atom::list, atom::task, const string& repo, const string& stage) {
+        return read(self,
+                    [&](store& s) { return s.tasks_in_stage(repo, stage); });
+      },
+      [self](atom::create, const new_task& x) {
+        return write(self, [&](store& s) { return s.create_task(x); });
+      },
+      [self](atom::set, atom::stage, int64_t id, const string& stage) {
+        return write(self, [&](store& s) { return s.set_stage(id, stage); });
+      },
+      // -- work item ids --
+      [self](atom::next, atom::item, const string& repo, const string& prefix) {
+        return read(
+            self, [&](store& s) { return s.next_work_item_id(repo, prefix); });
+      },
+      [self](atom::unique, atom::item, const string& repo,
+             const string& candidate) {
+        return read(self, [&](store& s) {
+          return s.unique_work_item_id(repo, candidate);
+        });
+      },
+      // -- tracker cards and BRD review --
+      [self](atom::get, atom::card, int64_t task) {
+        return read(self, [&](store& s) { return s.tracker_message(task); });
+      },
+      [self](atom::set, atom::card, int64_t task, int64_t message) {
+        return write(self, [&](store& s) {
+          return s.set_tracker_message(task, message);
+        });
+      },
+      [self](atom::add, atom::card, int64_t task, int64_t message) {
+        return write(
+            self, [&](store& s) { return s.add_tracker_card(task, message); });
+      },
+      [self](atom::list, atom::card, int64_t task) {
+        return read(self, [&](store& s) { return s.open_tracker_cards(task); });
+      },
+      [self](atom::del, atom::card, int64_t task, int64_t message) {
+        return write(self, [&](store& s) {
+          return s.mark_tracker_card_deleted(task, message);
+        });
+      },
+      [self](atom::start, atom::brd, int64_t task) {
+        return write(self, [&](store& s) { return s.start_brd_review(task); });
+      },
+      [self](atom::finish, atom::brd, int64_t task) {
+        return write(self, [&](store& s) { return s.end_brd_review(task); });
+      },
+      // -- events --
+      [self](atom::add, const event_record& x) {
+        return write(self, [&](store& s) { return s.add_event(x); });
+      },
+      // -- jobs --
+      [self](atom::enqueue, const new_job& x) {
+        return write(self, [&](store& s) { return s.enqueue(x); });
+      },
+      [self](atom::claim, const claim_options& opts) {
+        return write(self, [&](store& s) { return s.claim_next_job(opts); });
+      },
+      [self](atom::requeue, const transient_requeue& x) {
+        return write(self, [&](store& s) { return s.requeue_transient(x); });
+      },
+      [self](atom::mark, const job_mark& x) {
+        return write(self, [&](store& s) { return s.mark_job(x); });
+      },
+      [self](atom::reap, const job_mark& x) {
+        return write(self, [&](store& s) { return s.reap_job(x); });
+      },
+      [self](atom::active, atom::job, int64_t task) {
+        return read(self, [&](store& s) { return s.has_active_job(task); });
+      },
+      [self](atom::count, atom::running) {
+        return read(self, [](store& s) { return s.running_count(); });
+      },
+      [self](atom::requeue, atom::running) {
+        return write(self, [](store& s) { return s.requeue_running(); });
+      },
+      [self](atom::list, atom::running) {
+        return read(self, [](store& s) { return s.running_jobs(); });
+      },
+      [self](atom::get, atom::job, int64_t id) {
+        return read(self, [&](store& s) { return s.job_by_id(id); });
+      },
+      [self](atom::count, atom::job) {
+        return read(self, [](store& s) { return s.count_jobs(); });
+      },
+      [self](atom::list, atom::job, int64_t limit) {
+        return read(self, [&](store& s) { return s.recent_jobs(limit); });
+      },
+      // -- agent runs --
+      [self](atom::start, const new_run& x) {
+        return write(self, [&](store& s) { return s.start_run(x); });
+      },
+      [self](atom::finish, const run_outcome& x) {
+        return write(self, [&](store& s) { return s.finish_run(x); });
+      },
+      [self](atom::get, atom::run, int64_t id) {
+        return read(self, [&](store& s) { return s.run_by_id(id); });
+      },
+      // -- dependencies --
+      [self](atom::add, atom::dep, int64_t task, int64_t other) {
+        return write(self,
+                     [&](store& s) { return s.add_dependency(task, other); });
+      },
+      [self](atom::list, atom::dep, int64_t task) {
+        return read(self, [&](store& s) { return s.dependencies_of(task); });
+      },
+      [self](atom::list, atom::dep) {
+        return read(self, [](store& s) { return s.all_dependencies(); });
+      },
+      [self](atom::unfinished, atom::dep, int64_t task) {
+        return read(self,
+                    [&](store& s) { return s.unfinished_dependencies(task); });
+      },
+      // -- repo freezes --
+      [self](atom::freeze, const string& repo, const string& reason,
+             const string& work_item) {
+        return write(self, [&](store& s) {
+          return s.freeze_repo(repo, reason, work_item);
+        });
+      },
+      [self](atom::unfreeze, const string& repo) {
+        return write(self, [&](store& s) { return s.unfreeze_repo(repo); });
+      },
+      [self](atom::list, atom::freeze) {
+        return read(self, [](store& s) { return s.active_freezes(); });
+      },
+      // -- the actor itself --
+      [self](atom::stats) { return self->state.stats; },
+      [self](atom::shutdown) -> caf::result<bool> {
+        auto& st = self->state;
+        st.flush();
+        st.data.reset();
+        st.db.reset();
+        log::info("storage: database closed after ", st.stats.commits,
+                  " commits");
+        auto rp = self->make_response_promise<bool>();
+        rp.deliver(true);
+        self->quit();
+        return rp;
+      },
+      [self](atom::flush) {
+        // Requests handled since this flush was queued arrived while the
+        // batch was open; the commit then waits behind whatever came after
+        // them, until a round brings nothing new (or the batch is full), so
+        // one fsync serves every writer waiting right now.
+        auto& st = self->state;
+        if (st.arrivals_since_flush > 0 && st.batch.size() < max_batch_size) {
+          st.arrivals_since_flush = 0;
+          self->send(self, atom::flush_v);
+          return;
+        }
+        st.flush();
+      },
+  };
+}
+
+storage_actor spawn_storage(caf::actor_system& sys,
+                            std::shared_ptr<database> db, bool detached) {
+  if (detached)
+    return sys.spawn<caf::detached>(storage, std::move(db));
+  return sys.spawn(storage, std::move(db));
+}
+
+} // namespace orchd::storage

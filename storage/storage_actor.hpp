@@ -1,0 +1,58 @@
+// The storage actor: the only owner of the SQLite connection, with group
+// commit (shared/DESIGN.md section 2).
+#pragma once
+
+#include "actors/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/error.hpp>
+
+#include <memory>
+#include <vector>
+
+namespace orchd::storage {
+
+class database;
+class store;
+
+/// A reply held back until its batch commits: `deliver` on success, `fail`
+/// when the batch is rolled back. One allocation per request.
+class pending_reply {
+public:
+  virtual ~pending_reply() = default;
+  virtual void deliver() = 0;
+  virtual void fail(const caf::error& err) = 0;
+};
+
+struct storage_state {
+  static inline const char* name = "orchd.storage";
+
+  std::shared_ptr<database> db;
+  std::unique_ptr<store> data;
+  /// The open batch's replies, in arrival order.
+  std::vector<std::unique_ptr<pending_reply>> batch;
+  storage_stats stats;
+  /// Writes handled since the last flush message was queued.
+  size_t arrivals_since_flush = 0;
+
+  /// Commits the open transaction, then answers every request of the batch
+  /// (or, if the commit fails, rolls back and fails them all).
+  void flush();
+
+  /// Answers every request of the batch with `err`.
+  void fail_batch(const caf::error& err);
+};
+
+using storage_pointer = storage_actor::stateful_pointer<storage_state>;
+
+/// The storage actor's behavior over an open, migrated database.
+storage_actor::behavior_type storage(storage_pointer self,
+                                     std::shared_ptr<database> db);
+
+/// Spawns the storage actor. `detached` gives it its own thread so an fsync
+/// never stalls the threads the other actors share (tests pass false to
+/// run it under the deterministic scheduler).
+storage_actor spawn_storage(caf::actor_system& sys,
+                            std::shared_ptr<database> db, bool detached);
+
+} // namespace orchd::storage

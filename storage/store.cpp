@@ -1,0 +1,447 @@
+#include "storage/store.hpp"
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "storage/database.hpp"
+#include "storage/rows.hpp"
+
+#include <cctype>
+
+namespace orchd::storage {
+
+namespace {
+
+caf::error invalid(std::string what) {
+  return caf::make_error(ec::invalid_argument, std::move(what));
+}
+
+// Digits only, at least one.
+bool all_digits(const std::string& s) {
+  if (s.empty())
+    return false;
+  for (auto c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      return false;
+  return true;
+}
+
+// N zero-padded to at least `width` digits.
+std::string padded(int64_t n, size_t width) {
+  auto digits = std::to_string(n);
+  if (digits.size() < width)
+    digits.insert(0, width - digits.size(), '0');
+  return digits;
+}
+
+// Escapes LIKE wildcards so a prefix matches itself only (ESCAPE '\').
+std::string like_literal(const std::string& s) {
+  std::string out;
+  for (auto c : s) {
+    if (c == '%' || c == '_' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+} // namespace
+
+// -- tasks ------------------------------------------------------------------
+
+caf::expected<task_row> store::task_by_id(int64_t id) {
+  auto q =
+      db_.prepare("SELECT " ORCHD_TASK_COLUMNS " FROM tasks WHERE id = ?1");
+  q->bind(1, id);
+  if (!q->step())
+    return caf::make_error(ec::no_such_task, "task " + std::to_string(id));
+  return read_task(*q);
+}
+
+caf::expected<task_row> store::task_by_plane_id(const std::string& plane_id) {
+  auto q = db_.prepare("SELECT " ORCHD_TASK_COLUMNS " FROM tasks "
+                       "WHERE plane_id = ?1 OR plane_issue_id = ?1 "
+                       "ORDER BY id LIMIT 1");
+  q->bind(1, std::string_view{plane_id});
+  if (!q->step())
+    return caf::make_error(ec::no_such_task, "plane id " + plane_id);
+  return read_task(*q);
+}
+
+caf::expected<task_row> store::task_by_branch(const std::string& repo,
+                                              const std::string& branch) {
+  auto q = db_.prepare("SELECT " ORCHD_TASK_COLUMNS " FROM tasks "
+                       "WHERE repo = ?1 AND branch = ?2 ORDER BY id LIMIT 1");
+  q->bind(1, std::string_view{repo});
+  q->bind(2, std::string_view{branch});
+  if (!q->step())
+    return caf::make_error(ec::no_such_task, repo + " branch " + branch);
+  return read_task(*q);
+}
+
+std::vector<active_task> store::active_tasks() {
+  auto q = db_.prepare(
+      "SELECT " ORCHD_TASK_COLUMNS ", "
+      "CAST((julianday('now') - julianday(updated_at)) * 86400 AS INTEGER) "
+      "FROM tasks WHERE stage != 'done' ORDER BY id");
+  std::vector<active_task> result;
+  while (q->step())
+    result.push_back(active_task{read_task(*q), q->int64(14)});
+  return result;
+}
+
+std::vector<task_row> store::tasks_in_stage(const std::string& repo,
+                                            const std::string& stage) {
+  auto q = db_.prepare("SELECT " ORCHD_TASK_COLUMNS " FROM tasks "
+                       "WHERE repo = ?1 AND stage = ?2 ORDER BY id");
+  q->bind(1, std::string_view{repo});
+  q->bind(2, std::string_view{stage});
+  std::vector<task_row> result;
+  while (q->step())
+    result.push_back(read_task(*q));
+  return result;
+}
+
+caf::expected<task_claim> store::create_task(const new_task& x) {
+  if (x.plane_id.empty())
+    return invalid("a task needs a plane id");
+  if (x.repo.empty())
+    return invalid("a task needs a repo");
+  // The storage actor serialises every call: look-up and insert cannot
+  // interleave with another creation (this replaces the Python lock).
+  if (auto found = task_by_plane_id(x.plane_id))
+    return task_claim{std::move(*found), false};
+  else if (found.error() != ec::no_such_task)
+    return found.error();
+  {
+    auto q = db_.prepare(
+        "INSERT INTO tasks (plane_id, plane_issue_id, work_item_id, repo, "
+        "branch, title) VALUES (?1, ?1, ?2, ?3, ?4, ?5)");
+    q->bind(1, std::string_view{x.plane_id});
+    q->bind_text_or_null(2, x.work_item_id);
+    q->bind(3, std::string_view{x.repo});
+    q->bind_text_or_null(4, x.branch);
+    q->bind_text_or_null(5, x.title);
+    q->step();
+  }
+  auto row = task_by_id(db_.last_insert_rowid());
+  if (!row)
+    return row.error();
+  return task_claim{std::move(*row), true};
+}
+
+caf::expected<bool> store::set_stage(int64_t task_id,
+                                     const std::string& stage) {
+  if (stage.empty())
+    return invalid("an empty stage");
+  auto q = db_.prepare("UPDATE tasks SET stage = ?2, "
+                       "updated_at = datetime('now') WHERE id = ?1");
+  q->bind(1, task_id);
+  q->bind(2, std::string_view{stage});
+  q->step();
+  return db_.changes() > 0;
+}
+
+// -- work item ids ----------------------------------------------------------
+
+std::string store::next_work_item_id(const std::string& repo,
+                                     const std::string& prefix) {
+  auto q = db_.prepare("SELECT work_item_id FROM tasks "
+                       "WHERE repo = ?1 AND work_item_id LIKE ?2 ESCAPE '\\' "
+                       "ORDER BY id DESC");
+  q->bind(1, std::string_view{repo});
+  q->bind(2, std::string_view{like_literal(prefix) + "-%"});
+  // The newest id whose tail is a number; others (PREFIX-abc) are skipped.
+  // LIKE ignores ASCII case, so the prefix is compared again exactly.
+  auto head = prefix + "-";
+  while (q->step()) {
+    auto id = q->text(0);
+    if (id.compare(0, head.size(), head) != 0)
+      continue;
+    auto tail = id.substr(head.size());
+    if (all_digits(tail) && tail.size() < 19)
+      return prefix + "-" + padded(std::stoll(tail) + 1, 3);
+  }
+  return prefix + "-001";
+}
+
+std::string store::unique_work_item_id(const std::string& repo,
+                                       const std::string& candidate) {
+  auto dash = candidate.rfind('-');
+  if (dash == std::string::npos)
+    return candidate;
+  auto head = candidate.substr(0, dash + 1);
+  auto tail = candidate.substr(dash + 1);
+  if (!all_digits(tail) || tail.size() >= 19)
+    return candidate;
+  auto n = std::stoll(tail);
+  auto id = candidate;
+  for (;;) {
+    auto q = db_.prepare(
+        "SELECT 1 FROM tasks WHERE repo = ?1 AND work_item_id = ?2 LIMIT 1");
+    q->bind(1, std::string_view{repo});
+    q->bind(2, std::string_view{id});
+    if (!q->step())
+      return id;
+    id = head + padded(++n, tail.size());
+  }
+}
+
+// -- tracker cards and BRD review -------------------------------------------
+
+caf::expected<caf::optional<int64_t>> store::tracker_message(int64_t task_id) {
+  auto q = db_.prepare("SELECT tracker_message_id FROM tasks WHERE id = ?1");
+  q->bind(1, task_id);
+  if (!q->step())
+    return caf::make_error(ec::no_such_task, "task " + std::to_string(task_id));
+  return q->opt_int64(0);
+}
+
+caf::expected<bool> store::set_tracker_message(int64_t task_id,
+                                               int64_t message_id) {
+  auto q =
+      db_.prepare("UPDATE tasks SET tracker_message_id = ?2 WHERE id = ?1");
+  q->bind(1, task_id);
+  q->bind(2, message_id);
+  q->step();
+  return db_.changes() > 0;
+}
+
+bool store::add_tracker_card(int64_t task_id, int64_t message_id) {
+  auto q = db_.prepare("INSERT OR IGNORE INTO tracker_messages "
+                       "(task_id, message_id) VALUES (?1, ?2)");
+  q->bind(1, task_id);
+  q->bind(2, message_id);
+  q->step();
+  return db_.changes() > 0;
+}
+
+std::vector<int64_t> store::open_tracker_cards(int64_t task_id) {
+  auto q = db_.prepare("SELECT message_id FROM tracker_messages "
+                       "WHERE task_id = ?1 AND deleted_at IS NULL "
+                       "ORDER BY message_id");
+  q->bind(1, task_id);
+  std::vector<int64_t> result;
+  while (q->step())
+    result.push_back(q->int64(0));
+  return result;
+}
+
+bool store::mark_tracker_card_deleted(int64_t task_id, int64_t message_id) {
+  auto q = db_.prepare("UPDATE tracker_messages SET deleted_at = "
+                       "datetime('now') WHERE task_id = ?1 AND "
+                       "message_id = ?2 AND deleted_at IS NULL");
+  q->bind(1, task_id);
+  q->bind(2, message_id);
+  q->step();
+  return db_.changes() > 0;
+}
+
+bool store::start_brd_review(int64_t task_id) {
+  auto q = db_.prepare("UPDATE tasks SET brd_review_started_at = "
+                       "datetime('now') WHERE id = ?1 AND "
+                       "brd_review_started_at IS NULL");
+  q->bind(1, task_id);
+  q->step();
+  return db_.changes() > 0;
+}
+
+bool store::end_brd_review(int64_t task_id) {
+  auto q = db_.prepare("UPDATE tasks SET brd_review_ended_at = "
+                       "datetime('now') WHERE id = ?1 AND "
+                       "brd_review_started_at IS NOT NULL AND "
+                       "brd_review_ended_at IS NULL");
+  q->bind(1, task_id);
+  q->step();
+  return db_.changes() > 0;
+}
+
+// -- events -----------------------------------------------------------------
+
+caf::expected<event_ack> store::add_event(const event_record& x) {
+  if (x.source.empty() || x.event_type.empty())
+    return invalid("an event needs a source and an event type");
+  auto q = db_.prepare("INSERT OR IGNORE INTO events "
+                       "(source, event_type, payload, delivery_id) "
+                       "VALUES (?1, ?2, ?3, ?4)");
+  q->bind(1, std::string_view{x.source});
+  q->bind(2, std::string_view{x.event_type});
+  q->bind(3, std::string_view{x.payload});
+  q->bind_text_or_null(4, x.delivery_id);
+  q->step();
+  if (db_.changes() == 0)
+    return event_ack{0, false};
+  return event_ack{db_.last_insert_rowid(), true};
+}
+
+// -- agent runs -------------------------------------------------------------
+
+caf::expected<int64_t> store::start_run(const new_run& x) {
+  if (x.agent.empty())
+    return invalid("a run needs an agent");
+  auto q = db_.prepare("INSERT INTO agent_runs "
+                       "(task_id, agent, output_path, model, effort) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)");
+  q->bind(1, x.task_id);
+  q->bind(2, std::string_view{x.agent});
+  q->bind_text_or_null(3, x.output_path);
+  q->bind_text_or_null(4, x.model);
+  q->bind_text_or_null(5, x.effort);
+  q->step();
+  return db_.last_insert_rowid();
+}
+
+caf::expected<bool> store::finish_run(const run_outcome& x) {
+  auto q = db_.prepare(
+      "UPDATE agent_runs SET finished_at = datetime('now'), exit_code = ?2, "
+      "input_tokens = ?3, output_tokens = ?4, cache_read_tokens = ?5, "
+      "cache_creation_tokens = ?6, cost_usd = ?7, "
+      "model = COALESCE(?8, model) WHERE id = ?1");
+  q->bind(1, x.run_id);
+  q->bind(2, x.exit_code);
+  q->bind(3, x.input_tokens);
+  q->bind(4, x.output_tokens);
+  q->bind(5, x.cache_read_tokens);
+  q->bind(6, x.cache_creation_tokens);
+  if (x.cost_usd)
+    q->bind(7, *x.cost_usd);
+  else
+    q->bind_null(7);
+  q->bind_text_or_null(8, x.model);
+  q->step();
+  return db_.changes() > 0;
+}
+
+caf::expected<run_row> store::run_by_id(int64_t id) {
+  auto q = db_.prepare(
+      "SELECT id, task_id, agent, started_at, finished_at, exit_code, "
+      "output_path, input_tokens, output_tokens, cache_read_tokens, "
+      "cache_creation_tokens, cost_usd, model, effort "
+      "FROM agent_runs WHERE id = ?1");
+  q->bind(1, id);
+  if (!q->step())
+    return caf::make_error(ec::no_such_run, "run " + std::to_string(id));
+  run_row x;
+  x.id = q->int64(0);
+  x.task_id = q->opt_int64(1);
+  x.agent = q->text(2);
+  x.started_at = q->text(3);
+  x.finished_at = q->text(4);
+  x.exit_code = q->opt_int64(5);
+  x.output_path = q->text(6);
+  x.input_tokens = q->opt_int64(7);
+  x.output_tokens = q->opt_int64(8);
+  x.cache_read_tokens = q->opt_int64(9);
+  x.cache_creation_tokens = q->opt_int64(10);
+  x.cost_usd = q->opt_real(11);
+  x.model = q->text(12);
+  x.effort = q->text(13);
+  return x;
+}
+
+// -- dependencies -----------------------------------------------------------
+
+caf::expected<bool> store::add_dependency(int64_t task_id,
+                                          int64_t depends_on_task_id) {
+  if (task_id == depends_on_task_id)
+    return invalid("task " + std::to_string(task_id) +
+                   " cannot depend on itself");
+  auto q = db_.prepare("INSERT OR IGNORE INTO job_deps "
+                       "(task_id, depends_on_task_id) VALUES (?1, ?2)");
+  q->bind(1, task_id);
+  q->bind(2, depends_on_task_id);
+  q->step();
+  return db_.changes() > 0;
+}
+
+namespace {
+
+// The legacy reads never raised: a failed dependency read means "none".
+template <class F>
+auto or_empty(const char* what, F read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const sql_error& e) {
+    log::warn("storage: reading ", what,
+              " failed, treating as none: ", e.what());
+    return {};
+  }
+}
+
+std::vector<dep_edge> read_edges(statement& s) {
+  std::vector<dep_edge> result;
+  while (s.step())
+    result.push_back(dep_edge{s.int64(0), s.int64(1), s.text(2)});
+  return result;
+}
+
+} // namespace
+
+std::vector<dep_edge> store::dependencies_of(int64_t task_id) {
+  return or_empty("dependencies", [&] {
+    auto q = db_.prepare("SELECT task_id, depends_on_task_id, created_at "
+                         "FROM job_deps WHERE task_id = ?1 "
+                         "ORDER BY depends_on_task_id");
+    q->bind(1, task_id);
+    return read_edges(*q);
+  });
+}
+
+std::vector<dep_edge> store::all_dependencies() {
+  return or_empty("dependencies", [&] {
+    auto q = db_.prepare("SELECT task_id, depends_on_task_id, created_at "
+                         "FROM job_deps ORDER BY task_id, "
+                         "depends_on_task_id");
+    return read_edges(*q);
+  });
+}
+
+std::vector<int64_t> store::unfinished_dependencies(int64_t task_id) {
+  return or_empty("unfinished dependencies", [&] {
+    auto q = db_.prepare("SELECT d.depends_on_task_id FROM job_deps d "
+                         "JOIN tasks t ON t.id = d.depends_on_task_id "
+                         "WHERE d.task_id = ?1 AND t.stage != 'done' "
+                         "ORDER BY d.depends_on_task_id");
+    q->bind(1, task_id);
+    std::vector<int64_t> result;
+    while (q->step())
+      result.push_back(q->int64(0));
+    return result;
+  });
+}
+
+// -- repo freezes -----------------------------------------------------------
+
+caf::expected<int64_t> store::freeze_repo(const std::string& repo,
+                                          const std::string& reason,
+                                          const std::string& work_item_id) {
+  if (repo.empty())
+    return invalid("a freeze needs a repo");
+  auto q = db_.prepare("INSERT INTO repo_freeze (repo, reason, work_item_id) "
+                       "VALUES (?1, ?2, ?3)");
+  q->bind(1, std::string_view{repo});
+  q->bind_text_or_null(2, reason);
+  q->bind_text_or_null(3, work_item_id);
+  q->step();
+  return db_.last_insert_rowid();
+}
+
+int64_t store::unfreeze_repo(const std::string& repo) {
+  auto q = db_.prepare("UPDATE repo_freeze SET cleared_at = datetime('now') "
+                       "WHERE repo = ?1 AND cleared_at IS NULL");
+  q->bind(1, std::string_view{repo});
+  q->step();
+  return db_.changes();
+}
+
+std::vector<freeze_row> store::active_freezes() {
+  auto q = db_.prepare("SELECT id, repo, frozen_at, reason, work_item_id, "
+                       "cleared_at FROM repo_freeze WHERE cleared_at IS NULL "
+                       "ORDER BY id");
+  std::vector<freeze_row> result;
+  while (q->step())
+    result.push_back(freeze_row{q->int64(0), q->text(1), q->text(2), q->text(3),
+                                q->text(4), q->text(5)});
+  return result;
+}
+
+} // namespace orchd::storage

@@ -1,0 +1,126 @@
+// Every data operation of the Python orchestrator's data layer, with the
+// same guarantees (shared/LEGACY.md), as plain methods over one database.
+// The storage actor calls these inside its group-commit transaction; tests
+// call them directly. Methods throw sql_error on a failed SQLite call and
+// return errors for lookups that find nothing or arguments they refuse.
+#pragma once
+
+#include "actors/records.hpp"
+
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace orchd::storage {
+
+class database;
+
+class store {
+public:
+  explicit store(database& db)
+      : db_(db) {}
+
+  // -- tasks ----------------------------------------------------------------
+
+  caf::expected<task_row> task_by_id(int64_t id);
+  /// Matches `plane_id` or `plane_issue_id`.
+  caf::expected<task_row> task_by_plane_id(const std::string& plane_id);
+  caf::expected<task_row> task_by_branch(const std::string& repo,
+                                         const std::string& branch);
+  /// Every task with `stage != 'done'` and the seconds since `updated_at`.
+  std::vector<active_task> active_tasks();
+  /// Tasks of a repo in one stage (e.g. `development`), oldest first.
+  std::vector<task_row> tasks_in_stage(const std::string& repo,
+                                       const std::string& stage);
+  /// Looks up by plane id and inserts only when absent; both plane id
+  /// columns get the id. Returns the row and whether this call made it.
+  caf::expected<task_claim> create_task(const new_task& x);
+  /// Sets the stage and stamps `updated_at`; false for an unknown task.
+  caf::expected<bool> set_stage(int64_t task_id, const std::string& stage);
+
+  // -- work item ids --------------------------------------------------------
+
+  /// The latest numeric `PREFIX-N` of the repo (by task id) plus one, three
+  /// digits at least; PREFIX-001 when there is none.
+  std::string next_work_item_id(const std::string& repo,
+                                const std::string& prefix);
+  /// Walks `PREFIX-N` forward while the repo already uses it, keeping N's
+  /// width. A value without `-` or with a non-numeric tail is unchanged.
+  std::string unique_work_item_id(const std::string& repo,
+                                  const std::string& candidate);
+
+  // -- tracker cards and BRD review -----------------------------------------
+
+  /// The task's current card, none when it has no card yet.
+  caf::expected<caf::optional<int64_t>> tracker_message(int64_t task_id);
+  caf::expected<bool> set_tracker_message(int64_t task_id, int64_t message_id);
+  /// Ledger insert; a repeated id changes nothing (and stays deleted).
+  bool add_tracker_card(int64_t task_id, int64_t message_id);
+  /// Cards not yet deleted, by message id ascending.
+  std::vector<int64_t> open_tracker_cards(int64_t task_id);
+  /// Marks a still-open card deleted; false when it was not open.
+  bool mark_tracker_card_deleted(int64_t task_id, int64_t message_id);
+  /// Stamps the BRD review start once; false when already started.
+  bool start_brd_review(int64_t task_id);
+  /// Stamps the end once, only after a start; false otherwise.
+  bool end_brd_review(int64_t task_id);
+
+  // -- events ---------------------------------------------------------------
+
+  /// INSERT OR IGNORE keyed by delivery id; `created` iff a row was added.
+  caf::expected<event_ack> add_event(const event_record& x);
+
+  // -- jobs (store_jobs.cpp) ------------------------------------------------
+
+  caf::expected<int64_t> enqueue(const new_job& x);
+  /// Claims the oldest runnable queued job: due, past the dependency gate
+  /// (when on) and the per-repo serial gate. `no_claimable_job` if none.
+  caf::expected<job_row> claim_next_job(const claim_options& opts);
+  /// Back to queued after a transient failure, counted separately.
+  bool requeue_transient(const transient_requeue& x);
+  caf::expected<bool> mark_job(const job_mark& x);
+  /// Like mark_job, but only while the job is still running; true iff this
+  /// call flipped it (a guarded compare-and-set).
+  caf::expected<bool> reap_job(const job_mark& x);
+  /// Any job of the task queued or running.
+  bool has_active_job(int64_t task_id);
+  int64_t running_count();
+  /// Every running job back to queued, `started_at` cleared, attempts kept.
+  int64_t requeue_running();
+  std::vector<running_job> running_jobs();
+  caf::expected<job_row> job_by_id(int64_t id);
+  job_counts count_jobs();
+  std::vector<job_row> recent_jobs(int64_t limit);
+
+  // -- agent runs -----------------------------------------------------------
+
+  caf::expected<int64_t> start_run(const new_run& x);
+  caf::expected<bool> finish_run(const run_outcome& x);
+  caf::expected<run_row> run_by_id(int64_t id);
+
+  // -- dependencies (reads never fail: a failure reads as none) ------------
+
+  /// Refuses a self-edge; true iff the edge is new.
+  caf::expected<bool> add_dependency(int64_t task_id,
+                                     int64_t depends_on_task_id);
+  std::vector<dep_edge> dependencies_of(int64_t task_id);
+  std::vector<dep_edge> all_dependencies();
+  /// The tasks this one waits for that are not done.
+  std::vector<int64_t> unfinished_dependencies(int64_t task_id);
+
+  // -- repo freezes ---------------------------------------------------------
+
+  caf::expected<int64_t> freeze_repo(const std::string& repo,
+                                     const std::string& reason,
+                                     const std::string& work_item_id);
+  /// Clears every active freeze of the repo; the number cleared.
+  int64_t unfreeze_repo(const std::string& repo);
+  std::vector<freeze_row> active_freezes();
+
+private:
+  database& db_;
+};
+
+} // namespace orchd::storage

@@ -1,0 +1,242 @@
+// The job queue half of the store: enqueue, the gated claim, finalising.
+#include "storage/store.hpp"
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "storage/database.hpp"
+#include "storage/rows.hpp"
+
+#include <sqlite3.h>
+
+namespace orchd::storage {
+
+namespace {
+
+caf::error invalid(std::string what) {
+  return caf::make_error(ec::invalid_argument, std::move(what));
+}
+
+// The claim, one statement: pick the oldest runnable queued job and flip it
+// to running, guarded by `status = 'queued'`.
+//
+// Dependency gate (?1 = 1): not while the job's task has an edge to a task
+// whose stage is not 'done'. Jobs without a task or without edges pass.
+//
+// Serial gate: an analyst job waits while its repo has an active freeze or
+// another unfinished task ahead of it. "Ahead" is an older task (lower id)
+// or one already past 'created': LEGACY.md's rule ("another task of the
+// repo is not done") read literally would block every analyst for good as
+// soon as two new tasks of one repo wait together; this keeps its intent
+// (one task of a repo in flight at a time) and serves the oldest first.
+constexpr const char* claim_gated_sql =
+    "UPDATE jobs SET status = 'running', attempts = attempts + 1, "
+    "started_at = datetime('now'), finished_at = NULL "
+    "WHERE status = 'queued' AND id = ("
+    " SELECT j.id FROM jobs j WHERE j.status = 'queued'"
+    " AND (j.available_at IS NULL OR j.available_at <= datetime('now'))"
+    " AND (?1 = 0 OR j.task_id IS NULL OR NOT EXISTS ("
+    "  SELECT 1 FROM job_deps d JOIN tasks t ON t.id = d.depends_on_task_id"
+    "  WHERE d.task_id = j.task_id AND t.stage != 'done'))"
+    " AND (j.agent != 'analyst' OR ("
+    "  NOT EXISTS (SELECT 1 FROM repo_freeze f"
+    "   WHERE f.repo = j.repo AND f.cleared_at IS NULL)"
+    "  AND NOT EXISTS (SELECT 1 FROM tasks o"
+    "   WHERE o.repo = j.repo AND o.stage != 'done' AND o.id IS NOT j.task_id"
+    "   AND (j.task_id IS NULL OR o.id < j.task_id OR o.stage != 'created'))))"
+    " ORDER BY j.id LIMIT 1) "
+    "RETURNING " ORCHD_JOB_COLUMNS;
+
+// The same without the serial gate: used when the gate's condition cannot
+// be evaluated, so one broken table never wedges every project's queue.
+constexpr const char* claim_open_sql =
+    "UPDATE jobs SET status = 'running', attempts = attempts + 1, "
+    "started_at = datetime('now'), finished_at = NULL "
+    "WHERE status = 'queued' AND id = ("
+    " SELECT j.id FROM jobs j WHERE j.status = 'queued'"
+    " AND (j.available_at IS NULL OR j.available_at <= datetime('now'))"
+    " AND (?1 = 0 OR j.task_id IS NULL OR NOT EXISTS ("
+    "  SELECT 1 FROM job_deps d JOIN tasks t ON t.id = d.depends_on_task_id"
+    "  WHERE d.task_id = j.task_id AND t.stage != 'done'))"
+    " ORDER BY j.id LIMIT 1) "
+    "RETURNING " ORCHD_JOB_COLUMNS;
+
+caf::expected<job_row> run_claim(database& db, const char* sql,
+                                 const claim_options& opts) {
+  auto q = db.prepare(sql);
+  q->bind(1, int64_t{opts.dependency_gate ? 1 : 0});
+  if (!q->step())
+    return caf::make_error(ec::no_claimable_job);
+  return read_job(*q);
+}
+
+// Errors that mean the write itself failed, not the gate's condition.
+bool is_write_failure(int code) {
+  switch (code & 0xff) {
+  case SQLITE_FULL:
+  case SQLITE_IOERR:
+  case SQLITE_READONLY:
+  case SQLITE_BUSY:
+  case SQLITE_NOMEM:
+    return true;
+  default:
+    return false;
+  }
+}
+
+} // namespace
+
+caf::expected<int64_t> store::enqueue(const new_job& x) {
+  if (x.agent.empty() || x.repo.empty())
+    return invalid("a job needs an agent and a repo");
+  if (x.max_attempts < 1)
+    return invalid("max_attempts must be at least 1");
+  if (x.delay_s < 0)
+    return invalid("a negative delay");
+  auto q = db_.prepare(
+      "INSERT INTO jobs (agent, repo, task_id, task_content, max_attempts, "
+      "available_at) VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 > 0 THEN "
+      "datetime('now', '+' || ?6 || ' seconds') END)");
+  q->bind(1, std::string_view{x.agent});
+  q->bind(2, std::string_view{x.repo});
+  q->bind(3, x.task_id);
+  q->bind(4, std::string_view{x.task_content});
+  q->bind(5, x.max_attempts);
+  q->bind(6, x.delay_s);
+  q->step();
+  return db_.last_insert_rowid();
+}
+
+caf::expected<job_row> store::claim_next_job(const claim_options& opts) {
+  try {
+    return run_claim(db_, claim_gated_sql, opts);
+  } catch (const sql_error& e) {
+    if (is_write_failure(e.code()))
+      throw;
+    log::warn("storage: serial gate unavailable, claiming without it: ",
+              e.what());
+  }
+  return run_claim(db_, claim_open_sql, opts);
+}
+
+bool store::requeue_transient(const transient_requeue& x) {
+  auto q = db_.prepare(
+      "UPDATE jobs SET status = 'queued', "
+      "transient_attempts = transient_attempts + 1, "
+      "available_at = datetime('now', '+' || ?2 || ' seconds'), "
+      "started_at = NULL, finished_at = NULL, error = COALESCE(?3, error) "
+      "WHERE id = ?1");
+  q->bind(1, x.job_id);
+  q->bind(2, x.delay_s < 0 ? int64_t{0} : x.delay_s);
+  q->bind(3, x.error);
+  q->step();
+  return db_.changes() > 0;
+}
+
+namespace {
+
+// One statement for both mark and reap; ?5 = 1 guards on 'running'.
+constexpr const char* mark_sql =
+    "UPDATE jobs SET status = ?2, "
+    "finished_at = CASE WHEN ?2 IN ('done', 'failed') THEN datetime('now') "
+    " WHEN ?2 = 'queued' THEN NULL ELSE finished_at END, "
+    "started_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE started_at END, "
+    "run_id = COALESCE(?3, run_id), error = COALESCE(?4, error) "
+    "WHERE id = ?1 AND (?5 = 0 OR status = 'running')";
+
+caf::expected<bool> update_status(database& db, const job_mark& x,
+                                  bool only_running) {
+  if (!is_job_status(x.status))
+    return invalid("unknown job status '" + x.status + "'");
+  auto q = db.prepare(mark_sql);
+  q->bind(1, x.job_id);
+  q->bind(2, std::string_view{x.status});
+  q->bind(3, x.run_id);
+  q->bind(4, x.error);
+  q->bind(5, int64_t{only_running ? 1 : 0});
+  q->step();
+  return db.changes() > 0;
+}
+
+} // namespace
+
+caf::expected<bool> store::mark_job(const job_mark& x) {
+  return update_status(db_, x, false);
+}
+
+caf::expected<bool> store::reap_job(const job_mark& x) {
+  return update_status(db_, x, true);
+}
+
+bool store::has_active_job(int64_t task_id) {
+  auto q = db_.prepare("SELECT 1 FROM jobs WHERE task_id = ?1 AND "
+                       "status IN ('queued', 'running') LIMIT 1");
+  q->bind(1, task_id);
+  return q->step();
+}
+
+int64_t store::running_count() {
+  auto q = db_.prepare("SELECT COUNT(*) FROM jobs WHERE status = 'running'");
+  q->step();
+  return q->int64(0);
+}
+
+int64_t store::requeue_running() {
+  auto q = db_.prepare("UPDATE jobs SET status = 'queued', started_at = NULL "
+                       "WHERE status = 'running'");
+  q->step();
+  return db_.changes();
+}
+
+std::vector<running_job> store::running_jobs() {
+  auto q = db_.prepare(
+      "SELECT " ORCHD_JOB_COLUMNS_J ", "
+      "CAST((julianday('now') - julianday(j.started_at)) * 86400 AS INTEGER), "
+      "r.exit_code, r.finished_at, "
+      "CAST((julianday('now') - julianday(r.finished_at)) * 86400 AS INTEGER) "
+      "FROM jobs j LEFT JOIN agent_runs r ON r.id = j.run_id "
+      "WHERE j.status = 'running' ORDER BY j.id");
+  std::vector<running_job> result;
+  constexpr int n = job_column_count;
+  while (q->step())
+    result.push_back(running_job{read_job(*q), q->int64(n), q->opt_int64(n + 1),
+                                 q->text(n + 2), q->opt_int64(n + 3)});
+  return result;
+}
+
+caf::expected<job_row> store::job_by_id(int64_t id) {
+  auto q = db_.prepare("SELECT " ORCHD_JOB_COLUMNS " FROM jobs WHERE id = ?1");
+  q->bind(1, id);
+  if (!q->step())
+    return caf::make_error(ec::no_such_job, "job " + std::to_string(id));
+  return read_job(*q);
+}
+
+job_counts store::count_jobs() {
+  auto q = db_.prepare("SELECT status, COUNT(*) FROM jobs GROUP BY status");
+  job_counts result;
+  while (q->step()) {
+    auto status = q->text(0);
+    auto n = q->int64(1);
+    if (status == "queued")
+      result.queued = n;
+    else if (status == "running")
+      result.running = n;
+    else if (status == "done")
+      result.done = n;
+    else if (status == "failed")
+      result.failed = n;
+  }
+  return result;
+}
+
+std::vector<job_row> store::recent_jobs(int64_t limit) {
+  auto q = db_.prepare("SELECT " ORCHD_JOB_COLUMNS " FROM jobs "
+                       "ORDER BY id DESC LIMIT ?1");
+  q->bind(1, limit);
+  std::vector<job_row> result;
+  while (q->step())
+    result.push_back(read_job(*q));
+  return result;
+}
+
+} // namespace orchd::storage
