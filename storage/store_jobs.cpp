@@ -17,48 +17,41 @@ caf::error invalid(std::string what) {
 }
 
 // The claim, one statement: pick the oldest runnable queued job and flip it
-// to running, guarded by `status = 'queued'`.
+// to running, guarded by `status = 'queued'`. Built from literals so each
+// variant stays one cached prepared statement.
 //
 // Dependency gate (?1 = 1): not while the job's task has an edge to a task
 // whose stage is not 'done'. Jobs without a task or without edges pass.
-//
+#define ORCHD_CLAIM_HEAD                                                       \
+  "UPDATE jobs SET status = 'running', attempts = attempts + 1, "              \
+  "started_at = datetime('now'), finished_at = NULL "                          \
+  "WHERE status = 'queued' AND id = ("                                         \
+  " SELECT j.id FROM jobs j WHERE j.status = 'queued'"                         \
+  " AND (j.available_at IS NULL OR j.available_at <= datetime('now'))"         \
+  " AND (?1 = 0 OR j.task_id IS NULL OR NOT EXISTS ("                          \
+  "  SELECT 1 FROM job_deps d JOIN tasks t ON t.id = d.depends_on_task_id"     \
+  "  WHERE d.task_id = j.task_id AND t.stage != 'done'))"
+
+#define ORCHD_CLAIM_TAIL " ORDER BY j.id LIMIT 1) RETURNING " ORCHD_JOB_COLUMNS
+
 // Serial gate: an analyst job waits while its repo has an active freeze or
 // another unfinished task ahead of it. "Ahead" is an older task (lower id)
 // or one already past 'created': LEGACY.md's rule ("another task of the
 // repo is not done") read literally would block every analyst for good as
 // soon as two new tasks of one repo wait together; this keeps its intent
 // (one task of a repo in flight at a time) and serves the oldest first.
-constexpr const char* claim_gated_sql =
-    "UPDATE jobs SET status = 'running', attempts = attempts + 1, "
-    "started_at = datetime('now'), finished_at = NULL "
-    "WHERE status = 'queued' AND id = ("
-    " SELECT j.id FROM jobs j WHERE j.status = 'queued'"
-    " AND (j.available_at IS NULL OR j.available_at <= datetime('now'))"
-    " AND (?1 = 0 OR j.task_id IS NULL OR NOT EXISTS ("
-    "  SELECT 1 FROM job_deps d JOIN tasks t ON t.id = d.depends_on_task_id"
-    "  WHERE d.task_id = j.task_id AND t.stage != 'done'))"
+constexpr const char* claim_gated_sql = ORCHD_CLAIM_HEAD
     " AND (j.agent != 'analyst' OR ("
     "  NOT EXISTS (SELECT 1 FROM repo_freeze f"
     "   WHERE f.repo = j.repo AND f.cleared_at IS NULL)"
     "  AND NOT EXISTS (SELECT 1 FROM tasks o"
     "   WHERE o.repo = j.repo AND o.stage != 'done' AND o.id IS NOT j.task_id"
-    "   AND (j.task_id IS NULL OR o.id < j.task_id OR o.stage != 'created'))))"
-    " ORDER BY j.id LIMIT 1) "
-    "RETURNING " ORCHD_JOB_COLUMNS;
+    "   AND (j.task_id IS NULL OR o.id < j.task_id OR o.stage != "
+    "'created'))))" ORCHD_CLAIM_TAIL;
 
-// The same without the serial gate: used when the gate's condition cannot
-// be evaluated, so one broken table never wedges every project's queue.
-constexpr const char* claim_open_sql =
-    "UPDATE jobs SET status = 'running', attempts = attempts + 1, "
-    "started_at = datetime('now'), finished_at = NULL "
-    "WHERE status = 'queued' AND id = ("
-    " SELECT j.id FROM jobs j WHERE j.status = 'queued'"
-    " AND (j.available_at IS NULL OR j.available_at <= datetime('now'))"
-    " AND (?1 = 0 OR j.task_id IS NULL OR NOT EXISTS ("
-    "  SELECT 1 FROM job_deps d JOIN tasks t ON t.id = d.depends_on_task_id"
-    "  WHERE d.task_id = j.task_id AND t.stage != 'done'))"
-    " ORDER BY j.id LIMIT 1) "
-    "RETURNING " ORCHD_JOB_COLUMNS;
+// Without the serial gate: used when the gate's condition cannot be
+// evaluated, so one broken table never wedges every project's queue.
+constexpr const char* claim_open_sql = ORCHD_CLAIM_HEAD ORCHD_CLAIM_TAIL;
 
 caf::expected<job_row> run_claim(database& db, const char* sql,
                                  const claim_options& opts) {
