@@ -29,8 +29,8 @@ namespace {
 bool equal_in_constant_time(const std::string& expected,
                             std::string_view given) {
   // The length of a SHA-256 hex digest is public; only the bytes are secret.
-  return !expected.empty() && expected.size() == given.size()
-         && CRYPTO_memcmp(expected.data(), given.data(), given.size()) == 0;
+  return !expected.empty() && expected.size() == given.size() &&
+         CRYPTO_memcmp(expected.data(), given.data(), given.size()) == 0;
 }
 
 } // namespace

@@ -39,11 +39,12 @@ std::string secret(const std::string& headers) {
 
 TEST_CASE("GitHub's published HMAC-SHA256 test vector") {
   // docs.github.com, "Validating webhook deliveries".
-  CHECK(hmac_sha256_hex("It's a Secret to Everybody", "Hello, World!")
-        == "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+  CHECK(hmac_sha256_hex("It's a Secret to Everybody", "Hello, World!") ==
+        "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
   CHECK(github_signature_valid(
-    "It's a Secret to Everybody", "Hello, World!",
-    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"));
+      "It's a Secret to Everybody", "Hello, World!",
+      "sha256="
+      "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"));
 }
 
 TEST_CASE("a recorded GitHub delivery verifies, a changed one does not") {

@@ -1,0 +1,141 @@
+// Reading Plane and GitHub bodies: the recorded fixtures and hand-made
+// variants of each event kind.
+#include "actors/webhook_payload.hpp"
+
+#include "tests/test.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+using namespace orchd;
+using json = nlohmann::json;
+using orchd::test::unbox;
+
+namespace {
+
+json fixture(const std::string& name) {
+  std::ifstream in{ORCHD_FIXTURES_DIR "/" + name, std::ios::binary};
+  REQUIRE(in.good());
+  return json::parse(in);
+}
+
+} // namespace
+
+TEST_CASE("nesting depth is bounded before parsing") {
+  CHECK(json_depth_within(R"({"a": [1, {"b": 2}]})", 3));
+  CHECK_FALSE(json_depth_within(R"({"a": [1, {"b": 2}]})", 2));
+  // Brackets inside strings do not count.
+  CHECK(json_depth_within(R"({"a": "[[[[[[[[\"{{{{"})", 1));
+  std::string deep(100000, '[');
+  CHECK_FALSE(json_depth_within(deep, 64));
+}
+
+TEST_CASE("the recorded Plane update") {
+  auto ev = unbox(parse_plane_event(fixture("plane_issue_updated.body.json")));
+  CHECK(ev.event == "issue");
+  CHECK(ev.action == "updated");
+  CHECK(ev.work_item_id == "775c5716-5302-4617-bb9f-2cd843911268");
+  CHECK(ev.project_id == "59e3be42-87ec-4950-99a3-ae639cf2b089");
+  CHECK(ev.name == "Add retry to webhook sender");
+  CHECK(ev.sequence_id == 42);
+  CHECK(ev.state_name == "In Progress");
+  CHECK(ev.state_group == "started");
+  CHECK(ev.labels == std::vector<std::string>{"agent"});
+  CHECK(ev.activity_field == "state_id");
+  CHECK(ev.activity_new_value == "067b88e5-304b-4221-ba09-94340dcc36e5");
+  CHECK(ev.actor_id == "6bb20d1c-4960-41ca-af4f-cee01de160c4");
+  CHECK(ev.updated_at == "2026-03-31T11:50:02.101010Z");
+}
+
+TEST_CASE("Plane retries share a dedup key, other changes do not") {
+  auto body = fixture("plane_issue_updated.body.json");
+  auto a = unbox(parse_plane_event(body));
+  auto b = unbox(parse_plane_event(body));
+  CHECK(a.dedup_key() == b.dedup_key());
+  body["data"]["updated_at"] = "2026-03-31T11:55:00Z";
+  CHECK(unbox(parse_plane_event(body)).dedup_key() != a.dedup_key());
+}
+
+TEST_CASE("Plane's older action names are accepted") {
+  json body = {{"event", "issue"},
+               {"action", "create"},
+               {"data", {{"id", "w1"}, {"project", "p"}}}};
+  CHECK(unbox(parse_plane_event(body)).action == "created");
+  body["action"] = "delete";
+  CHECK(unbox(parse_plane_event(body)).action == "deleted");
+}
+
+TEST_CASE("a Plane body without data.id is refused by name") {
+  json body = {
+      {"event", "issue"}, {"action", "updated"}, {"data", json::object()}};
+  auto ev = parse_plane_event(body);
+  REQUIRE_FALSE(ev);
+  CHECK(ev.error() == ec::invalid_argument);
+  CHECK(describe(ev.error()) == "missing required field data.id");
+  CHECK_FALSE(parse_plane_event(json::array()));
+}
+
+TEST_CASE("the recorded GitHub check_run") {
+  auto ev = unbox(parse_github_event(
+      "check_run", fixture("github_check_run_completed.body.json")));
+  CHECK(ev.repo == "acme/widgets");
+  CHECK(ev.sha == "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+  CHECK(ev.result == "failure");
+  REQUIRE_FALSE(ev.branches.empty());
+  CHECK(ev.branches[0] == "agent/PROJ-42");
+  CHECK(ev.branches.size() == 1);
+}
+
+TEST_CASE("GitHub event kinds normalise to success, failure or pending") {
+  json repo = {{"full_name", "acme/widgets"}};
+  json status = {{"repository", repo},
+                 {"sha", "abc"},
+                 {"state", "error"},
+                 {"branches", {{{"name", "agent/ET-1"}}}}};
+  auto s = unbox(parse_github_event("status", status));
+  CHECK(s.result == "failure");
+  CHECK(s.branches == std::vector<std::string>{"agent/ET-1"});
+  status["state"] = "pending";
+  CHECK(unbox(parse_github_event("status", status)).result == "pending");
+
+  json suite = {{"repository", repo},
+                {"check_suite",
+                 {{"head_sha", "def"},
+                  {"head_branch", "agent/ET-2"},
+                  {"status", "completed"},
+                  {"conclusion", "success"}}}};
+  auto cs = unbox(parse_github_event("check_suite", suite));
+  CHECK(cs.result == "success");
+  CHECK(cs.branches == std::vector<std::string>{"agent/ET-2"});
+
+  json wf = {{"repository", repo},
+             {"workflow_run",
+              {{"head_sha", "123"},
+               {"head_branch", "agent/ET-3"},
+               {"status", "in_progress"},
+               {"conclusion", nullptr}}}};
+  CHECK(unbox(parse_github_event("workflow_run", wf)).result == "pending");
+  wf["workflow_run"]["status"] = "completed";
+  wf["workflow_run"]["conclusion"] = "timed_out";
+  CHECK(unbox(parse_github_event("workflow_run", wf)).result == "failure");
+
+  json pr = {
+      {"repository", repo},
+      {"action", "opened"},
+      {"pull_request", {{"head", {{"ref", "agent/ET-4"}, {"sha", "9"}}}}}};
+  auto p = unbox(parse_github_event("pull_request", pr));
+  CHECK(p.result.empty());
+  CHECK(p.action == "opened");
+  CHECK(p.branches == std::vector<std::string>{"agent/ET-4"});
+}
+
+TEST_CASE("a GitHub body without a repository is refused, except ping") {
+  auto ev =
+      parse_github_event("check_run", json{{"check_run", json::object()}});
+  REQUIRE_FALSE(ev);
+  CHECK(describe(ev.error()) == "missing required field repository.full_name");
+  CHECK(
+      parse_github_event("ping", json{{"zen", "Keep it logically awesome."}}));
+}
