@@ -123,4 +123,14 @@ using storage_actor = caf::typed_actor<
     // Internal: commits the open batch (the actor sends it to itself).
     caf::reacts_to<atom::flush>>;
 
+/// INTAKE: the front door for webhooks. Verifies the signature on the raw
+/// body, parses it, records it through STORAGE, and answers the HTTP
+/// session only after the event row is durable.
+using intake_actor = caf::typed_actor<
+    // Handles one delivery; answers 200 (new, or duplicate), 202 (recorded,
+    // not acted on), 400, 401 or 503 through the callback.
+    caf::reacts_to<atom::webhook, webhook_delivery, reply_callback>,
+    // Answers 200 when storage answers, else 503.
+    caf::reacts_to<atom::health, reply_callback>>;
+
 } // namespace orchd

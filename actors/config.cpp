@@ -159,6 +159,29 @@ void read_config(reader& r, const json& j, config& c) {
                    {{"address", r.into(c.listen.address)},
                     {"port", r.into(c.listen.port)}});
         }},
+       {"http",
+        [&](const json& v, const std::string& p) {
+          auto& h = c.http;
+          r.object(
+              v, p,
+              {{"threads", r.into(h.threads)},
+               {"header_limit_bytes", r.into(h.header_limit_bytes)},
+               {"webhook_body_limit_bytes", r.into(h.webhook_body_limit_bytes)},
+               {"body_limit_bytes", r.into(h.body_limit_bytes)},
+               {"header_timeout_s", r.into(h.header_timeout_s)},
+               {"body_timeout_s", r.into(h.body_timeout_s)},
+               {"max_connections", r.into(h.max_connections)},
+               {"reply_timeout_s", r.into(h.reply_timeout_s)}});
+        }},
+       {"webhooks",
+        [&](const json& v, const std::string& p) {
+          auto& w = c.webhooks;
+          r.object(v, p,
+                   {{"allow_unsigned_plane", r.into(w.allow_unsigned_plane)},
+                    {"allow_unsigned_github", r.into(w.allow_unsigned_github)},
+                    {"plane_bot_user_id", r.into(w.plane_bot_user_id)},
+                    {"max_json_depth", r.into(w.max_json_depth)}});
+        }},
        {"database",
         [&](const json& v, const std::string& p) {
           r.object(v, p,
@@ -269,6 +292,20 @@ bool validate_config(const config& c, config_error& err) {
     return fail("listen.address", "must not be empty");
   if (c.listen.port < 0 || c.listen.port > 65535)
     return fail("listen.port", "expected 0 to 65535");
+  const std::pair<const char*, int64_t> at_least_one[] = {
+      {"http.threads", c.http.threads},
+      {"http.header_limit_bytes", c.http.header_limit_bytes},
+      {"http.webhook_body_limit_bytes", c.http.webhook_body_limit_bytes},
+      {"http.body_limit_bytes", c.http.body_limit_bytes},
+      {"http.header_timeout_s", c.http.header_timeout_s},
+      {"http.body_timeout_s", c.http.body_timeout_s},
+      {"http.max_connections", c.http.max_connections},
+      {"http.reply_timeout_s", c.http.reply_timeout_s},
+      {"webhooks.max_json_depth", c.webhooks.max_json_depth},
+  };
+  for (auto& [path, value] : at_least_one)
+    if (value < 1)
+      return fail(path, "must be at least 1");
   if (c.database.path.empty())
     return fail("database.path", "must not be empty");
   if (!one_of(c.database.synchronous, {"off", "normal", "full", "extra"}))
@@ -423,6 +460,20 @@ json to_json(const config& c) {
   auto& s = c.secrets;
   return {
       {"listen", {{"address", c.listen.address}, {"port", c.listen.port}}},
+      {"http",
+       {{"threads", c.http.threads},
+        {"header_limit_bytes", c.http.header_limit_bytes},
+        {"webhook_body_limit_bytes", c.http.webhook_body_limit_bytes},
+        {"body_limit_bytes", c.http.body_limit_bytes},
+        {"header_timeout_s", c.http.header_timeout_s},
+        {"body_timeout_s", c.http.body_timeout_s},
+        {"max_connections", c.http.max_connections},
+        {"reply_timeout_s", c.http.reply_timeout_s}}},
+      {"webhooks",
+       {{"allow_unsigned_plane", c.webhooks.allow_unsigned_plane},
+        {"allow_unsigned_github", c.webhooks.allow_unsigned_github},
+        {"plane_bot_user_id", c.webhooks.plane_bot_user_id},
+        {"max_json_depth", c.webhooks.max_json_depth}}},
       {"database",
        {{"path", c.database.path},
         {"synchronous", c.database.synchronous},

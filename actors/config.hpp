@@ -18,6 +18,34 @@ struct listen_config {
   int64_t port = 8080;
 };
 
+/// The HTTP server's limits: every one guards against a client that is
+/// slow, large or hostile.
+struct http_config {
+  int64_t threads = 1;
+  int64_t header_limit_bytes = 16 * 1024;
+  /// GitHub sends up to 25 MB; Beast's own default is 1 MB.
+  int64_t webhook_body_limit_bytes = 25 * 1024 * 1024;
+  int64_t body_limit_bytes = 64 * 1024;
+  int64_t header_timeout_s = 10;
+  int64_t body_timeout_s = 60;
+  int64_t max_connections = 1024;
+  /// A request whose actor gives no reply within this gets 503.
+  int64_t reply_timeout_s = 10;
+};
+
+/// How webhooks are accepted.
+struct webhooks_config {
+  /// Accept deliveries without a signature when no secret is configured
+  /// (off: a route without a secret refuses everything).
+  bool allow_unsigned_plane = false;
+  bool allow_unsigned_github = false;
+  /// orchd's own Plane user: its events are recorded but not acted on, so
+  /// orchd's own comments and state changes do not loop back.
+  std::string plane_bot_user_id;
+  /// Deeper JSON is refused (400) before it is parsed.
+  int64_t max_json_depth = 64;
+};
+
 struct database_config {
   std::string path = "var/orchd.db";
   /// off, normal, full or extra; full survives power loss.
@@ -89,6 +117,8 @@ struct endpoint_config {
 
 struct config {
   listen_config listen;
+  http_config http;
+  webhooks_config webhooks;
   database_config database;
   std::string workspace_root = "var/worktrees";
   std::string log_level = "info";

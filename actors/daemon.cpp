@@ -2,13 +2,16 @@
 
 #include "actors/actors.hpp"
 #include "actors/error.hpp"
+#include "actors/intake.hpp"
 #include "actors/log.hpp"
+#include "http/server.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -71,6 +74,42 @@ int serve(const config& cfg) {
   caf::actor_system sys{sys_cfg};
   auto storage = storage::spawn_storage(
       sys, std::shared_ptr<storage::database>{std::move(*db)}, true);
+  intake_settings intake_cfg;
+  intake_cfg.plane_secret = cfg.secrets.plane_webhook_secret;
+  intake_cfg.github_secret = cfg.secrets.github_webhook_secret;
+  intake_cfg.allow_unsigned_plane = cfg.webhooks.allow_unsigned_plane;
+  intake_cfg.allow_unsigned_github = cfg.webhooks.allow_unsigned_github;
+  intake_cfg.plane_bot_user_id = cfg.webhooks.plane_bot_user_id;
+  intake_cfg.max_json_depth = static_cast<size_t>(cfg.webhooks.max_json_depth);
+  intake_cfg.storage_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
+  auto intake = spawn_intake(sys, storage, intake_cfg);
+  for (auto [name, secret] : {std::pair{"plane", &intake_cfg.plane_secret},
+                              std::pair{"github", &intake_cfg.github_secret}})
+    if (secret->empty())
+      log::warn("no ", name, " webhook secret is set: /webhooks/", name,
+                " refuses every delivery");
+
+  http::server_options http_opts;
+  http_opts.address = cfg.listen.address;
+  http_opts.port = static_cast<uint16_t>(cfg.listen.port);
+  http_opts.threads = static_cast<int>(cfg.http.threads);
+  http_opts.header_limit = static_cast<size_t>(cfg.http.header_limit_bytes);
+  http_opts.webhook_body_limit =
+      static_cast<size_t>(cfg.http.webhook_body_limit_bytes);
+  http_opts.body_limit = static_cast<size_t>(cfg.http.body_limit_bytes);
+  http_opts.header_timeout = std::chrono::seconds(cfg.http.header_timeout_s);
+  http_opts.body_timeout = std::chrono::seconds(cfg.http.body_timeout_s);
+  http_opts.reply_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
+  http_opts.max_connections = static_cast<size_t>(cfg.http.max_connections);
+  http::server web{http_opts, http::backends{intake}};
+  auto port = web.start();
+  if (!port) {
+    log::error(describe(port.error()));
+    caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    return exit_failure;
+  }
+  log::info("listening on ", cfg.listen.address, ":", *port);
   log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),
             " projects, ", cfg.agents.size(), " agents");
 
@@ -82,6 +121,9 @@ int serve(const config& cfg) {
     _exit(128 + again);
   }}.detach();
 
+  // Stop taking work first: no new request reaches intake after this.
+  web.stop();
+  caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
   int result = exit_ok;
   caf::scoped_actor self{sys};
   self->request(storage, std::chrono::seconds(60), atom::shutdown_v)

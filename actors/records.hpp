@@ -3,6 +3,7 @@
 // 0.17 `inspect`. Text columns that are NULL in the database read as "".
 #pragma once
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 
@@ -349,3 +350,50 @@ typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
 }
 
 } // namespace orchd
+
+// -- HTTP bridge --------------------------------------------------------------
+
+#include <functional>
+
+namespace orchd {
+
+/// A webhook as the HTTP layer received it: raw body and the headers intake
+/// needs, before any check.
+struct webhook_delivery {
+  /// "plane" or "github".
+  std::string source;
+  /// X-Plane-Event / X-GitHub-Event.
+  std::string event_type;
+  /// X-Plane-Delivery / X-GitHub-Delivery.
+  std::string delivery_id;
+  /// X-Plane-Signature / X-Hub-Signature-256.
+  std::string signature;
+  std::string body;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_delivery& x) {
+  return f(caf::meta::type_name("orchd::webhook_delivery"), x.source,
+           x.event_type, x.delivery_id, x.signature, x.body);
+}
+
+/// An HTTP answer: status code and JSON body.
+struct http_answer {
+  int status = 200;
+  std::string body;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_answer& x) {
+  return f(caf::meta::type_name("orchd::http_answer"), x.status, x.body);
+}
+
+/// Carries an answer back to an HTTP session: the session's own function,
+/// which posts onto its strand. Local only: it never crosses machines.
+struct reply_callback {
+  std::function<void(http_answer)> deliver;
+};
+
+} // namespace orchd
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_callback)

@@ -1,0 +1,168 @@
+#include "actors/intake.hpp"
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/webhook_payload.hpp"
+#include "http/signature.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace orchd {
+
+using json = nlohmann::json;
+
+http_answer error_answer(int status, const std::string& text) {
+  return http_answer{status, json{{"error", text}}.dump()};
+}
+
+namespace {
+
+// Plane sends a fresh delivery id on every retry: its events are keyed by
+// what the retry shares with the original (work item, field, new value,
+// updated_at), so the events table's unique delivery id de-duplicates both.
+std::string plane_delivery_key(const plane_event& ev) {
+  return "plane:" + http::hmac_sha256_hex("orchd plane dedup", ev.dedup_key());
+}
+
+} // namespace
+
+intake_decision check_delivery(const webhook_delivery& d,
+                               const intake_settings& s) {
+  intake_decision out;
+  auto refuse = [&](int status, const std::string& text) {
+    out.refusal = error_answer(status, text);
+    return out;
+  };
+  bool plane = d.source == "plane";
+  auto& secret = plane ? s.plane_secret : s.github_secret;
+  auto unsigned_ok = plane ? s.allow_unsigned_plane : s.allow_unsigned_github;
+  if (secret.empty()) {
+    if (!unsigned_ok)
+      return refuse(401, "no " + d.source +
+                             " webhook secret is configured; refusing "
+                             "every delivery");
+  } else {
+    auto valid =
+        plane ? http::plane_signature_valid(secret, d.body, d.signature)
+              : http::github_signature_valid(secret, d.body, d.signature);
+    if (!valid)
+      return refuse(401, d.signature.empty() ? "missing signature"
+                                             : "signature does not match");
+  }
+  if (!json_depth_within(d.body, s.max_json_depth))
+    return refuse(400, "JSON nested deeper than " +
+                           std::to_string(s.max_json_depth) + " levels");
+  json body;
+  try {
+    body = json::parse(d.body);
+  } catch (const json::parse_error& e) {
+    return refuse(400, std::string{"body is not valid JSON: "} + e.what());
+  }
+  out.record.source = d.source;
+  out.record.payload = d.body;
+  if (plane) {
+    auto ev = parse_plane_event(body);
+    if (!ev)
+      return refuse(400, describe(ev.error()));
+    out.record.event_type = ev->event;
+    out.record.delivery_id = plane_delivery_key(*ev);
+    if (ev->event != "issue") {
+      out.acted_on = false;
+      out.ignored_because = "Plane " + ev->event + " events are not acted on";
+    } else if (!s.plane_bot_user_id.empty() &&
+               ev->actor_id == s.plane_bot_user_id) {
+      out.acted_on = false;
+      out.ignored_because = "caused by orchd's own Plane user";
+    }
+  } else {
+    if (d.event_type.empty())
+      return refuse(400, "missing X-GitHub-Event header");
+    auto ev = parse_github_event(d.event_type, body);
+    if (!ev)
+      return refuse(400, describe(ev.error()));
+    out.record.event_type = d.event_type;
+    out.record.delivery_id = d.delivery_id;
+    if (!is_ci_event_kind(d.event_type)) {
+      out.acted_on = false;
+      out.ignored_because =
+          "GitHub " + d.event_type + " events are not acted on";
+    }
+  }
+  return out;
+}
+
+namespace {
+
+using intake_pointer = intake_actor::stateful_pointer<intake_state>;
+
+intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
+                                   intake_settings settings) {
+  self->state.storage = std::move(storage);
+  self->state.settings = std::move(settings);
+  return {
+      [self](atom::webhook, webhook_delivery& d, reply_callback& reply) {
+        auto& st = self->state;
+        auto decision = check_delivery(d, st.settings);
+        if (decision.refusal) {
+          ++st.refused;
+          log::info("intake: refused ", d.source, " delivery ", d.delivery_id,
+                    ": ", decision.refusal->status, " ",
+                    decision.refusal->body);
+          reply.deliver(std::move(*decision.refusal));
+          return;
+        }
+        self->request(st.storage, st.settings.storage_timeout, atom::add_v,
+                      std::move(decision.record))
+            .then(
+                [self, reply, decision](const event_ack& ack) {
+                  auto& st = self->state;
+                  if (!ack.created) {
+                    ++st.duplicates;
+                    reply.deliver({200, json{{"duplicate", true}}.dump()});
+                    return;
+                  }
+                  ++st.accepted;
+                  if (!decision.acted_on) {
+                    reply.deliver(
+                        {202, json{{"event_id", ack.id},
+                                   {"ignored", decision.ignored_because}}
+                                  .dump()});
+                    return;
+                  }
+                  reply.deliver({200, json{{"event_id", ack.id}}.dump()});
+                },
+                [reply](const caf::error& err) {
+                  log::error("intake: recording failed: ", describe(err));
+                  reply.deliver(
+                      error_answer(503, "storage unavailable, retry"));
+                });
+      },
+      [self](atom::health, reply_callback& reply) {
+        self->request(self->state.storage, self->state.settings.storage_timeout,
+                      atom::count_v, atom::running_v)
+            .then(
+                [reply](int64_t running) {
+                  reply.deliver({200, json{{"status", "ok"},
+                                           {"storage", "ok"},
+                                           {"running_jobs", running}}
+                                          .dump()});
+                },
+                [reply](const caf::error& err) {
+                  reply.deliver({503, json{{"status", "degraded"},
+                                           {"storage", describe(err)}}
+                                          .dump()});
+                });
+      },
+  };
+}
+
+} // namespace
+
+intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,
+                          intake_settings settings) {
+  return sys.spawn(intake, std::move(storage), std::move(settings));
+}
+
+} // namespace orchd

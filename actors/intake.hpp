@@ -1,0 +1,60 @@
+// The intake actor: verifies, de-duplicates and records each webhook, and
+// answers HTTP only after the event row is durable.
+#pragma once
+
+#include "actors/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/optional.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace orchd {
+
+/// What intake needs to judge a delivery.
+struct intake_settings {
+  std::string plane_secret;
+  std::string github_secret;
+  bool allow_unsigned_plane = false;
+  bool allow_unsigned_github = false;
+  std::string plane_bot_user_id;
+  size_t max_json_depth = 64;
+  /// How long to wait for storage before answering 503.
+  std::chrono::milliseconds storage_timeout{10000};
+};
+
+/// The verdict on one delivery before anything is written: an answer to
+/// send at once (a refusal), or an event to record.
+struct intake_decision {
+  caf::optional<http_answer> refusal;
+  event_record record;
+  /// false: recorded but not acted on (answered 202), with the reason.
+  bool acted_on = true;
+  std::string ignored_because;
+};
+
+/// Checks a delivery: signature on the raw bytes first, then the JSON
+/// (depth-limited) and its required fields. Pure; writes nothing.
+intake_decision check_delivery(const webhook_delivery& d,
+                               const intake_settings& settings);
+
+/// A JSON body `{"error": text}`.
+http_answer error_answer(int status, const std::string& text);
+
+struct intake_state {
+  static inline const char* name = "orchd.intake";
+  storage_actor storage;
+  intake_settings settings;
+  /// Counters since start, for the inspector.
+  int64_t accepted = 0;
+  int64_t duplicates = 0;
+  int64_t refused = 0;
+};
+
+/// Spawns the intake actor in front of `storage`.
+intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,
+                          intake_settings settings);
+
+} // namespace orchd

@@ -1,0 +1,56 @@
+// The HTTP server (Boost.Beast): a listener and one session per connection
+// on their own io_context threads, never blocking on an actor. Beast stays
+// inside http/*.cpp; this header is all the daemon sees.
+#pragma once
+
+#include "actors/actors.hpp"
+
+#include <caf/expected.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace orchd::http {
+
+struct server_options {
+  std::string address = "127.0.0.1";
+  /// 0 lets the OS choose.
+  uint16_t port = 0;
+  int threads = 1;
+  size_t header_limit = 16 * 1024;
+  size_t webhook_body_limit = 25 * 1024 * 1024;
+  size_t body_limit = 64 * 1024;
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds body_timeout{60};
+  std::chrono::seconds reply_timeout{10};
+  size_t max_connections = 1024;
+};
+
+/// The actors behind the HTTP surface.
+struct backends {
+  intake_actor intake;
+};
+
+class server {
+public:
+  server(server_options opts, backends actors);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds, listens and starts the threads; answers the bound port.
+  caf::expected<uint16_t> start();
+
+  /// Stops accepting, closes every connection and joins the threads.
+  void stop();
+
+  struct impl;
+
+private:
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace orchd::http
