@@ -64,6 +64,15 @@ using storage_actor = caf::typed_actor<
     // -- events --
     // Records a webhook delivery, de-duplicated on its delivery id.
     caf::replies_to<atom::add, event_record>::with<event_ack>,
+    // Marks an event handled; false if unknown or already handled.
+    caf::replies_to<atom::mark, atom::event, int64_t>::with<bool>,
+    // Events of a source recorded by orchd and not yet handled, oldest
+    // first.
+    caf::replies_to<atom::unfinished, atom::event,
+                    std::string>::with<std::vector<stored_event>>,
+    // Creates a work item's task (id, branch) and its analyst job in one
+    // transaction, unless the plane id has a task: (row, created).
+    caf::replies_to<atom::create, work_item_request>::with<task_claim>,
     // -- jobs --
     // Enqueues a job; answers its id.
     caf::replies_to<atom::enqueue, new_job>::with<int64_t>,
@@ -132,5 +141,12 @@ using intake_actor = caf::typed_actor<
     caf::reacts_to<atom::webhook, webhook_delivery, reply_callback>,
     // Answers 200 when storage answers, else 503.
     caf::reacts_to<atom::health, reply_callback>>;
+
+/// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
+/// replaces the Python process lock). Creates at most one task per work
+/// item, makes its worktree and task folder, and marks the event handled.
+using task_creator_actor = caf::typed_actor<
+    // Handles the recorded Plane event (id, payload).
+    caf::reacts_to<atom::handle, int64_t, std::string>>;
 
 } // namespace orchd

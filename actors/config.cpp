@@ -130,7 +130,12 @@ void read_project(reader& r, const json& j, const std::string& path,
             {"clone_path", r.into(p.clone_path)},
             {"plane_project_id", r.into(p.plane_project_id)},
             {"telegram_chat_id", r.into(p.telegram_chat_id)},
-            {"pipeline", r.into(p.pipeline)}});
+            {"pipeline", r.into(p.pipeline)},
+            {"trigger_states", r.into(p.trigger_states)},
+            {"trigger_labels", r.into(p.trigger_labels)},
+            {"numbering", r.into(p.numbering)},
+            {"branch_prefix", r.into(p.branch_prefix)},
+            {"task_folder", r.into(p.task_folder)}});
   if (!r.ok())
     return;
   for (auto key : {"repo", "prefix", "clone_path", "plane_project_id"})
@@ -344,6 +349,12 @@ bool validate_config(const config& c, config_error& err) {
       return fail(path + ".clone_path", "must not be empty");
     if (p.plane_project_id.empty())
       return fail(path + ".plane_project_id", "must not be empty");
+    if (p.numbering != "plane" && p.numbering != "sequential")
+      return fail(path + ".numbering", "expected plane or sequential");
+    if (p.task_folder.empty() || p.task_folder[0] == '/' ||
+        p.task_folder.find("..") != std::string::npos)
+      return fail(path + ".task_folder",
+                  "expected a relative path inside the worktree");
     if (auto [it, fresh] = repos.emplace(p.repo, i); !fresh)
       return fail(path + ".repo",
                   "same repo as projects[" + std::to_string(it->second) + "]");
@@ -450,7 +461,12 @@ json to_json(const config& c) {
                         {"clone_path", p.clone_path},
                         {"plane_project_id", p.plane_project_id},
                         {"telegram_chat_id", p.telegram_chat_id},
-                        {"pipeline", p.pipeline}});
+                        {"pipeline", p.pipeline},
+                        {"trigger_states", p.trigger_states},
+                        {"trigger_labels", p.trigger_labels},
+                        {"numbering", p.numbering},
+                        {"branch_prefix", p.branch_prefix},
+                        {"task_folder", p.task_folder}});
   json agents = json::object();
   for (auto& [name, a] : c.agents)
     agents[name] = {

@@ -79,6 +79,18 @@ struct project_config {
   std::string plane_project_id;
   std::string telegram_chat_id;
   std::string pipeline = "default";
+  /// A work item enters the pipeline when its state's name or group is one
+  /// of these (empty: any state) and it has one of `trigger_labels`
+  /// (empty: no label needed).
+  std::vector<std::string> trigger_states = {"started"};
+  std::vector<std::string> trigger_labels;
+  /// "plane": ids from Plane's sequence id (ET-042); "sequential": the
+  /// repo's last id plus one.
+  std::string numbering = "plane";
+  /// Branches are <branch_prefix><ID>-<slug of the title>.
+  std::string branch_prefix = "agent/";
+  /// Where a task's documents live inside its worktree.
+  std::string task_folder = "docs/work-items";
 };
 
 struct agent_config {

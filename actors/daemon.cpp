@@ -4,6 +4,7 @@
 #include "actors/error.hpp"
 #include "actors/intake.hpp"
 #include "actors/log.hpp"
+#include "actors/task_creator.hpp"
 #include "http/server.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"
@@ -45,6 +46,28 @@ int wait_for_stop_signal(const sigset_t& set) {
   return sig;
 }
 
+// Events recorded but not handled when a previous daemon died are handled
+// now, before new deliveries are taken (the task creator handles them in
+// order; creating a task is idempotent, so each is acted on once).
+void replay_unhandled_events(caf::actor_system& sys,
+                             const storage_actor& storage,
+                             const task_creator_actor& creator) {
+  caf::scoped_actor self{sys};
+  self->request(storage, std::chrono::seconds(60), atom::unfinished_v,
+                atom::event_v, std::string{"plane"})
+      .receive(
+          [&](std::vector<stored_event>& events) {
+            if (!events.empty())
+              log::info("replaying ", events.size(), " unhandled Plane events");
+            for (auto& ev : events)
+              self->send(creator, atom::handle_v, ev.id,
+                         std::move(ev.record.payload));
+          },
+          [](const caf::error& err) {
+            log::error("cannot read unhandled events: ", describe(err));
+          });
+}
+
 } // namespace
 
 int serve(const config& cfg) {
@@ -82,7 +105,8 @@ int serve(const config& cfg) {
   intake_cfg.plane_bot_user_id = cfg.webhooks.plane_bot_user_id;
   intake_cfg.max_json_depth = static_cast<size_t>(cfg.webhooks.max_json_depth);
   intake_cfg.storage_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
-  auto intake = spawn_intake(sys, storage, intake_cfg);
+  auto creator = spawn_task_creator(sys, storage, cfg);
+  auto intake = spawn_intake(sys, storage, creator, intake_cfg);
   for (auto [name, secret] : {std::pair{"plane", &intake_cfg.plane_secret},
                               std::pair{"github", &intake_cfg.github_secret}})
     if (secret->empty())
@@ -106,9 +130,11 @@ int serve(const config& cfg) {
   if (!port) {
     log::error(describe(port.error()));
     caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
+  replay_unhandled_events(sys, storage, creator);
   log::info("listening on ", cfg.listen.address, ":", *port);
   log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),
             " projects, ", cfg.agents.size(), " agents");
@@ -124,6 +150,7 @@ int serve(const config& cfg) {
   // Stop taking work first: no new request reaches intake after this.
   web.stop();
   caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);
   int result = exit_ok;
   caf::scoped_actor self{sys};
   self->request(storage, std::chrono::seconds(60), atom::shutdown_v)

@@ -90,6 +90,7 @@ intake_decision check_delivery(const webhook_delivery& d,
           "GitHub " + d.event_type + " events are not acted on";
     }
   }
+  out.record.processed = !out.acted_on;
   return out;
 }
 
@@ -98,8 +99,10 @@ namespace {
 using intake_pointer = intake_actor::stateful_pointer<intake_state>;
 
 intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
+                                   task_creator_actor task_creator,
                                    intake_settings settings) {
   self->state.storage = std::move(storage);
+  self->state.task_creator = std::move(task_creator);
   self->state.settings = std::move(settings);
   return {
       [self](atom::webhook, webhook_delivery& d, reply_callback& reply) {
@@ -113,10 +116,19 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
           reply.deliver(std::move(*decision.refusal));
           return;
         }
+        // A new Plane work-item event goes on to the task creator once it
+        // is durable (its payload is kept: the record moves into the
+        // request).
+        std::string routed;
+        if (decision.acted_on && d.source == "plane")
+          routed = decision.record.payload;
+        auto acted_on = decision.acted_on;
+        auto ignored_because = std::move(decision.ignored_because);
         self->request(st.storage, st.settings.storage_timeout, atom::add_v,
                       std::move(decision.record))
             .then(
-                [self, reply, decision](const event_ack& ack) {
+                [self, reply, acted_on, ignored_because,
+                 routed = std::move(routed)](const event_ack& ack) {
                   auto& st = self->state;
                   if (!ack.created) {
                     ++st.duplicates;
@@ -124,13 +136,14 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
                     return;
                   }
                   ++st.accepted;
-                  if (!decision.acted_on) {
-                    reply.deliver(
-                        {202, json{{"event_id", ack.id},
-                                   {"ignored", decision.ignored_because}}
-                                  .dump()});
+                  if (!acted_on) {
+                    reply.deliver({202, json{{"event_id", ack.id},
+                                             {"ignored", ignored_because}}
+                                            .dump()});
                     return;
                   }
+                  if (!routed.empty() && st.task_creator)
+                    self->send(st.task_creator, atom::handle_v, ack.id, routed);
                   reply.deliver({200, json{{"event_id", ack.id}}.dump()});
                 },
                 [reply](const caf::error& err) {
@@ -161,8 +174,10 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
 } // namespace
 
 intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,
+                          task_creator_actor task_creator,
                           intake_settings settings) {
-  return sys.spawn(intake, std::move(storage), std::move(settings));
+  return sys.spawn(intake, std::move(storage), std::move(task_creator),
+                   std::move(settings));
 }
 
 } // namespace orchd

@@ -46,6 +46,8 @@ http_answer error_answer(int status, const std::string& text);
 struct intake_state {
   static inline const char* name = "orchd.intake";
   storage_actor storage;
+  /// Receives each new Plane work-item event once it is durable.
+  task_creator_actor task_creator;
   intake_settings settings;
   /// Counters since start, for the inspector.
   int64_t accepted = 0;
@@ -55,6 +57,7 @@ struct intake_state {
 
 /// Spawns the intake actor in front of `storage`.
 intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,
+                          task_creator_actor task_creator,
                           intake_settings settings);
 
 } // namespace orchd

@@ -89,12 +89,49 @@ struct event_record {
   std::string event_type;
   std::string payload;
   std::string delivery_id;
+  /// Recorded as already handled (an event that is not acted on).
+  bool processed = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_record& x) {
   return f(caf::meta::type_name("orchd::event_record"), x.source, x.event_type,
-           x.payload, x.delivery_id);
+           x.payload, x.delivery_id, x.processed);
+}
+
+/// A recorded event with its row id.
+struct stored_event {
+  int64_t id = 0;
+  event_record record;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_event& x) {
+  return f(caf::meta::type_name("orchd::stored_event"), x.id, x.record);
+}
+
+/// Everything needed to create a work item's task and its first job in one
+/// transaction.
+struct work_item_request {
+  std::string plane_id;
+  std::string repo;
+  std::string prefix;
+  /// Plane's sequence id; 0 or `sequential` numbering: the repo's next id.
+  int64_t sequence_id = 0;
+  bool sequential = false;
+  std::string branch_prefix;
+  std::string title_slug;
+  std::string title;
+  /// The first job: the analyst's task content and attempts.
+  std::string analyst_content;
+  int64_t analyst_max_attempts = 2;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_item_request& x) {
+  return f(caf::meta::type_name("orchd::work_item_request"), x.plane_id, x.repo,
+           x.prefix, x.sequence_id, x.sequential, x.branch_prefix, x.title_slug,
+           x.title, x.analyst_content, x.analyst_max_attempts);
 }
 
 /// The answer of an event insert: the row id (0 for a duplicate) and

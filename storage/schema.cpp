@@ -149,6 +149,14 @@ CREATE INDEX IF NOT EXISTS idx_repo_freeze_active
   ON repo_freeze(repo, cleared_at);
 )sql",
      "repo_freeze"},
+    {10,
+     {},
+     R"sql(
+CREATE TABLE IF NOT EXISTS orchd_meta (key TEXT PRIMARY KEY, value TEXT);
+INSERT OR IGNORE INTO orchd_meta (key, value)
+  SELECT 'replay_from_event_id', COALESCE(MAX(id), 0) FROM events;
+)sql",
+     "orchd_meta"},
 };
 
 bool has_object(database& db, const char* name) {

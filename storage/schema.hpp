@@ -13,8 +13,11 @@ class database;
 namespace schema {
 
 /// Level 1 is the legacy file's four original tables; each later step of
-/// LEGACY.md adds one level. orchd keeps the level in `PRAGMA user_version`.
-inline constexpr int64_t latest_version = 9;
+/// LEGACY.md adds one level (up to 9). Level 10 is orchd's first addition:
+/// `orchd_meta`, whose `replay_from_event_id` keeps orchd from replaying
+/// events the Python system left unprocessed. orchd keeps the level in `PRAGMA
+/// user_version`.
+inline constexpr int64_t latest_version = 10;
 
 /// The level of a file from its tables and columns: 0 for an empty file,
 /// else the last step whose tables, columns and indexes all exist in order.

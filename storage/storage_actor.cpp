@@ -270,6 +270,17 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::add, const event_record& x) {
         return write(self, [&](store& s) { return s.add_event(x); });
       },
+      [self](atom::mark, atom::event, int64_t id) {
+        return write(self,
+                     [&](store& s) { return s.mark_event_processed(id); });
+      },
+      [self](atom::unfinished, atom::event, const string& source) {
+        return read(self,
+                    [&](store& s) { return s.unprocessed_events(source); });
+      },
+      [self](atom::create, const work_item_request& x) {
+        return write(self, [&](store& s) { return s.create_work_item(x); });
+      },
       // -- jobs --
       [self](atom::enqueue, const new_job& x) {
         return write(self, [&](store& s) { return s.enqueue(x); });

@@ -261,16 +261,68 @@ caf::expected<event_ack> store::add_event(const event_record& x) {
   if (x.source.empty() || x.event_type.empty())
     return invalid("an event needs a source and an event type");
   auto q = db_.prepare("INSERT OR IGNORE INTO events "
-                       "(source, event_type, payload, delivery_id) "
-                       "VALUES (?1, ?2, ?3, ?4)");
+                       "(source, event_type, payload, delivery_id, processed) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)");
   q->bind(1, std::string_view{x.source});
   q->bind(2, std::string_view{x.event_type});
   q->bind(3, std::string_view{x.payload});
   q->bind_text_or_null(4, x.delivery_id);
+  q->bind(5, int64_t{x.processed ? 1 : 0});
   q->step();
   if (db_.changes() == 0)
     return event_ack{0, false};
   return event_ack{db_.last_insert_rowid(), true};
+}
+
+bool store::mark_event_processed(int64_t id) {
+  auto q = db_.prepare(
+      "UPDATE events SET processed = 1 WHERE id = ?1 AND processed = 0");
+  q->bind(1, id);
+  q->step();
+  return db_.changes() > 0;
+}
+
+std::vector<stored_event> store::unprocessed_events(const std::string& source) {
+  auto q = db_.prepare(
+      "SELECT id, source, event_type, payload, delivery_id FROM events "
+      "WHERE source = ?1 AND processed = 0 AND id > (SELECT CAST(value AS "
+      "INTEGER) FROM orchd_meta WHERE key = 'replay_from_event_id') "
+      "ORDER BY id");
+  q->bind(1, std::string_view{source});
+  std::vector<stored_event> result;
+  while (q->step())
+    result.push_back(
+        stored_event{q->int64(0), event_record{q->text(1), q->text(2),
+                                               q->text(3), q->text(4), false}});
+  return result;
+}
+
+caf::expected<task_claim> store::create_work_item(const work_item_request& x) {
+  if (x.prefix.empty())
+    return invalid("a work item needs a prefix");
+  if (auto found = task_by_plane_id(x.plane_id))
+    return task_claim{std::move(*found), false};
+  else if (found.error() != ec::no_such_task)
+    return found.error();
+  auto id = x.sequential || x.sequence_id <= 0
+                ? next_work_item_id(x.repo, x.prefix)
+                : unique_work_item_id(x.repo, x.prefix + "-" +
+                                                  padded(x.sequence_id, 3));
+  auto branch = x.branch_prefix + id;
+  if (!x.title_slug.empty())
+    branch += "-" + x.title_slug;
+  auto made = create_task(new_task{x.plane_id, id, x.repo, branch, x.title});
+  if (!made)
+    return made.error();
+  new_job first;
+  first.agent = "analyst";
+  first.repo = x.repo;
+  first.task_id = made->task.id;
+  first.task_content = x.analyst_content;
+  first.max_attempts = x.analyst_max_attempts;
+  if (auto job = enqueue(first); !job)
+    return job.error();
+  return made;
 }
 
 // -- agent runs -------------------------------------------------------------

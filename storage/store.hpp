@@ -71,6 +71,14 @@ public:
 
   /// INSERT OR IGNORE keyed by delivery id; `created` iff a row was added.
   caf::expected<event_ack> add_event(const event_record& x);
+  /// Marks an event handled; false when unknown or already handled.
+  bool mark_event_processed(int64_t id);
+  /// Unhandled events of a source recorded since orchd took the file over
+  /// (the Python system's leftovers are not replayed), oldest first.
+  std::vector<stored_event> unprocessed_events(const std::string& source);
+  /// Creates the work item's task and enqueues its analyst job in one
+  /// transaction; an existing task for the plane id is returned unchanged.
+  caf::expected<task_claim> create_work_item(const work_item_request& x);
 
   // -- jobs (store_jobs.cpp) ------------------------------------------------
 

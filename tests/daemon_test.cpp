@@ -1,4 +1,5 @@
 // The orchd binary as a process: start, SIGTERM, refusals and exit codes.
+#include "storage/schema.hpp"
 #include "tests/process.hpp"
 #include "tests/test.hpp"
 
@@ -38,7 +39,7 @@ TEST_CASE("serve starts on a temp database and exits 0 on SIGTERM") {
   CHECK(p.wait_exit() == 0);
   CHECK(p.output().find("orchd stopped") != std::string::npos);
   auto opened = test::open_db(db);
-  CHECK(test::sql_rows(*opened, "PRAGMA user_version") == "9\n");
+  CHECK(opened->pragma_int("user_version") == storage::schema::latest_version);
 }
 
 TEST_CASE("SIGINT stops the daemon the same way") {
