@@ -1,0 +1,240 @@
+// Task creation through the real daemon: concurrent deliveries of one work
+// item, and kill -9 in the middle of a stream of deliveries.
+#include "actors/worktree.hpp"
+#include "http/signature.hpp"
+#include "tests/process.hpp"
+#include "tests/test.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <fstream>
+#include <netinet/in.h>
+#include <poll.h>
+#include <set>
+#include <sstream>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace orchd;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string secret = "plane-e2e-secret";
+const std::string plane_project = "59e3be42-87ec-4950-99a3-ae639cf2b089";
+
+json work_item(const std::string& id, int seq, const std::string& updated) {
+  std::ifstream in{ORCHD_FIXTURES_DIR "/plane_issue_updated.body.json"};
+  auto body = json::parse(in);
+  body["data"]["id"] = id;
+  body["data"]["sequence_id"] = seq;
+  body["data"]["name"] = "Work item " + std::to_string(seq);
+  body["data"]["updated_at"] = updated;
+  return body;
+}
+
+int open_connection(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  return fd;
+}
+
+std::string request_for(const std::string& body, const std::string& delivery) {
+  return "POST /webhooks/plane HTTP/1.1\r\nHost: t\r\n"
+         "Content-Type: application/json\r\nX-Plane-Event: issue\r\n"
+         "X-Plane-Delivery: " +
+         delivery +
+         "\r\nX-Plane-Signature: " + http::hmac_sha256_hex(secret, body) +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         body;
+}
+
+// Reads one response; "" if the connection closed first.
+std::string read_response(int fd) {
+  std::string data;
+  char buf[4096];
+  for (;;) {
+    auto end = data.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      auto cl = data.find("Content-Length: ");
+      auto len = cl == std::string::npos ? 0 : std::stoul(data.substr(cl + 16));
+      if (data.size() >= end + 4 + len)
+        return data;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 30000) <= 0)
+      return {};
+    auto n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0)
+      return {};
+    data.append(buf, static_cast<size_t>(n));
+  }
+}
+
+struct plane_daemon {
+  test::temp_dir& dir;
+  std::string clone;
+  std::unique_ptr<test::child_process> proc;
+  uint16_t port = 0;
+
+  plane_daemon(test::temp_dir& d, std::string clone_path)
+      : dir(d)
+      , clone(std::move(clone_path)) {
+    std::ofstream{dir.file("orchd.json")} << json{
+        {"listen", {{"port", 0}}},
+        {"workspace_root", dir.file("work")},
+        {"projects",
+         {{{"repo", "acme/widgets"},
+           {"prefix", "ET"},
+           {"clone_path", clone},
+           {"plane_project_id",
+            plane_project}}}}}.dump();
+    start();
+  }
+
+  void start() {
+    setenv("ORCHD_PLANE_WEBHOOK_SECRET", secret.c_str(), 1);
+    proc = std::make_unique<test::child_process>(
+        ORCHD_BINARY,
+        std::vector<std::string>{"serve", "--config", dir.file("orchd.json"),
+                                 "--db", dir.file("orchd.db")},
+        dir.path().string());
+    unsetenv("ORCHD_PLANE_WEBHOOK_SECRET");
+    REQUIRE_MESSAGE(proc->wait_for_output("orchd 0"), proc->output());
+    auto at = proc->output().find("listening on 127.0.0.1:");
+    REQUIRE(at != std::string::npos);
+    port = static_cast<uint16_t>(std::stoi(proc->output().substr(at + 23)));
+  }
+
+  int stop() {
+    proc->signal(SIGTERM);
+    return proc->wait_exit();
+  }
+
+  std::string sql(const std::string& query) {
+    auto db = test::open_db(dir.file("orchd.db"));
+    return test::sql_rows(*db, query);
+  }
+};
+
+std::string make_clone(const test::temp_dir& dir) {
+  auto path = dir.file("clone");
+  std::filesystem::create_directories(path);
+  REQUIRE(
+      run_command({"git", "-C", path, "init", "-q", "-b", "main"}).exit_code ==
+      0);
+  REQUIRE(run_command({"git", "-C", path, "-c", "user.name=t", "-c",
+                       "user.email=t@t", "commit", "-q", "--allow-empty", "-m",
+                       "start"})
+              .exit_code == 0);
+  return path;
+}
+
+} // namespace
+
+TEST_CASE("50 concurrent deliveries of one new work item make one task") {
+  test::temp_dir dir;
+  plane_daemon d{dir, make_clone(dir)};
+  // Half are retries of one delivery, half distinct updates of the item.
+  std::vector<int> fds;
+  for (int i = 0; i < 50; ++i) {
+    auto updated = i < 25 ? std::string{"2026-03-31T11:50:02Z"}
+                          : "2026-03-31T12:00:" + std::to_string(10 + i) + "Z";
+    auto body = work_item("item-1", 42, updated).dump();
+    fds.push_back(open_connection(d.port));
+    auto req = request_for(body, "delivery-" + std::to_string(i));
+    REQUIRE(send(fds.back(), req.data(), req.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(req.size()));
+  }
+  int ok = 0;
+  for (auto fd : fds) {
+    auto response = read_response(fd);
+    ok += response.rfind("HTTP/1.1 200", 0) == 0 ? 1 : 0;
+    close(fd);
+  }
+  CHECK(ok == 50);
+  REQUIRE_MESSAGE(d.proc->wait_for_output("task_creator: task 1 ET-042"),
+                  d.proc->output());
+  // A later item's task proves every earlier event was handled (in order).
+  auto last = work_item("item-2", 43, "2026-03-31T13:00:00Z").dump();
+  int fd = open_connection(d.port);
+  auto req = request_for(last, "last");
+  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  CHECK(read_response(fd).rfind("HTTP/1.1 200", 0) == 0);
+  close(fd);
+  REQUIRE(d.proc->wait_for_output("task_creator: task 2 ET-043"));
+  CHECK(d.stop() == 0);
+  CHECK(d.sql("SELECT COUNT(*) FROM events") == "27\n");
+  CHECK(d.sql("SELECT COUNT(*) FROM events WHERE processed = 0") == "0\n");
+  CHECK(d.sql("SELECT plane_id, work_item_id, branch FROM tasks ORDER BY id") ==
+        "item-1|ET-042|agent/ET-042-work-item-42\n"
+        "item-2|ET-043|agent/ET-043-work-item-43\n");
+  CHECK(d.sql("SELECT agent, task_id FROM jobs ORDER BY id") ==
+        "analyst|1\nanalyst|2\n");
+  auto worktrees = run_command({"git", "-C", d.clone, "worktree", "list"});
+  CHECK(std::count(worktrees.output.begin(), worktrees.output.end(), '\n') ==
+        3);
+  auto branches =
+      run_command({"git", "-C", d.clone, "branch", "--list", "agent/ET-042*"});
+  CHECK(branches.output == "+ agent/ET-042-work-item-42\n");
+}
+
+TEST_CASE("kill -9 during a stream of deliveries loses nothing acknowledged") {
+  test::temp_dir dir;
+  plane_daemon d{dir, make_clone(dir)};
+  std::set<int64_t> acked;
+  int fd = open_connection(d.port);
+  for (int i = 1; i <= 400; ++i) {
+    if (i == 150)
+      d.proc->signal(SIGKILL);
+    auto body =
+        work_item("item-" + std::to_string(i), i, "2026-03-31T11:50:02Z")
+            .dump();
+    auto req = request_for(body, "d-" + std::to_string(i));
+    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) <= 0)
+      break;
+    auto response = read_response(fd);
+    if (response.empty())
+      break;
+    if (response.rfind("HTTP/1.1 200", 0) == 0) {
+      auto body_at = response.find("\r\n\r\n");
+      acked.insert(
+          json::parse(response.substr(body_at + 4))["event_id"].get<int64_t>());
+    }
+  }
+  close(fd);
+  CHECK(d.proc->wait_exit() == 128 + SIGKILL);
+  REQUIRE(acked.size() >= 149);
+  // Every acknowledged delivery is in the file.
+  auto ids = d.sql("SELECT id FROM events");
+  std::set<int64_t> stored;
+  std::istringstream lines{ids};
+  for (std::string line; std::getline(lines, line);)
+    stored.insert(std::stoll(line));
+  for (auto id : acked)
+    CHECK(stored.count(id) == 1);
+  // Restart: unhandled events are handled, each work item gets one task.
+  d.start();
+  auto last = work_item("item-last", 999, "2026-03-31T13:00:00Z").dump();
+  fd = open_connection(d.port);
+  auto req = request_for(last, "last");
+  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  CHECK(read_response(fd).rfind("HTTP/1.1 200", 0) == 0);
+  close(fd);
+  REQUIRE_MESSAGE(d.proc->wait_for_output("ET-999 on"), d.proc->output());
+  CHECK(d.stop() == 0);
+  CHECK(d.sql("SELECT COUNT(*) FROM events WHERE processed = 0") == "0\n");
+  CHECK(d.sql("SELECT COUNT(*) FROM tasks") ==
+        std::to_string(stored.size() + 1) + "\n");
+  CHECK(d.sql("SELECT COUNT(*) FROM (SELECT plane_id FROM tasks GROUP BY "
+              "plane_id HAVING COUNT(*) > 1)") == "0\n");
+  CHECK(d.sql("SELECT COUNT(*) FROM jobs") ==
+        d.sql("SELECT COUNT(*) FROM tasks"));
+}
