@@ -142,6 +142,18 @@ using intake_actor = caf::typed_actor<
     // Answers 200 when storage answers, else 503.
     caf::reacts_to<atom::health, reply_callback>>;
 
+/// ADMIN_API: the operator's inspection routes, answered as JSON through
+/// the HTTP session's callback (200, 404 for a missing row, 503).
+using admin_api_actor = caf::typed_actor<
+    // GET /tasks/{id}.
+    caf::reacts_to<atom::get, atom::task, int64_t, reply_callback>,
+    // GET /tasks: every task not done, with its age.
+    caf::reacts_to<atom::list, atom::task, reply_callback>,
+    // GET /jobs/{id}.
+    caf::reacts_to<atom::get, atom::job, int64_t, reply_callback>,
+    // GET /queue: job counts by status, running and recent jobs.
+    caf::reacts_to<atom::count, atom::job, reply_callback>>;
+
 /// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
 /// replaces the Python process lock). Creates at most one task per work
 /// item, makes its worktree and task folder, and marks the event handled.

@@ -1,6 +1,7 @@
 #include "actors/daemon.hpp"
 
 #include "actors/actors.hpp"
+#include "actors/admin_api.hpp"
 #include "actors/error.hpp"
 #include "actors/intake.hpp"
 #include "actors/log.hpp"
@@ -125,12 +126,16 @@ int serve(const config& cfg) {
   http_opts.body_timeout = std::chrono::seconds(cfg.http.body_timeout_s);
   http_opts.reply_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
   http_opts.max_connections = static_cast<size_t>(cfg.http.max_connections);
-  http::server web{http_opts, http::backends{intake}};
+  http_opts.admin_token = cfg.secrets.admin_token;
+  auto admin = spawn_admin_api(sys, storage,
+                               std::chrono::seconds(cfg.http.reply_timeout_s));
+  http::server web{http_opts, http::backends{intake, admin}};
   auto port = web.start();
   if (!port) {
     log::error(describe(port.error()));
     caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
@@ -151,6 +156,7 @@ int serve(const config& cfg) {
   web.stop();
   caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
   int result = exit_ok;
   caf::scoped_actor self{sys};
   self->request(storage, std::chrono::seconds(60), atom::shutdown_v)

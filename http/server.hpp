@@ -27,11 +27,14 @@ struct server_options {
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds reply_timeout{10};
   size_t max_connections = 1024;
+  /// Bearer token of the admin routes; empty: they answer 401.
+  std::string admin_token;
 };
 
 /// The actors behind the HTTP surface.
 struct backends {
   intake_actor intake;
+  admin_api_actor admin;
 };
 
 class server {

@@ -2,9 +2,10 @@
 
 #include "actors/intake.hpp"
 #include "actors/log.hpp"
+#include "http/signature.hpp"
 
-#include <boost/asio/dispatch.hpp>
 #include <algorithm>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
 namespace orchd::http {
@@ -37,7 +38,7 @@ void session::read_header() {
   // then the largest limit applies (a declared length beyond it is refused
   // while the header is parsed).
   parser_->body_limit(
-    std::max(server_.opts.body_limit, server_.opts.webhook_body_limit));
+      std::max(server_.opts.body_limit, server_.opts.webhook_body_limit));
   stream_.expires_after(server_.opts.header_timeout);
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
@@ -80,6 +81,19 @@ void session::on_header(beast::error_code ec, size_t) {
   if (route_.kind == route::wrong_method) {
     auto a = error_answer(405, std::string{"use "} + route_.allow);
     return answer(std::move(a), false);
+  }
+  if (route_.is_admin()) {
+    auto auth = req[bhttp::field::authorization];
+    constexpr beast::string_view scheme = "Bearer ";
+    bool ok = auth.size() > scheme.size() &&
+              beast::iequals(auth.substr(0, scheme.size()), scheme) &&
+              secret_matches(server_.opts.admin_token,
+                             std::string_view{auth.data() + scheme.size(),
+                                              auth.size() - scheme.size()});
+    if (!ok)
+      return answer(error_answer(401, "admin routes need "
+                                      "Authorization: Bearer <admin token>"),
+                    false);
   }
   size_t limit = route_.is_webhook() ? server_.opts.webhook_body_limit
                                      : server_.opts.body_limit;

@@ -28,10 +28,26 @@ using response = bhttp::response<bhttp::string_body>;
 
 /// What a route is, known from the request line alone.
 struct route {
-  enum kind_t { not_found, wrong_method, plane, github, health } kind;
+  enum kind_t {
+    not_found,
+    wrong_method,
+    plane,
+    github,
+    health,
+    queue,
+    tasks,
+    task,
+    job
+  } kind;
   /// Allowed method, for 405's Allow header.
   const char* allow = "";
+  /// The {id} of /tasks/{id} and /jobs/{id}.
+  int64_t id = 0;
   bool is_webhook() const { return kind == plane || kind == github; }
+  /// Routes behind the admin token.
+  bool is_admin() const {
+    return kind == queue || kind == tasks || kind == task || kind == job;
+  }
 };
 
 /// Finds the route of a method and target (path and query).

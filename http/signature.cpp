@@ -35,6 +35,10 @@ bool equal_in_constant_time(const std::string& expected,
 
 } // namespace
 
+bool secret_matches(std::string_view secret, std::string_view given) {
+  return equal_in_constant_time(std::string{secret}, given);
+}
+
 bool plane_signature_valid(std::string_view secret, std::string_view body,
                            std::string_view header) {
   if (secret.empty() || header.empty())

@@ -144,6 +144,7 @@ struct daemon_fixture {
     })";
     setenv("ORCHD_GITHUB_WEBHOOK_SECRET", github_secret.c_str(), 1);
     setenv("ORCHD_PLANE_WEBHOOK_SECRET", plane_secret.c_str(), 1);
+    setenv("ORCHD_ADMIN_TOKEN", "admin-token", 1);
     proc = std::make_unique<test::child_process>(
         ORCHD_BINARY,
         std::vector<std::string>{"serve", "--config", dir.file("orchd.json"),
@@ -151,6 +152,7 @@ struct daemon_fixture {
         dir.path().string());
     unsetenv("ORCHD_GITHUB_WEBHOOK_SECRET");
     unsetenv("ORCHD_PLANE_WEBHOOK_SECRET");
+    unsetenv("ORCHD_ADMIN_TOKEN");
     REQUIRE_MESSAGE(proc->wait_for_output("orchd 0"), proc->output());
     auto at = proc->output().find("listening on 127.0.0.1:");
     REQUIRE(at != std::string::npos);
@@ -300,4 +302,26 @@ TEST_CASE_FIXTURE(daemon_fixture,
   c.send_raw("P");
   // header_timeout_s is 1: the server closes; we wait for that event.
   CHECK(c.closed_by_server(10000));
+}
+
+TEST_CASE_FIXTURE(daemon_fixture, "admin routes need the bearer token") {
+  auto get = [&](const std::string& path, const std::string& auth) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: t\r\n";
+    if (!auth.empty())
+      req += "Authorization: " + auth + "\r\n";
+    return roundtrip(req + "\r\n");
+  };
+  CHECK(status_of(get("/queue", "")) == 401);
+  CHECK(status_of(get("/queue", "Bearer wrong-token")) == 401);
+  auto queue = get("/queue", "Bearer admin-token");
+  CHECK(status_of(queue) == 200);
+  CHECK(queue.find("\"queued\":0") != std::string::npos);
+  CHECK(status_of(get("/tasks", "Bearer admin-token")) == 200);
+  auto missing = get("/tasks/42", "Bearer admin-token");
+  CHECK(status_of(missing) == 404);
+  CHECK(status_of(get("/jobs/7", "Bearer admin-token")) == 404);
+  CHECK(status_of(get("/tasks/abc", "Bearer admin-token")) == 404);
+  CHECK(status_of(roundtrip("POST /queue HTTP/1.1\r\nHost: t\r\n"
+                            "Content-Length: 0\r\n\r\n"))
+        == 405);
 }
