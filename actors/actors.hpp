@@ -73,6 +73,11 @@ using storage_actor = caf::typed_actor<
     // Creates a work item's task (id, branch) and its analyst job in one
     // transaction, unless the plane id has a task: (row, created).
     caf::replies_to<atom::create, work_item_request>::with<task_claim>,
+    // The first task of the repo on any of these branches, in order.
+    caf::replies_to<atom::find, atom::task, std::string,
+                    std::vector<std::string>>::with<task_row>,
+    // Records what a CI event resolved to and marks it handled.
+    caf::replies_to<atom::set, ci_outcome>::with<bool>,
     // -- jobs --
     // Enqueues a job; answers its id.
     caf::replies_to<atom::enqueue, new_job>::with<int64_t>,
@@ -141,6 +146,14 @@ using intake_actor = caf::typed_actor<
     caf::reacts_to<atom::webhook, webhook_delivery, reply_callback>,
     // Answers 200 when storage answers, else 503.
     caf::reacts_to<atom::health, reply_callback>>;
+
+/// CI_EVENTS: maps recorded GitHub CI events to tasks (payload branches,
+/// then `git branch -r --contains <sha>` in the project's clone, then the
+/// repo's only task in development) and keeps the normalised result on the
+/// event for the pipeline.
+using ci_events_actor = caf::typed_actor<
+    // Handles the recorded GitHub event (id, kind, payload).
+    caf::reacts_to<atom::handle, int64_t, std::string, std::string>>;
 
 /// ADMIN_API: the operator's inspection routes, answered as JSON through
 /// the HTTP session's callback (200, 404 for a missing row, 503).

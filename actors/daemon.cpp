@@ -2,6 +2,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/admin_api.hpp"
+#include "actors/ci_events.hpp"
 #include "actors/error.hpp"
 #include "actors/intake.hpp"
 #include "actors/log.hpp"
@@ -48,25 +49,35 @@ int wait_for_stop_signal(const sigset_t& set) {
 }
 
 // Events recorded but not handled when a previous daemon died are handled
-// now, before new deliveries are taken (the task creator handles them in
-// order; creating a task is idempotent, so each is acted on once).
+// now, before new deliveries are taken (each actor handles them in order;
+// creating a task and recording a CI outcome are idempotent, so each event
+// is acted on once).
 void replay_unhandled_events(caf::actor_system& sys,
                              const storage_actor& storage,
-                             const task_creator_actor& creator) {
+                             const task_creator_actor& creator,
+                             const ci_events_actor& ci) {
   caf::scoped_actor self{sys};
-  self->request(storage, std::chrono::seconds(60), atom::unfinished_v,
-                atom::event_v, std::string{"plane"})
-      .receive(
-          [&](std::vector<stored_event>& events) {
-            if (!events.empty())
-              log::info("replaying ", events.size(), " unhandled Plane events");
-            for (auto& ev : events)
-              self->send(creator, atom::handle_v, ev.id,
-                         std::move(ev.record.payload));
-          },
-          [](const caf::error& err) {
-            log::error("cannot read unhandled events: ", describe(err));
-          });
+  for (std::string source : {"plane", "github"}) {
+    self->request(storage, std::chrono::seconds(60), atom::unfinished_v,
+                  atom::event_v, source)
+        .receive(
+            [&](std::vector<stored_event>& events) {
+              if (!events.empty())
+                log::info("replaying ", events.size(), " unhandled ", source,
+                          " events");
+              for (auto& ev : events) {
+                if (source == "plane")
+                  self->send(creator, atom::handle_v, ev.id,
+                             std::move(ev.record.payload));
+                else
+                  self->send(ci, atom::handle_v, ev.id, ev.record.event_type,
+                             std::move(ev.record.payload));
+              }
+            },
+            [](const caf::error& err) {
+              log::error("cannot read unhandled events: ", describe(err));
+            });
+  }
 }
 
 } // namespace
@@ -107,7 +118,8 @@ int serve(const config& cfg) {
   intake_cfg.max_json_depth = static_cast<size_t>(cfg.webhooks.max_json_depth);
   intake_cfg.storage_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
   auto creator = spawn_task_creator(sys, storage, cfg);
-  auto intake = spawn_intake(sys, storage, creator, intake_cfg);
+  auto ci = spawn_ci_events(sys, storage, cfg);
+  auto intake = spawn_intake(sys, storage, creator, ci, intake_cfg);
   for (auto [name, secret] : {std::pair{"plane", &intake_cfg.plane_secret},
                               std::pair{"github", &intake_cfg.github_secret}})
     if (secret->empty())
@@ -136,10 +148,11 @@ int serve(const config& cfg) {
     caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ci, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
-  replay_unhandled_events(sys, storage, creator);
+  replay_unhandled_events(sys, storage, creator, ci);
   log::info("listening on ", cfg.listen.address, ":", *port);
   log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),
             " projects, ", cfg.agents.size(), " agents");
@@ -157,6 +170,7 @@ int serve(const config& cfg) {
   caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ci, caf::exit_reason::user_shutdown);
   int result = exit_ok;
   caf::scoped_actor self{sys};
   self->request(storage, std::chrono::seconds(60), atom::shutdown_v)

@@ -100,9 +100,11 @@ using intake_pointer = intake_actor::stateful_pointer<intake_state>;
 
 intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
                                    task_creator_actor task_creator,
+                                   ci_events_actor ci_events,
                                    intake_settings settings) {
   self->state.storage = std::move(storage);
   self->state.task_creator = std::move(task_creator);
+  self->state.ci_events = std::move(ci_events);
   self->state.settings = std::move(settings);
   return {
       [self](atom::webhook, webhook_delivery& d, reply_callback& reply) {
@@ -116,18 +118,20 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
           reply.deliver(std::move(*decision.refusal));
           return;
         }
-        // A new Plane work-item event goes on to the task creator once it
-        // is durable (its payload is kept: the record moves into the
-        // request).
+        // A new event that is acted on goes on once it is durable: Plane
+        // work items to the task creator, GitHub CI results to ci_events
+        // (its payload is kept: the record moves into the request).
         std::string routed;
-        if (decision.acted_on && d.source == "plane")
+        if (decision.acted_on)
           routed = decision.record.payload;
+        auto source = d.source;
+        auto kind = d.event_type;
         auto acted_on = decision.acted_on;
         auto ignored_because = std::move(decision.ignored_because);
         self->request(st.storage, st.settings.storage_timeout, atom::add_v,
                       std::move(decision.record))
             .then(
-                [self, reply, acted_on, ignored_because,
+                [self, reply, acted_on, ignored_because, source, kind,
                  routed = std::move(routed)](const event_ack& ack) {
                   auto& st = self->state;
                   if (!ack.created) {
@@ -142,8 +146,11 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
                                             .dump()});
                     return;
                   }
-                  if (!routed.empty() && st.task_creator)
+                  if (source == "plane" && st.task_creator)
                     self->send(st.task_creator, atom::handle_v, ack.id, routed);
+                  else if (source == "github" && st.ci_events)
+                    self->send(st.ci_events, atom::handle_v, ack.id, kind,
+                               routed);
                   reply.deliver({200, json{{"event_id", ack.id}}.dump()});
                 },
                 [reply](const caf::error& err) {
@@ -175,9 +182,9 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
 
 intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,
                           task_creator_actor task_creator,
-                          intake_settings settings) {
+                          ci_events_actor ci_events, intake_settings settings) {
   return sys.spawn(intake, std::move(storage), std::move(task_creator),
-                   std::move(settings));
+                   std::move(ci_events), std::move(settings));
 }
 
 } // namespace orchd

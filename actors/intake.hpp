@@ -48,6 +48,8 @@ struct intake_state {
   storage_actor storage;
   /// Receives each new Plane work-item event once it is durable.
   task_creator_actor task_creator;
+  /// Receives each new GitHub CI event once it is durable.
+  ci_events_actor ci_events;
   intake_settings settings;
   /// Counters since start, for the inspector.
   int64_t accepted = 0;
@@ -58,6 +60,6 @@ struct intake_state {
 /// Spawns the intake actor in front of `storage`.
 intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,
                           task_creator_actor task_creator,
-                          intake_settings settings);
+                          ci_events_actor ci_events, intake_settings settings);
 
 } // namespace orchd

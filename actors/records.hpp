@@ -110,6 +110,22 @@ typename Inspector::result_type inspect(Inspector& f, stored_event& x) {
   return f(caf::meta::type_name("orchd::stored_event"), x.id, x.record);
 }
 
+/// What a CI event was resolved to: the task (none when unresolved or
+/// ambiguous), the branch, and the result. Recording it marks the event
+/// handled.
+struct ci_outcome {
+  int64_t event_id = 0;
+  caf::optional<int64_t> task_id;
+  std::string branch;
+  std::string result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ci_outcome& x) {
+  return f(caf::meta::type_name("orchd::ci_outcome"), x.event_id, x.task_id,
+           x.branch, x.result);
+}
+
 /// Everything needed to create a work item's task and its first job in one
 /// transaction.
 struct work_item_request {

@@ -150,7 +150,9 @@ CREATE INDEX IF NOT EXISTS idx_repo_freeze_active
 )sql",
      "repo_freeze"},
     {10,
-     {},
+     {{"events", "task_id", "INTEGER"},
+      {"events", "ci_branch", "TEXT"},
+      {"events", "ci_result", "TEXT"}},
      R"sql(
 CREATE TABLE IF NOT EXISTS orchd_meta (key TEXT PRIMARY KEY, value TEXT);
 INSERT OR IGNORE INTO orchd_meta (key, value)

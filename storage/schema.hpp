@@ -15,7 +15,9 @@ namespace schema {
 /// Level 1 is the legacy file's four original tables; each later step of
 /// LEGACY.md adds one level (up to 9). Level 10 is orchd's first addition:
 /// `orchd_meta`, whose `replay_from_event_id` keeps orchd from replaying
-/// events the Python system left unprocessed. orchd keeps the level in `PRAGMA
+/// events the Python system left unprocessed, and on `events` the task, the
+/// branch and the normalised result (success, failure, pending) of a CI
+/// event. orchd keeps the level in `PRAGMA
 /// user_version`.
 inline constexpr int64_t latest_version = 10;
 

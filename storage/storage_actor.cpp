@@ -281,6 +281,14 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::create, const work_item_request& x) {
         return write(self, [&](store& s) { return s.create_work_item(x); });
       },
+      [self](atom::find, atom::task, const string& repo,
+             const std::vector<string>& branches) {
+        return read(
+            self, [&](store& s) { return s.task_on_branches(repo, branches); });
+      },
+      [self](atom::set, const ci_outcome& x) {
+        return write(self, [&](store& s) { return s.record_ci_outcome(x); });
+      },
       // -- jobs --
       [self](atom::enqueue, const new_job& x) {
         return write(self, [&](store& s) { return s.enqueue(x); });

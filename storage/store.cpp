@@ -325,6 +325,26 @@ caf::expected<task_claim> store::create_work_item(const work_item_request& x) {
   return made;
 }
 
+caf::expected<task_row>
+store::task_on_branches(const std::string& repo,
+                        const std::vector<std::string>& branches) {
+  for (auto& branch : branches)
+    if (auto t = task_by_branch(repo, branch))
+      return t;
+  return caf::make_error(ec::no_such_task, repo + ": no task on the branches");
+}
+
+bool store::record_ci_outcome(const ci_outcome& x) {
+  auto q = db_.prepare("UPDATE events SET task_id = ?2, ci_branch = ?3, "
+                       "ci_result = ?4, processed = 1 WHERE id = ?1");
+  q->bind(1, x.event_id);
+  q->bind(2, x.task_id);
+  q->bind_text_or_null(3, x.branch);
+  q->bind_text_or_null(4, x.result);
+  q->step();
+  return db_.changes() > 0;
+}
+
 // -- agent runs -------------------------------------------------------------
 
 caf::expected<int64_t> store::start_run(const new_run& x) {

@@ -79,6 +79,12 @@ public:
   /// Creates the work item's task and enqueues its analyst job in one
   /// transaction; an existing task for the plane id is returned unchanged.
   caf::expected<task_claim> create_work_item(const work_item_request& x);
+  /// The first task of the repo on one of `branches`, tried in order.
+  caf::expected<task_row>
+  task_on_branches(const std::string& repo,
+                   const std::vector<std::string>& branches);
+  /// Records a CI event's task, branch and result; marks it handled.
+  bool record_ci_outcome(const ci_outcome& x);
 
   // -- jobs (store_jobs.cpp) ------------------------------------------------
 

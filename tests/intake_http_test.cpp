@@ -322,6 +322,5 @@ TEST_CASE_FIXTURE(daemon_fixture, "admin routes need the bearer token") {
   CHECK(status_of(get("/jobs/7", "Bearer admin-token")) == 404);
   CHECK(status_of(get("/tasks/abc", "Bearer admin-token")) == 404);
   CHECK(status_of(roundtrip("POST /queue HTTP/1.1\r\nHost: t\r\n"
-                            "Content-Length: 0\r\n\r\n"))
-        == 405);
+                            "Content-Length: 0\r\n\r\n")) == 405);
 }

@@ -91,7 +91,8 @@ TEST_CASE_FIXTURE(test::actor_fixture,
   test::temp_dir dir;
   auto path = dir.file("o.db");
   auto store = storage::spawn_storage(sys, test::open_db(path), false);
-  auto in = spawn_intake(sys, store, task_creator_actor{}, settings());
+  auto in = spawn_intake(sys, store, task_creator_actor{}, ci_events_actor{},
+                         settings());
   run();
   std::vector<http_answer> answers;
   auto collect = reply_callback{[&](http_answer a) {

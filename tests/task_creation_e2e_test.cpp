@@ -23,6 +23,7 @@ using json = nlohmann::json;
 namespace {
 
 const std::string secret = "plane-e2e-secret";
+const std::string github_secret = "github-e2e-secret";
 const std::string plane_project = "59e3be42-87ec-4950-99a3-ae639cf2b089";
 
 json work_item(const std::string& id, int seq, const std::string& updated) {
@@ -101,12 +102,14 @@ struct plane_daemon {
 
   void start() {
     setenv("ORCHD_PLANE_WEBHOOK_SECRET", secret.c_str(), 1);
+    setenv("ORCHD_GITHUB_WEBHOOK_SECRET", github_secret.c_str(), 1);
     proc = std::make_unique<test::child_process>(
         ORCHD_BINARY,
         std::vector<std::string>{"serve", "--config", dir.file("orchd.json"),
                                  "--db", dir.file("orchd.db")},
         dir.path().string());
     unsetenv("ORCHD_PLANE_WEBHOOK_SECRET");
+    unsetenv("ORCHD_GITHUB_WEBHOOK_SECRET");
     REQUIRE_MESSAGE(proc->wait_for_output("orchd 0"), proc->output());
     auto at = proc->output().find("listening on 127.0.0.1:");
     REQUIRE(at != std::string::npos);
@@ -170,8 +173,29 @@ TEST_CASE("50 concurrent deliveries of one new work item make one task") {
   CHECK(read_response(fd).rfind("HTTP/1.1 200", 0) == 0);
   close(fd);
   REQUIRE(d.proc->wait_for_output("task_creator: task 2 ET-043"));
+  // A CI result for the first task's branch is mapped to it.
+  std::ifstream gh_in{ORCHD_FIXTURES_DIR
+                      "/github_check_run_completed.body.json"};
+  auto gh = json::parse(gh_in);
+  gh["check_run"]["check_suite"]["head_branch"] = "agent/ET-042-work-item-42";
+  auto gh_body = gh.dump();
+  fd = open_connection(d.port);
+  auto gh_req = "POST /webhooks/github HTTP/1.1\r\nHost: t\r\n"
+                "Content-Type: application/json\r\n"
+                "X-GitHub-Event: check_run\r\nX-GitHub-Delivery: gh-1\r\n"
+                "X-Hub-Signature-256: sha256=" +
+                http::hmac_sha256_hex(github_secret, gh_body) +
+                "\r\nContent-Length: " + std::to_string(gh_body.size()) +
+                "\r\n\r\n" + gh_body;
+  send(fd, gh_req.data(), gh_req.size(), MSG_NOSIGNAL);
+  CHECK(read_response(fd).rfind("HTTP/1.1 200", 0) == 0);
+  close(fd);
+  REQUIRE_MESSAGE(d.proc->wait_for_output("-> task 1 (failure)"),
+                  d.proc->output());
   CHECK(d.stop() == 0);
-  CHECK(d.sql("SELECT COUNT(*) FROM events") == "27\n");
+  CHECK(d.sql("SELECT task_id, ci_branch, ci_result FROM events WHERE "
+              "source = 'github'") == "1|agent/ET-042-work-item-42|failure\n");
+  CHECK(d.sql("SELECT COUNT(*) FROM events") == "28\n");
   CHECK(d.sql("SELECT COUNT(*) FROM events WHERE processed = 0") == "0\n");
   CHECK(d.sql("SELECT plane_id, work_item_id, branch FROM tasks ORDER BY id") ==
         "item-1|ET-042|agent/ET-042-work-item-42\n"

@@ -2,6 +2,8 @@
 // git worktrees, slugs and triggers.
 #include "actors/task_creator.hpp"
 
+#include "actors/ci_events.hpp"
+
 #include "actors/webhook_payload.hpp"
 #include "actors/worktree.hpp"
 #include "storage/store.hpp"
@@ -173,4 +175,30 @@ TEST_CASE("a broken clone fails the worktree with git's message") {
   auto result = ensure_worktree(spec);
   REQUIRE_FALSE(result);
   CHECK(describe(result.error()).find("git worktree add failed") == 0);
+}
+
+TEST_CASE("remote branches that contain a commit") {
+  auto out = "  origin/HEAD -> origin/main\n"
+             "  origin/agent/ET-042-add-retry\n"
+             "  upstream/main\n"
+             "* weird\n";
+  CHECK(parse_remote_branches(out) ==
+        std::vector<std::string>{"agent/ET-042-add-retry", "main"});
+  CHECK(parse_remote_branches("").empty());
+}
+
+TEST_CASE("a CI outcome is kept on its event and marks it handled") {
+  test::temp_dir dir;
+  auto db = test::open_db(dir.file("o.db"));
+  storage::store st{*db};
+  auto task = unbox(st.create_work_item(request_for("p-1", 1))).task;
+  auto ev = unbox(st.add_event({"github", "check_run", "{}", "g-1", false}));
+  CHECK(unbox(st.task_on_branches("acme/widgets",
+                                  {"nope", "agent/ET-001-add-retry"}))
+            .id == task.id);
+  CHECK_FALSE(st.task_on_branches("acme/widgets", {"nope"}));
+  CHECK(st.record_ci_outcome({ev.id, task.id, task.branch, "failure"}));
+  CHECK(sql_rows(*db, "SELECT task_id, ci_branch, ci_result, processed FROM "
+                      "events") ==
+        std::to_string(task.id) + "|agent/ET-001-add-retry|failure|1\n");
 }
