@@ -20,14 +20,6 @@ namespace {
 const std::string github_secret = "It's a Secret to Everybody";
 const std::string plane_secret = "plane_wh_0123456789abcdef0123456789abcdef";
 
-std::string fixture(const std::string& name) {
-  std::ifstream in{ORCHD_FIXTURES_DIR "/" + name, std::ios::binary};
-  REQUIRE(in.good());
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // A raw TCP connection to the daemon, so malformed requests can be sent.
 class connection {
 public:
@@ -179,7 +171,7 @@ struct daemon_fixture {
 } // namespace
 
 TEST_CASE_FIXTURE(daemon_fixture, "a signed delivery is recorded once") {
-  auto body = fixture("github_check_run_completed.body.json");
+  auto body = test::read_fixture("github_check_run_completed.body.json");
   auto raw = post("/webhooks/github", body, github_headers(body, "g-1"));
   auto first = roundtrip(raw);
   CHECK(status_of(first) == 200);
@@ -188,7 +180,7 @@ TEST_CASE_FIXTURE(daemon_fixture, "a signed delivery is recorded once") {
   CHECK(status_of(again) == 200);
   CHECK(again.find("\"duplicate\":true") != std::string::npos);
   CHECK(events() == 1);
-  auto plane = fixture("plane_issue_updated.body.json");
+  auto plane = test::read_fixture("plane_issue_updated.body.json");
   CHECK(status_of(roundtrip(
             post("/webhooks/plane", plane, plane_headers(plane)))) == 200);
   // Plane retries with a fresh delivery id: still one event.
@@ -213,7 +205,7 @@ TEST_CASE_FIXTURE(daemon_fixture, "keep-alive serves several requests") {
 
 TEST_CASE_FIXTURE(daemon_fixture,
                   "bad input gets its status and stores nothing") {
-  auto good = fixture("github_check_run_completed.body.json");
+  auto good = test::read_fixture("github_check_run_completed.body.json");
   SUBCASE("no signature") {
     CHECK(status_of(roundtrip(post("/webhooks/github", good,
                                    {"X-GitHub-Event: check_run"}))) == 401);

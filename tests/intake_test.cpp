@@ -13,14 +13,6 @@ using namespace orchd;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in{ORCHD_FIXTURES_DIR "/" + name, std::ios::binary};
-  REQUIRE(in.good());
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 intake_settings settings() {
   intake_settings s;
   s.github_secret = "gh-secret";
@@ -70,14 +62,15 @@ TEST_CASE("recorded but not acted on: ping, other Plane events, own user") {
   CHECK_FALSE(cycle.acted_on);
   auto s = settings();
   s.plane_bot_user_id = "6bb20d1c-4960-41ca-af4f-cee01de160c4";
-  auto own = check_delivery(plane(fixture("plane_issue_updated.body.json")), s);
+  auto own = check_delivery(
+      plane(test::read_fixture("plane_issue_updated.body.json")), s);
   CHECK_FALSE(own.refusal);
   CHECK_FALSE(own.acted_on);
   CHECK(own.ignored_because.find("own Plane user") != std::string::npos);
 }
 
 TEST_CASE("Plane retries map to one delivery key") {
-  auto body = fixture("plane_issue_updated.body.json");
+  auto body = test::read_fixture("plane_issue_updated.body.json");
   auto a = check_delivery(plane(body, "first"), settings());
   auto b = check_delivery(plane(body, "retry"), settings());
   CHECK(a.acted_on);
@@ -98,7 +91,7 @@ TEST_CASE_FIXTURE(test::actor_fixture,
   auto collect = reply_callback{[&](http_answer a) {
     answers.push_back(a);
   }};
-  auto body = fixture("github_check_run_completed.body.json");
+  auto body = test::read_fixture("github_check_run_completed.body.json");
   self->send(in, atom::webhook_v, github(body, "check_run", "x-1"), collect);
   self->send(in, atom::webhook_v, github(body, "check_run", "x-1"), collect);
   auto bad = github(body, "check_run", "x-2");

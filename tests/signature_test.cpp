@@ -11,14 +11,6 @@ using namespace orchd::http;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in{ORCHD_FIXTURES_DIR "/" + name, std::ios::binary};
-  REQUIRE_MESSAGE(in.good(), "missing fixture " << name);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // The value of `name:` in a recorded header file.
 std::string header(const std::string& headers, const std::string& name) {
   std::istringstream in{headers};
@@ -48,8 +40,8 @@ TEST_CASE("GitHub's published HMAC-SHA256 test vector") {
 }
 
 TEST_CASE("a recorded GitHub delivery verifies, a changed one does not") {
-  auto headers = fixture("github_check_run_completed.headers.txt");
-  auto body = fixture("github_check_run_completed.body.json");
+  auto headers = orchd::test::read_fixture("github_check_run_completed.headers.txt");
+  auto body = orchd::test::read_fixture("github_check_run_completed.body.json");
   auto sig = header(headers, "X-Hub-Signature-256");
   auto key = secret(headers);
   CHECK(github_signature_valid(key, body, sig));
@@ -63,8 +55,8 @@ TEST_CASE("a recorded GitHub delivery verifies, a changed one does not") {
 }
 
 TEST_CASE("a recorded Plane delivery verifies, a changed one does not") {
-  auto headers = fixture("plane_issue_updated.headers.txt");
-  auto body = fixture("plane_issue_updated.body.json");
+  auto headers = orchd::test::read_fixture("plane_issue_updated.headers.txt");
+  auto body = orchd::test::read_fixture("plane_issue_updated.body.json");
   auto sig = header(headers, "X-Plane-Signature");
   auto key = secret(headers);
   CHECK(plane_signature_valid(key, body, sig));

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace orchd::test {
 
@@ -16,6 +18,14 @@ temp_dir::temp_dir() {
 temp_dir::~temp_dir() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+}
+
+std::string read_fixture(const std::string& name) {
+  std::ifstream in{ORCHD_FIXTURES_DIR "/" + name, std::ios::binary};
+  REQUIRE_MESSAGE(in.good(), "missing fixture " << name);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
 }
 
 std::shared_ptr<storage::database> open_db(const std::string& path,

@@ -46,6 +46,9 @@ T unbox(caf::expected<T> x) {
   return std::move(*x);
 }
 
+/// The bytes of a recorded sample in tests/fixtures.
+std::string read_fixture(const std::string& name);
+
 /// Opens (and migrates) a database file, failing the test on an error.
 std::shared_ptr<storage::database> open_db(const std::string& path,
                                            const std::string& sync = "full");

@@ -16,9 +16,7 @@ using orchd::test::unbox;
 namespace {
 
 json fixture(const std::string& name) {
-  std::ifstream in{ORCHD_FIXTURES_DIR "/" + name, std::ios::binary};
-  REQUIRE(in.good());
-  return json::parse(in);
+  return json::parse(test::read_fixture(name));
 }
 
 } // namespace
