@@ -1,100 +1,22 @@
 // The webhook front door over real HTTP: the real binary on an OS-chosen
 // loopback port, a real SQLite file, every row of the bad-input table.
 #include "http/signature.hpp"
+#include "tests/http_client.hpp"
 #include "tests/process.hpp"
 #include "tests/test.hpp"
 
-#include <arpa/inet.h>
 #include <csignal>
 #include <fstream>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sstream>
-#include <sys/socket.h>
-#include <unistd.h>
 
 using namespace orchd;
+using test::connection;
+using test::status_of;
 
 namespace {
 
 const std::string github_secret = "It's a Secret to Everybody";
 const std::string plane_secret = "plane_wh_0123456789abcdef0123456789abcdef";
-
-// A raw TCP connection to the daemon, so malformed requests can be sent.
-class connection {
-public:
-  explicit connection(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) ==
-            0);
-  }
-  ~connection() { close(fd_); }
-
-  void send_raw(const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      auto n =
-          ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0)
-        return; // the server closed early (e.g. after a 413)
-      sent += static_cast<size_t>(n);
-    }
-  }
-
-  // Reads one response (headers and Content-Length body); "" on close.
-  std::string read_response(int timeout_ms = 30000) {
-    std::string data;
-    for (;;) {
-      auto end = data.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        auto cl = data.find("Content-Length: ");
-        size_t len =
-            cl == std::string::npos ? 0 : std::stoul(data.substr(cl + 16));
-        if (data.size() >= end + 4 + len)
-          return data.substr(0, end + 4 + len);
-      }
-      if (!read_some(data, timeout_ms))
-        return data;
-    }
-  }
-
-  // True once the server has closed the connection (within the limit).
-  bool closed_by_server(int timeout_ms) {
-    std::string ignored;
-    while (read_some(ignored, timeout_ms)) {
-    }
-    return eof_;
-  }
-
-private:
-  bool read_some(std::string& out, int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0)
-      return false;
-    char buf[4096];
-    auto n = recv(fd_, buf, sizeof(buf), 0);
-    if (n <= 0) {
-      eof_ = true;
-      return false;
-    }
-    out.append(buf, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool eof_ = false;
-};
-
-int status_of(const std::string& response) {
-  if (response.rfind("HTTP/1.1 ", 0) != 0)
-    return 0;
-  return std::stoi(response.substr(9, 3));
-}
 
 std::string post(const std::string& path, const std::string& body,
                  const std::vector<std::string>& headers,
@@ -145,10 +67,7 @@ struct daemon_fixture {
     unsetenv("ORCHD_GITHUB_WEBHOOK_SECRET");
     unsetenv("ORCHD_PLANE_WEBHOOK_SECRET");
     unsetenv("ORCHD_ADMIN_TOKEN");
-    REQUIRE_MESSAGE(proc->wait_for_output("orchd 0"), proc->output());
-    auto at = proc->output().find("listening on 127.0.0.1:");
-    REQUIRE(at != std::string::npos);
-    port = static_cast<uint16_t>(std::stoi(proc->output().substr(at + 23)));
+    port = test::wait_until_listening(*proc);
   }
 
   ~daemon_fixture() {

@@ -82,6 +82,15 @@ int child_process::wait_exit() {
   return exit_code_;
 }
 
+uint16_t wait_until_listening(child_process& daemon) {
+  REQUIRE_MESSAGE(daemon.wait_for_output("orchd 0"), daemon.output());
+  const std::string marker = "listening on 127.0.0.1:";
+  auto at = daemon.output().find(marker);
+  REQUIRE(at != std::string::npos);
+  return static_cast<uint16_t>(
+      std::stoi(daemon.output().substr(at + marker.size())));
+}
+
 std::pair<int, std::string> run_to_end(const std::string& program,
                                        const std::vector<std::string>& args,
                                        const std::string& cwd) {

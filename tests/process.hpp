@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -42,6 +43,10 @@ private:
   std::string output_;
   int exit_code_ = -1;
 };
+
+/// Waits until a started `orchd serve` is ready and answers the port it
+/// printed (`listening on 127.0.0.1:PORT`); fails the test otherwise.
+uint16_t wait_until_listening(child_process& daemon);
 
 /// Runs a command to its end: (exit code, output).
 std::pair<int, std::string> run_to_end(const std::string& program,

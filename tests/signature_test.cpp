@@ -40,7 +40,8 @@ TEST_CASE("GitHub's published HMAC-SHA256 test vector") {
 }
 
 TEST_CASE("a recorded GitHub delivery verifies, a changed one does not") {
-  auto headers = orchd::test::read_fixture("github_check_run_completed.headers.txt");
+  auto headers =
+      orchd::test::read_fixture("github_check_run_completed.headers.txt");
   auto body = orchd::test::read_fixture("github_check_run_completed.body.json");
   auto sig = header(headers, "X-Hub-Signature-256");
   auto key = secret(headers);

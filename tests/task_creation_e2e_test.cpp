@@ -2,20 +2,16 @@
 // item, and kill -9 in the middle of a stream of deliveries.
 #include "actors/worktree.hpp"
 #include "http/signature.hpp"
+#include "tests/http_client.hpp"
 #include "tests/process.hpp"
 #include "tests/test.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <arpa/inet.h>
 #include <csignal>
 #include <fstream>
-#include <netinet/in.h>
-#include <poll.h>
 #include <set>
 #include <sstream>
-#include <sys/socket.h>
-#include <unistd.h>
 
 using namespace orchd;
 using json = nlohmann::json;
@@ -36,17 +32,6 @@ json work_item(const std::string& id, int seq, const std::string& updated) {
   return body;
 }
 
-int open_connection(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  return fd;
-}
-
 std::string request_for(const std::string& body, const std::string& delivery) {
   return "POST /webhooks/plane HTTP/1.1\r\nHost: t\r\n"
          "Content-Type: application/json\r\nX-Plane-Event: issue\r\n"
@@ -57,26 +42,11 @@ std::string request_for(const std::string& body, const std::string& delivery) {
          body;
 }
 
-// Reads one response; "" if the connection closed first.
-std::string read_response(int fd) {
-  std::string data;
-  char buf[4096];
-  for (;;) {
-    auto end = data.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      auto cl = data.find("Content-Length: ");
-      auto len = cl == std::string::npos ? 0 : std::stoul(data.substr(cl + 16));
-      if (data.size() >= end + 4 + len)
-        return data;
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 30000) <= 0)
-      return {};
-    auto n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0)
-      return {};
-    data.append(buf, static_cast<size_t>(n));
-  }
+// Sends one request on a fresh connection and reads its response.
+std::string deliver(uint16_t port, const std::string& raw) {
+  test::connection c{port};
+  c.send_raw(raw);
+  return c.read_response();
 }
 
 struct plane_daemon {
@@ -110,10 +80,7 @@ struct plane_daemon {
         dir.path().string());
     unsetenv("ORCHD_PLANE_WEBHOOK_SECRET");
     unsetenv("ORCHD_GITHUB_WEBHOOK_SECRET");
-    REQUIRE_MESSAGE(proc->wait_for_output("orchd 0"), proc->output());
-    auto at = proc->output().find("listening on 127.0.0.1:");
-    REQUIRE(at != std::string::npos);
-    port = static_cast<uint16_t>(std::stoi(proc->output().substr(at + 23)));
+    port = test::wait_until_listening(*proc);
   }
 
   int stop() {
@@ -146,32 +113,25 @@ TEST_CASE("50 concurrent deliveries of one new work item make one task") {
   test::temp_dir dir;
   plane_daemon d{dir, make_clone(dir)};
   // Half are retries of one delivery, half distinct updates of the item.
-  std::vector<int> fds;
+  std::vector<std::unique_ptr<test::connection>> connections;
   for (int i = 0; i < 50; ++i) {
     auto updated = i < 25 ? std::string{"2026-03-31T11:50:02Z"}
                           : "2026-03-31T12:00:" + std::to_string(10 + i) + "Z";
     auto body = work_item("item-1", 42, updated).dump();
-    fds.push_back(open_connection(d.port));
-    auto req = request_for(body, "delivery-" + std::to_string(i));
-    REQUIRE(send(fds.back(), req.data(), req.size(), MSG_NOSIGNAL) ==
-            static_cast<ssize_t>(req.size()));
+    connections.push_back(std::make_unique<test::connection>(d.port));
+    REQUIRE(connections.back()->send_raw(
+        request_for(body, "delivery-" + std::to_string(i))));
   }
   int ok = 0;
-  for (auto fd : fds) {
-    auto response = read_response(fd);
-    ok += response.rfind("HTTP/1.1 200", 0) == 0 ? 1 : 0;
-    close(fd);
-  }
+  for (auto& c : connections)
+    ok += c->read_response().rfind("HTTP/1.1 200", 0) == 0 ? 1 : 0;
   CHECK(ok == 50);
   REQUIRE_MESSAGE(d.proc->wait_for_output("task_creator: task 1 ET-042"),
                   d.proc->output());
   // A later item's task proves every earlier event was handled (in order).
   auto last = work_item("item-2", 43, "2026-03-31T13:00:00Z").dump();
-  int fd = open_connection(d.port);
-  auto req = request_for(last, "last");
-  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  CHECK(read_response(fd).rfind("HTTP/1.1 200", 0) == 0);
-  close(fd);
+  CHECK(deliver(d.port, request_for(last, "last")).rfind("HTTP/1.1 200", 0) ==
+        0);
   REQUIRE(d.proc->wait_for_output("task_creator: task 2 ET-043"));
   // A CI result for the first task's branch is mapped to it.
   std::ifstream gh_in{ORCHD_FIXTURES_DIR
@@ -179,7 +139,6 @@ TEST_CASE("50 concurrent deliveries of one new work item make one task") {
   auto gh = json::parse(gh_in);
   gh["check_run"]["check_suite"]["head_branch"] = "agent/ET-042-work-item-42";
   auto gh_body = gh.dump();
-  fd = open_connection(d.port);
   auto gh_req = "POST /webhooks/github HTTP/1.1\r\nHost: t\r\n"
                 "Content-Type: application/json\r\n"
                 "X-GitHub-Event: check_run\r\nX-GitHub-Delivery: gh-1\r\n"
@@ -187,9 +146,7 @@ TEST_CASE("50 concurrent deliveries of one new work item make one task") {
                 http::hmac_sha256_hex(github_secret, gh_body) +
                 "\r\nContent-Length: " + std::to_string(gh_body.size()) +
                 "\r\n\r\n" + gh_body;
-  send(fd, gh_req.data(), gh_req.size(), MSG_NOSIGNAL);
-  CHECK(read_response(fd).rfind("HTTP/1.1 200", 0) == 0);
-  close(fd);
+  CHECK(deliver(d.port, gh_req).rfind("HTTP/1.1 200", 0) == 0);
   REQUIRE_MESSAGE(d.proc->wait_for_output("-> task 1 (failure)"),
                   d.proc->output());
   CHECK(d.stop() == 0);
@@ -214,17 +171,16 @@ TEST_CASE("kill -9 during a stream of deliveries loses nothing acknowledged") {
   test::temp_dir dir;
   plane_daemon d{dir, make_clone(dir)};
   std::set<int64_t> acked;
-  int fd = open_connection(d.port);
+  auto stream = std::make_unique<test::connection>(d.port);
   for (int i = 1; i <= 400; ++i) {
     if (i == 150)
       d.proc->signal(SIGKILL);
     auto body =
         work_item("item-" + std::to_string(i), i, "2026-03-31T11:50:02Z")
             .dump();
-    auto req = request_for(body, "d-" + std::to_string(i));
-    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) <= 0)
+    if (!stream->send_raw(request_for(body, "d-" + std::to_string(i))))
       break;
-    auto response = read_response(fd);
+    auto response = stream->read_response();
     if (response.empty())
       break;
     if (response.rfind("HTTP/1.1 200", 0) == 0) {
@@ -233,7 +189,7 @@ TEST_CASE("kill -9 during a stream of deliveries loses nothing acknowledged") {
           json::parse(response.substr(body_at + 4))["event_id"].get<int64_t>());
     }
   }
-  close(fd);
+  stream.reset();
   CHECK(d.proc->wait_exit() == 128 + SIGKILL);
   REQUIRE(acked.size() >= 149);
   // Every acknowledged delivery is in the file.
@@ -247,11 +203,8 @@ TEST_CASE("kill -9 during a stream of deliveries loses nothing acknowledged") {
   // Restart: unhandled events are handled, each work item gets one task.
   d.start();
   auto last = work_item("item-last", 999, "2026-03-31T13:00:00Z").dump();
-  fd = open_connection(d.port);
-  auto req = request_for(last, "last");
-  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  CHECK(read_response(fd).rfind("HTTP/1.1 200", 0) == 0);
-  close(fd);
+  CHECK(deliver(d.port, request_for(last, "last")).rfind("HTTP/1.1 200", 0) ==
+        0);
   REQUIRE_MESSAGE(d.proc->wait_for_output("ET-999 on"), d.proc->output());
   CHECK(d.stop() == 0);
   CHECK(d.sql("SELECT COUNT(*) FROM events WHERE processed = 0") == "0\n");
