@@ -99,6 +99,15 @@ using storage_actor = caf::typed_actor<
     caf::replies_to<atom::list, atom::running>::with<std::vector<running_job>>,
     // The job with this id, or ec::no_such_job.
     caf::replies_to<atom::get, atom::job, int64_t>::with<job_row>,
+    // Stamps a running job's agent pid (guarded on its run).
+    caf::replies_to<atom::set, job_pid>::with<bool>,
+    // Cancels a queued or running job (failed, "cancelled"); ec::conflict
+    // for a finished one.
+    caf::replies_to<atom::cancel, int64_t>::with<bool>,
+    // Puts a failed job back with fresh attempts; ec::conflict otherwise.
+    caf::replies_to<atom::requeue, atom::job, int64_t>::with<bool>,
+    // Milliseconds until the earliest held-back job comes due, if any.
+    caf::replies_to<atom::next, atom::job>::with<caf::optional<int64_t>>,
     // Job counts by status.
     caf::replies_to<atom::count, atom::job>::with<job_counts>,
     // The newest N jobs, newest first.
@@ -106,6 +115,9 @@ using storage_actor = caf::typed_actor<
     // -- agent runs --
     // Records an agent process start; answers the run id.
     caf::replies_to<atom::start, new_run>::with<int64_t>,
+    // Starts a running job's run (row, output path, job's run_id); answers
+    // the run id.
+    caf::replies_to<atom::start, run_start>::with<int64_t>,
     // Records how a run ended; false for an unknown run.
     caf::replies_to<atom::finish, run_outcome>::with<bool>,
     // The run with this id, or ec::no_such_run.
@@ -113,6 +125,9 @@ using storage_actor = caf::typed_actor<
     // -- dependencies --
     // Adds "task waits for other"; self-edges refused; true iff new.
     caf::replies_to<atom::add, atom::dep, int64_t, int64_t>::with<bool>,
+    // The operator's edge (flag true): both tasks must exist, a self-edge
+    // or a cycle is ec::dependency_cycle naming it; flag false: as above.
+    caf::replies_to<atom::add, atom::dep, int64_t, int64_t, bool>::with<bool>,
     // The task's edges.
     caf::replies_to<atom::list, atom::dep,
                     int64_t>::with<std::vector<dep_edge>>,
@@ -165,7 +180,19 @@ using admin_api_actor = caf::typed_actor<
     // GET /jobs/{id}.
     caf::reacts_to<atom::get, atom::job, int64_t, reply_callback>,
     // GET /queue: job counts by status, running and recent jobs.
-    caf::reacts_to<atom::count, atom::job, reply_callback>>;
+    caf::reacts_to<atom::count, atom::job, reply_callback>,
+    // POST /jobs/{id}/cancel: 200, 404, 409 (already finished).
+    caf::reacts_to<atom::cancel, int64_t, reply_callback>,
+    // POST /jobs/{id}/requeue: 200, 404, 409 (not failed).
+    caf::reacts_to<atom::requeue, atom::job, int64_t, reply_callback>,
+    // POST /serial-gate/unfreeze, body {"repo": ...}: 200, 400, 404 (not
+    // frozen).
+    caf::reacts_to<atom::unfreeze, std::string, reply_callback>,
+    // GET /freezes: the active freezes.
+    caf::reacts_to<atom::list, atom::freeze, reply_callback>,
+    // POST /tasks/{id}/deps, body {"depends_on": id}: 200, 400, 404 (no
+    // such task), 409 (self-edge or cycle, named).
+    caf::reacts_to<atom::add, atom::dep, int64_t, std::string, reply_callback>>;
 
 /// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
 /// replaces the Python process lock). Creates at most one task per work
@@ -173,5 +200,70 @@ using admin_api_actor = caf::typed_actor<
 using task_creator_actor = caf::typed_actor<
     // Handles the recorded Plane event (id, payload).
     caf::reacts_to<atom::handle, int64_t, std::string>>;
+
+/// RUNNER: one agent process of one claimed job. Starts the run (row,
+/// output path, the job's run id), spawns the agent in its own process
+/// group, stamps the pid before it acts on the exit, enforces the agent's
+/// timeout, records how the run ended and reports it to the SCHEDULER,
+/// then quits. Its protocol is plain serialisable messages, so a runner
+/// can later live on another machine.
+using runner_actor = caf::typed_actor<
+    // Stops the agent for a reason (timeout, cancelled, shutdown): SIGTERM
+    // to its process group, SIGKILL after the grace.
+    caf::reacts_to<atom::kill, std::string>,
+    // Internal: the grace after SIGTERM is over.
+    caf::reacts_to<atom::kill>,
+    // Internal: the agent's time is up.
+    caf::reacts_to<atom::timeout>,
+    // Internal: the child watcher saw the process end.
+    caf::reacts_to<atom::exited, process_exit>>;
+
+/// SCHEDULER: the claim loop and the concurrency slots. Claims the moment
+/// something changes (enqueue, a finished run, a dependency, an unfreeze,
+/// the earliest `available_at` coming due), never polls; runs one RUNNER
+/// per claimed job; finalises each run's outcome with a guarded write.
+using scheduler_actor = caf::typed_actor<
+    // Something changed: try to claim.
+    caf::reacts_to<atom::wake>,
+    // Enqueues a job and claims at once if a slot is free; answers its id.
+    caf::replies_to<atom::enqueue, new_job>::with<int64_t>,
+    // A runner's report: finalise the job.
+    caf::reacts_to<atom::finish, run_report>,
+    // The job ids whose agents this scheduler's runners own right now.
+    caf::replies_to<atom::list, atom::running>::with<std::vector<int64_t>>,
+    // Operator: fails a queued or running job with "cancelled" and kills
+    // its agent; ec::no_such_job, ec::conflict (already finished).
+    caf::replies_to<atom::cancel, int64_t>::with<bool>,
+    // Operator: a failed job back to the queue; ec::conflict otherwise.
+    caf::replies_to<atom::requeue, atom::job, int64_t>::with<bool>,
+    // Stops claiming; answers when no agent runs any more. Agents get
+    // `seconds` to finish, then are killed and their jobs requeued.
+    caf::replies_to<atom::drain, int64_t>::with<int64_t>,
+    // Ends a drain now (a second signal).
+    caf::reacts_to<atom::kill>,
+    // Internal: the held-back job of this generation came due.
+    caf::reacts_to<atom::due, int64_t>>;
+
+/// REAPER: a periodic three-tier check of running jobs (agent gone and
+/// unowned; exited but never finalised; older than the backstop). Every
+/// flip is guarded on (running, this run).
+using reaper_actor = caf::typed_actor<
+    // Internal: the periodic sweep.
+    caf::reacts_to<atom::tick>,
+    // One sweep now; answers how many jobs it flipped.
+    caf::replies_to<atom::reap>::with<int64_t>>;
+
+/// FREEZE_MANAGER: owns the repo freeze journal (the only writer). A
+/// frozen repo's new tasks wait at the serial gate until an operator
+/// unfreezes it; unfreezing wakes the SCHEDULER.
+using freeze_manager_actor = caf::typed_actor<
+    // Freezes (repo, reason, work item); answers the journal row id.
+    caf::replies_to<atom::freeze, std::string, std::string,
+                    std::string>::with<int64_t>,
+    // Clears the repo's freeze; answers how many rows were cleared, or
+    // ec::not_frozen.
+    caf::replies_to<atom::unfreeze, std::string>::with<int64_t>,
+    // The active freezes.
+    caf::replies_to<atom::list, atom::freeze>::with<std::vector<freeze_row>>>;
 
 } // namespace orchd

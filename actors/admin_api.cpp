@@ -59,22 +59,125 @@ namespace {
 
 using api_pointer = admin_api_actor::stateful_pointer<admin_api_state>;
 
-// Answers 404 for a missing row, 503 when storage failed.
+// 404 for a missing row, 409 for a state conflict, 400 for a refused
+// argument, else 503 (storage failed or timed out: retry).
 void answer_error(const reply_callback& reply, const caf::error& err) {
-  if (err == ec::no_such_task || err == ec::no_such_job)
+  if (err == ec::no_such_task || err == ec::no_such_job ||
+      err == ec::not_frozen)
     reply.deliver(error_answer(404, describe(err)));
+  else if (err == ec::conflict || err == ec::dependency_cycle)
+    reply.deliver(error_answer(409, describe(err)));
+  else if (err == ec::invalid_argument)
+    reply.deliver(error_answer(400, describe(err)));
   else
-    reply.deliver(error_answer(503, "storage unavailable: " + describe(err)));
+    reply.deliver(error_answer(503, "unavailable: " + describe(err)));
 }
 
-admin_api_actor::behavior_type admin_api(api_pointer self,
-                                         storage_actor storage,
+// The JSON object of a request body, or a 400 already answered.
+caf::optional<json> body_object(const std::string& body,
+                                const reply_callback& reply) {
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    reply.deliver(error_answer(400, "the body must be a JSON object"));
+    return caf::none;
+  }
+  return j;
+}
+
+// Answers {"id": job, "status": ...} after an operator action on a job.
+void answer_job(api_pointer self, int64_t id, const reply_callback& reply) {
+  self->request(self->state.to.storage, self->state.timeout, atom::get_v,
+                atom::job_v, id)
+      .then(
+          [reply](const job_row& j) {
+            reply.deliver({200, to_json(j).dump()});
+          },
+          [reply](const caf::error& err) { answer_error(reply, err); });
+}
+
+json to_json(const freeze_row& f) {
+  return {{"id", f.id},
+          {"repo", f.repo},
+          {"frozen_at", f.frozen_at},
+          {"reason", text_or_null(f.reason)},
+          {"work_item_id", text_or_null(f.work_item_id)}};
+}
+
+admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
                                          std::chrono::milliseconds timeout) {
-  self->state.storage = std::move(storage);
+  self->state.to = std::move(to);
   self->state.timeout = timeout;
   return {
+      [self](atom::cancel, int64_t id, reply_callback& reply) {
+        self->request(self->state.to.scheduler, self->state.timeout,
+                      atom::cancel_v, id)
+            .then([self, id, reply](bool) { answer_job(self, id, reply); },
+                  [reply](const caf::error& err) { answer_error(reply, err); });
+      },
+      [self](atom::requeue, atom::job, int64_t id, reply_callback& reply) {
+        self->request(self->state.to.scheduler, self->state.timeout,
+                      atom::requeue_v, atom::job_v, id)
+            .then([self, id, reply](bool) { answer_job(self, id, reply); },
+                  [reply](const caf::error& err) { answer_error(reply, err); });
+      },
+      [self](atom::unfreeze, const std::string& body, reply_callback& reply) {
+        auto j = body_object(body, reply);
+        if (!j)
+          return;
+        auto repo = j->find("repo");
+        if (repo == j->end() || !repo->is_string() ||
+            repo->get<std::string>().empty()) {
+          reply.deliver(error_answer(400, "missing field: repo (a string)"));
+          return;
+        }
+        auto name = repo->get<std::string>();
+        self->request(self->state.to.freezes, self->state.timeout,
+                      atom::unfreeze_v, name)
+            .then(
+                [reply, name](int64_t cleared) {
+                  reply.deliver(
+                      {200, json{{"repo", name}, {"cleared", cleared}}.dump()});
+                },
+                [reply](const caf::error& err) { answer_error(reply, err); });
+      },
+      [self](atom::list, atom::freeze, reply_callback& reply) {
+        self->request(self->state.to.freezes, self->state.timeout, atom::list_v,
+                      atom::freeze_v)
+            .then(
+                [reply](const std::vector<freeze_row>& rows) {
+                  json out = json::array();
+                  for (auto& f : rows)
+                    out.push_back(to_json(f));
+                  reply.deliver({200, json{{"freezes", out}}.dump()});
+                },
+                [reply](const caf::error& err) { answer_error(reply, err); });
+      },
+      [self](atom::add, atom::dep, int64_t task, const std::string& body,
+             reply_callback& reply) {
+        auto j = body_object(body, reply);
+        if (!j)
+          return;
+        auto dep = j->find("depends_on");
+        if (dep == j->end() || !dep->is_number_integer()) {
+          reply.deliver(
+              error_answer(400, "missing field: depends_on (a task id)"));
+          return;
+        }
+        auto other = dep->get<int64_t>();
+        self->request(self->state.to.storage, self->state.timeout, atom::add_v,
+                      atom::dep_v, task, other, true)
+            .then(
+                [self, reply, task, other](bool created) {
+                  reply.deliver({200, json{{"task_id", task},
+                                           {"depends_on", other},
+                                           {"created", created}}
+                                          .dump()});
+                  self->send(self->state.to.scheduler, atom::wake_v);
+                },
+                [reply](const caf::error& err) { answer_error(reply, err); });
+      },
       [self](atom::get, atom::task, int64_t id, reply_callback& reply) {
-        self->request(self->state.storage, self->state.timeout, atom::get_v,
+        self->request(self->state.to.storage, self->state.timeout, atom::get_v,
                       atom::task_v, id)
             .then(
                 [reply](const task_row& t) {
@@ -83,7 +186,7 @@ admin_api_actor::behavior_type admin_api(api_pointer self,
                 [reply](const caf::error& err) { answer_error(reply, err); });
       },
       [self](atom::list, atom::task, reply_callback& reply) {
-        self->request(self->state.storage, self->state.timeout, atom::list_v,
+        self->request(self->state.to.storage, self->state.timeout, atom::list_v,
                       atom::active_v)
             .then(
                 [reply](const std::vector<active_task>& tasks) {
@@ -98,7 +201,7 @@ admin_api_actor::behavior_type admin_api(api_pointer self,
                 [reply](const caf::error& err) { answer_error(reply, err); });
       },
       [self](atom::get, atom::job, int64_t id, reply_callback& reply) {
-        self->request(self->state.storage, self->state.timeout, atom::get_v,
+        self->request(self->state.to.storage, self->state.timeout, atom::get_v,
                       atom::job_v, id)
             .then(
                 [reply](const job_row& j) {
@@ -108,7 +211,7 @@ admin_api_actor::behavior_type admin_api(api_pointer self,
       },
       [self](atom::count, atom::job, reply_callback& reply) {
         auto& st = self->state;
-        self->request(st.storage, st.timeout, atom::count_v, atom::job_v)
+        self->request(st.to.storage, st.timeout, atom::count_v, atom::job_v)
             .then(
                 [self, reply](const job_counts& c) {
                   auto& st = self->state;
@@ -116,7 +219,7 @@ admin_api_actor::behavior_type admin_api(api_pointer self,
                                  {"running", c.running},
                                  {"done", c.done},
                                  {"failed", c.failed}};
-                  self->request(st.storage, st.timeout, atom::list_v,
+                  self->request(st.to.storage, st.timeout, atom::list_v,
                                 atom::job_v, int64_t{20})
                       .then(
                           [reply, counts](const std::vector<job_row>& recent) {
@@ -143,9 +246,9 @@ admin_api_actor::behavior_type admin_api(api_pointer self,
 
 } // namespace
 
-admin_api_actor spawn_admin_api(caf::actor_system& sys, storage_actor storage,
+admin_api_actor spawn_admin_api(caf::actor_system& sys, admin_backends to,
                                 std::chrono::milliseconds timeout) {
-  return sys.spawn(admin_api, std::move(storage), timeout);
+  return sys.spawn(admin_api, std::move(to), timeout);
 }
 
 } // namespace orchd

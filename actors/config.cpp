@@ -135,7 +135,8 @@ void read_project(reader& r, const json& j, const std::string& path,
             {"trigger_labels", r.into(p.trigger_labels)},
             {"numbering", r.into(p.numbering)},
             {"branch_prefix", r.into(p.branch_prefix)},
-            {"task_folder", r.into(p.task_folder)}});
+            {"task_folder", r.into(p.task_folder)},
+            {"max_concurrency", r.into(p.max_concurrency)}});
   if (!r.ok())
     return;
   for (auto key : {"repo", "prefix", "clone_path", "plane_project_id"})
@@ -234,6 +235,14 @@ void read_config(reader& r, const json& j, config& c) {
                     {"backoff_base_s", r.into(c.scheduler.backoff_base_s)},
                     {"backoff_cap_s", r.into(c.scheduler.backoff_cap_s)},
                     {"dependency_gate", r.into(c.scheduler.dependency_gate)}});
+        }},
+       {"runner",
+        [&](const json& v, const std::string& p) {
+          r.object(v, p,
+                   {{"output_dir", r.into(c.runner.output_dir)},
+                    {"output_cap_bytes", r.into(c.runner.output_cap_bytes)},
+                    {"kill_grace_s", r.into(c.runner.kill_grace_s)},
+                    {"drain_s", r.into(c.runner.drain_s)}});
         }},
        {"reaper",
         [&](const json& v, const std::string& p) {
@@ -355,6 +364,8 @@ bool validate_config(const config& c, config_error& err) {
         p.task_folder.find("..") != std::string::npos)
       return fail(path + ".task_folder",
                   "expected a relative path inside the worktree");
+    if (p.max_concurrency < 0)
+      return fail(path + ".max_concurrency", "must not be negative");
     if (auto [it, fresh] = repos.emplace(p.repo, i); !fresh)
       return fail(path + ".repo",
                   "same repo as projects[" + std::to_string(it->second) + "]");
@@ -382,6 +393,14 @@ bool validate_config(const config& c, config_error& err) {
   if (c.scheduler.backoff_cap_s < c.scheduler.backoff_base_s)
     return fail("scheduler.backoff_cap_s",
                 "must not be less than backoff_base_s");
+  if (c.runner.output_dir.empty())
+    return fail("runner.output_dir", "must not be empty");
+  if (c.runner.output_cap_bytes < 0)
+    return fail("runner.output_cap_bytes", "must not be negative");
+  if (c.runner.kill_grace_s < 0)
+    return fail("runner.kill_grace_s", "must not be negative");
+  if (c.runner.drain_s < 0)
+    return fail("runner.drain_s", "must not be negative");
   if (c.reaper.interval_s < 1)
     return fail("reaper.interval_s", "must be at least 1");
   if (c.reaper.finalise_grace_s < 0)
@@ -466,7 +485,8 @@ json to_json(const config& c) {
                         {"trigger_labels", p.trigger_labels},
                         {"numbering", p.numbering},
                         {"branch_prefix", p.branch_prefix},
-                        {"task_folder", p.task_folder}});
+                        {"task_folder", p.task_folder},
+                        {"max_concurrency", p.max_concurrency}});
   json agents = json::object();
   for (auto& [name, a] : c.agents)
     agents[name] = {
@@ -511,6 +531,11 @@ json to_json(const config& c) {
         {"backoff_base_s", c.scheduler.backoff_base_s},
         {"backoff_cap_s", c.scheduler.backoff_cap_s},
         {"dependency_gate", c.scheduler.dependency_gate}}},
+      {"runner",
+       {{"output_dir", c.runner.output_dir},
+        {"output_cap_bytes", c.runner.output_cap_bytes},
+        {"kill_grace_s", c.runner.kill_grace_s},
+        {"drain_s", c.runner.drain_s}}},
       {"reaper",
        {{"interval_s", c.reaper.interval_s},
         {"finalise_grace_s", c.reaper.finalise_grace_s},

@@ -91,6 +91,8 @@ struct project_config {
   std::string branch_prefix = "agent/";
   /// Where a task's documents live inside its worktree.
   std::string task_folder = "docs/work-items";
+  /// Agents of this project running at once (0: only the global cap).
+  int64_t max_concurrency = 0;
 };
 
 struct agent_config {
@@ -108,6 +110,20 @@ struct scheduler_config {
   int64_t backoff_base_s = 10;
   int64_t backoff_cap_s = 600;
   bool dependency_gate = true;
+};
+
+/// How agent processes are run.
+struct runner_config {
+  /// Each run's output (stdout and stderr) goes to <output_dir>/<run>.log
+  /// and its task file to <output_dir>/<run>.task.
+  std::string output_dir = "var/runs";
+  /// Output beyond this is dropped (read, never blocking the agent).
+  int64_t output_cap_bytes = 64 * 1024 * 1024;
+  /// Between SIGTERM and SIGKILL to an agent's process group.
+  int64_t kill_grace_s = 10;
+  /// On SIGTERM running agents get this long to finish (a second signal
+  /// skips it); those still running are then killed and requeued.
+  int64_t drain_s = 600;
 };
 
 struct reaper_config {
@@ -138,6 +154,7 @@ struct config {
   std::vector<project_config> projects;
   std::map<std::string, agent_config> agents;
   scheduler_config scheduler;
+  runner_config runner;
   reaper_config reaper;
   reconciler_config reconciler;
   endpoint_config telegram;

@@ -2,10 +2,16 @@
 
 #include "actors/actors.hpp"
 #include "actors/admin_api.hpp"
+#include "actors/child_process.hpp"
 #include "actors/ci_events.hpp"
 #include "actors/error.hpp"
+#include "actors/freeze_manager.hpp"
 #include "actors/intake.hpp"
 #include "actors/log.hpp"
+#include "actors/reaper.hpp"
+#include "actors/recovery.hpp"
+#include "actors/runner.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/task_creator.hpp"
 #include "http/server.hpp"
 #include "storage/database.hpp"
@@ -22,6 +28,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <filesystem>
 #include <iostream>
 #include <pthread.h>
 #include <string>
@@ -80,9 +88,66 @@ void replay_unhandled_events(caf::actor_system& sys,
   }
 }
 
+// Agents get fds 0-2 by dup2 from pipes; if the daemon itself started
+// with one of them closed, a pipe could land there. Fill the gaps first.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0)
+      ::open("/dev/null", O_RDWR);
+}
+
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  if (ec)
+    return path;
+  auto p = std::filesystem::weakly_canonical(abs, ec);
+  return ec ? abs.string() : p.string();
+}
+
+std::shared_ptr<const runner_settings>
+make_runner_settings(const config& cfg, const std::string& instance) {
+  auto s = std::make_shared<runner_settings>();
+  s->output_dir = absolute_path(cfg.runner.output_dir);
+  s->output_cap_bytes = cfg.runner.output_cap_bytes;
+  s->kill_grace = std::chrono::seconds(cfg.runner.kill_grace_s);
+  s->workspace_root = absolute_path(cfg.workspace_root);
+  s->instance = instance;
+  auto& sec = cfg.secrets;
+  s->env = current_environment({sec.plane_webhook_secret_env,
+                                sec.github_webhook_secret_env,
+                                sec.admin_token_env, sec.telegram_token_env,
+                                sec.plane_api_key_env, "ORCHD_INSTANCE"});
+  return s;
+}
+
+scheduler_settings make_scheduler_settings(const config& cfg) {
+  scheduler_settings s;
+  s.max_concurrency = cfg.scheduler.max_concurrency;
+  for (auto& p : cfg.projects)
+    if (p.max_concurrency > 0)
+      s.repo_caps[p.repo] = p.max_concurrency;
+  s.dependency_gate = cfg.scheduler.dependency_gate;
+  s.backoff = {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s};
+  s.agents = cfg.agents;
+  return s;
+}
+
+reaper_settings make_reaper_settings(const config& cfg,
+                                     const std::string& instance) {
+  reaper_settings s;
+  s.interval = std::chrono::seconds(cfg.reaper.interval_s);
+  s.finalise_grace_s = cfg.reaper.finalise_grace_s;
+  s.backstop_s = cfg.reaper.backstop_s;
+  s.backoff = {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s};
+  s.instance = instance;
+  return s;
+}
+
 } // namespace
 
 int serve(const config& cfg) {
+  ensure_standard_fds();
   log::level lvl = log::level::info;
   log::parse_level(cfg.log_level, lvl);
   log::set_level(lvl);
@@ -117,7 +182,40 @@ int serve(const config& cfg) {
   intake_cfg.plane_bot_user_id = cfg.webhooks.plane_bot_user_id;
   intake_cfg.max_json_depth = static_cast<size_t>(cfg.webhooks.max_json_depth);
   intake_cfg.storage_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
-  auto creator = spawn_task_creator(sys, storage, cfg);
+  // The agents this daemon starts carry its database's path, so the next
+  // daemon over the same file finds those left behind.
+  auto instance = absolute_path(cfg.database.path);
+  auto runners = make_runner_settings(cfg, instance);
+  for (auto& dir : {runners->output_dir, runners->workspace_root}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      log::error("cannot create ", dir, ": ", ec.message());
+      caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+      return exit_failure;
+    }
+  }
+  auto recovered =
+      recover_running_jobs(sys, storage, instance, std::chrono::seconds(60));
+  if (!recovered) {
+    log::error("cannot recover the jobs a previous daemon left running: ",
+               describe(recovered.error()));
+    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    return exit_failure;
+  }
+  if (*recovered > 0)
+    log::warn("recovered ", *recovered,
+              " jobs left running by a previous daemon");
+  auto watcher = std::make_shared<child_watcher>();
+  auto scheduler =
+      spawn_scheduler(sys, storage, make_scheduler_settings(cfg),
+                      process_runners(sys, storage, watcher, runners));
+  auto freezes = spawn_freeze_manager(
+      sys, storage, scheduler, std::chrono::seconds(cfg.http.reply_timeout_s));
+  auto reaper =
+      spawn_reaper(sys, storage, scheduler, make_reaper_settings(cfg, instance),
+                   real_process_probe(instance));
+  auto creator = spawn_task_creator(sys, storage, cfg, scheduler);
   auto ci = spawn_ci_events(sys, storage, cfg);
   auto intake = spawn_intake(sys, storage, creator, ci, intake_cfg);
   for (auto [name, secret] : {std::pair{"plane", &intake_cfg.plane_secret},
@@ -139,8 +237,13 @@ int serve(const config& cfg) {
   http_opts.reply_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
   http_opts.max_connections = static_cast<size_t>(cfg.http.max_connections);
   http_opts.admin_token = cfg.secrets.admin_token;
-  auto admin = spawn_admin_api(sys, storage,
+  auto admin = spawn_admin_api(sys, admin_backends{storage, scheduler, freezes},
                                std::chrono::seconds(cfg.http.reply_timeout_s));
+  auto stop_engine = [&] {
+    caf::anon_send_exit(reaper, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(freezes, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
+  };
   http::server web{http_opts, http::backends{intake, admin}};
   auto port = web.start();
   if (!port) {
@@ -149,6 +252,7 @@ int serve(const config& cfg) {
     caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ci, caf::exit_reason::user_shutdown);
+    stop_engine();
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
@@ -158,14 +262,30 @@ int serve(const config& cfg) {
             " projects, ", cfg.agents.size(), " agents");
 
   auto sig = wait_for_stop_signal(signals);
-  log::info("received ", strsignal(sig), ", stopping (again to exit now)");
-  std::thread{[signals] {
+  log::info("received ", strsignal(sig),
+            ", stopping (again to stop running agents now)");
+  std::thread{[signals, scheduler] {
     auto again = wait_for_stop_signal(signals);
-    log::warn("received ", strsignal(again), " again, exiting now");
-    _exit(128 + again);
+    log::warn("received ", strsignal(again),
+              " again: stopping running agents (once more to exit now)");
+    caf::anon_send(scheduler, atom::kill_v);
+    auto third = wait_for_stop_signal(signals);
+    log::warn("received ", strsignal(third), " a third time, exiting now");
+    _exit(128 + third);
   }}.detach();
 
-  // Stop taking work first: no new request reaches intake after this.
+  // Agent runs are long and cost money: let running ones finish (webhooks
+  // are still taken meanwhile), then stop and requeue the rest.
+  {
+    caf::scoped_actor self{sys};
+    self->request(scheduler, caf::infinite, atom::drain_v, cfg.runner.drain_s)
+        .receive([](int64_t) {},
+                 [](const caf::error& err) {
+                   log::error("scheduler did not drain: ", describe(err));
+                 });
+  }
+  stop_engine();
+  // Stop taking work: no new request reaches intake after this.
   web.stop();
   caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);

@@ -28,6 +28,10 @@ const char* to_string(ec x) {
     return "invalid_config";
   case ec::shutting_down:
     return "shutting_down";
+  case ec::conflict:
+    return "conflict";
+  case ec::dependency_cycle:
+    return "dependency_cycle";
   }
   return "<unknown>";
 }

@@ -33,6 +33,11 @@ enum class ec : uint8_t {
   invalid_config,
   /// The actor is shutting down and takes no new work.
   shutting_down,
+  /// The request conflicts with the row's state (cancelling a finished
+  /// job, requeueing one that has not failed). HTTP: 409.
+  conflict,
+  /// A dependency edge would close a cycle (or is a self-edge). HTTP: 409.
+  dependency_cycle,
 };
 
 /// The enum value's name, e.g. "storage_failed".

@@ -215,59 +215,88 @@ typename Inspector::result_type inspect(Inspector& f, new_job& x) {
            x.task_content, x.max_attempts, x.delay_s);
 }
 
-/// How to claim: the dependency gate can be switched off.
+/// How to claim: the dependency gate can be switched off; jobs of
+/// `excluded_repos` (projects at their own concurrency cap) are skipped.
 struct claim_options {
   bool dependency_gate = true;
+  std::vector<std::string> excluded_repos;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim_options& x) {
-  return f(caf::meta::type_name("orchd::claim_options"), x.dependency_gate);
+  return f(caf::meta::type_name("orchd::claim_options"), x.dependency_gate,
+           x.excluded_repos);
 }
 
 /// A status change of one job. done/failed stamp `finished_at`; queued
 /// clears `started_at` and `finished_at`. `run_id` and `error` are written
 /// only when present.
+///
+/// `expected_run_id` (reap only) narrows the guard to "still running this
+/// run": a finaliser that lost to a requeue and a new claim of the same job
+/// changes nothing.
 struct job_mark {
   int64_t job_id = 0;
   std::string status;
   caf::optional<int64_t> run_id;
   caf::optional<std::string> error;
+  caf::optional<int64_t> expected_run_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_mark& x) {
   return f(caf::meta::type_name("orchd::job_mark"), x.job_id, x.status,
-           x.run_id, x.error);
+           x.run_id, x.error, x.expected_run_id);
 }
 
 /// Puts a job back after a transient failure (rate limit, overload):
 /// counted in `transient_attempts`, available again after `delay_s`.
+/// With `expected_run_id`, only while the job is still running that run,
+/// or (0) still running at all: the guarded forms finalisers use.
 struct transient_requeue {
   int64_t job_id = 0;
   int64_t delay_s = 0;
   caf::optional<std::string> error;
+  caf::optional<int64_t> expected_run_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, transient_requeue& x) {
   return f(caf::meta::type_name("orchd::transient_requeue"), x.job_id,
-           x.delay_s, x.error);
+           x.delay_s, x.error, x.expected_run_id);
+}
+
+/// The pid of a job's agent, stamped while the job still runs `run_id`.
+struct job_pid {
+  int64_t job_id = 0;
+  int64_t run_id = 0;
+  int64_t pid = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_pid& x) {
+  return f(caf::meta::type_name("orchd::job_pid"), x.job_id, x.run_id, x.pid);
 }
 
 /// A running job as the reaper sees it, with its run's exit (if any).
+/// The run's classified outcome ("" for a run the Python system made) lets
+/// the reaper finalise the job exactly as its runner would have.
 struct running_job {
   job_row job;
   int64_t running_age_s = 0;
   caf::optional<int64_t> exit_code;
   std::string run_finished_at;
   caf::optional<int64_t> finished_age_s;
+  std::string run_outcome;
+  std::string run_error;
+  int64_t run_retry_after_s = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, running_job& x) {
   return f(caf::meta::type_name("orchd::running_job"), x.job, x.running_age_s,
-           x.exit_code, x.run_finished_at, x.finished_age_s);
+           x.exit_code, x.run_finished_at, x.finished_age_s, x.run_outcome,
+           x.run_error, x.run_retry_after_s);
 }
 
 /// Job counts; the four legacy statuses are always reported.
@@ -301,8 +330,25 @@ typename Inspector::result_type inspect(Inspector& f, new_run& x) {
            x.output_path, x.model, x.effort);
 }
 
+/// The start of a job's run: the run row is made, its output path set to
+/// `<output_dir>/<run id>.log` and the job (still running) points at it, in
+/// one transaction, before the agent process exists.
+struct run_start {
+  int64_t job_id = 0;
+  new_run run;
+  std::string output_dir;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_start& x) {
+  return f(caf::meta::type_name("orchd::run_start"), x.job_id, x.run,
+           x.output_dir);
+}
+
 /// How an agent process ended, with what its result reported. The model is
 /// written only when non-empty (the one resolved at start stays otherwise).
+/// `outcome` is the classification (success, transient, fault, crash,
+/// timeout, cancelled, shutdown; "" when not classified).
 struct run_outcome {
   int64_t run_id = 0;
   int64_t exit_code = 0;
@@ -312,13 +358,17 @@ struct run_outcome {
   caf::optional<int64_t> cache_creation_tokens;
   caf::optional<double> cost_usd;
   std::string model;
+  std::string outcome;
+  std::string error;
+  int64_t retry_after_s = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("orchd::run_outcome"), x.run_id, x.exit_code,
            x.input_tokens, x.output_tokens, x.cache_read_tokens,
-           x.cache_creation_tokens, x.cost_usd, x.model);
+           x.cache_creation_tokens, x.cost_usd, x.model, x.outcome, x.error,
+           x.retry_after_s);
 }
 
 /// One row of `agent_runs`.
@@ -337,6 +387,10 @@ struct run_row {
   caf::optional<double> cost_usd;
   std::string model;
   std::string effort;
+  caf::optional<int64_t> job_id;
+  std::string outcome;
+  std::string error;
+  int64_t retry_after_s = 0;
 };
 
 template <class Inspector>
@@ -344,7 +398,42 @@ typename Inspector::result_type inspect(Inspector& f, run_row& x) {
   return f(caf::meta::type_name("orchd::run_row"), x.id, x.task_id, x.agent,
            x.started_at, x.finished_at, x.exit_code, x.output_path,
            x.input_tokens, x.output_tokens, x.cache_read_tokens,
-           x.cache_creation_tokens, x.cost_usd, x.model, x.effort);
+           x.cache_creation_tokens, x.cost_usd, x.model, x.effort, x.job_id,
+           x.outcome, x.error, x.retry_after_s);
+}
+
+/// How an agent process ended (the child watcher's report to its runner).
+/// `exit_code` is negative for a signal (-9: SIGKILL).
+struct process_exit {
+  int64_t pid = 0;
+  int64_t exit_code = 0;
+  /// The last `stdout_keep_bytes` of stdout.
+  std::string stdout_tail;
+  int64_t log_bytes = 0;
+  int64_t dropped_bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_exit& x) {
+  return f(caf::meta::type_name("orchd::process_exit"), x.pid, x.exit_code,
+           x.stdout_tail, x.log_bytes, x.dropped_bytes);
+}
+
+/// A runner's report to the scheduler when its job's run is over: the
+/// run (0 when none was started) and its classification.
+struct run_report {
+  int64_t job_id = 0;
+  int64_t run_id = 0;
+  /// A run_kind name (success, transient, fault, crash, timeout, ...).
+  std::string outcome;
+  std::string error;
+  int64_t retry_after_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_report& x) {
+  return f(caf::meta::type_name("orchd::run_report"), x.job_id, x.run_id,
+           x.outcome, x.error, x.retry_after_s);
 }
 
 // -- dependencies and freezes -----------------------------------------------

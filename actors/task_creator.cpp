@@ -77,8 +77,11 @@ const project_config* find_project(const task_creator_state& st,
   return nullptr;
 }
 
-task_creator_actor::behavior_type
-task_creator(creator_pointer self, storage_actor storage, config cfg) {
+task_creator_actor::behavior_type task_creator(creator_pointer self,
+                                               storage_actor storage,
+                                               config cfg,
+                                               scheduler_actor scheduler) {
+  self->state.scheduler = std::move(scheduler);
   self->state.storage = std::move(storage);
   self->state.projects = cfg.projects;
   self->state.workspace_root = cfg.workspace_root;
@@ -134,6 +137,9 @@ task_creator(creator_pointer self, storage_actor storage, config cfg) {
                                   task.work_item_id, " on ", task.branch,
                                   " in ", *path);
                       }
+                      // Its analyst can run now that the worktree exists.
+                      if (self->state.scheduler)
+                        self->send(self->state.scheduler, atom::wake_v);
                     } else {
                       ++self->state.setup_failures;
                       log::error("task_creator: task ", task.id, " ",
@@ -165,9 +171,10 @@ task_creator(creator_pointer self, storage_actor storage, config cfg) {
 } // namespace
 
 task_creator_actor spawn_task_creator(caf::actor_system& sys,
-                                      storage_actor storage,
-                                      const config& cfg) {
-  return sys.spawn<caf::detached>(task_creator, std::move(storage), cfg);
+                                      storage_actor storage, const config& cfg,
+                                      scheduler_actor scheduler) {
+  return sys.spawn<caf::detached>(task_creator, std::move(storage), cfg,
+                                  std::move(scheduler));
 }
 
 } // namespace orchd

@@ -25,6 +25,8 @@ work_item_request make_work_item_request(const project_config& project,
 struct task_creator_state {
   static inline const char* name = "orchd.task_creator";
   storage_actor storage;
+  /// Woken when a task's worktree is ready (none in tests without one).
+  scheduler_actor scheduler;
   std::vector<project_config> projects;
   std::string workspace_root;
   int64_t analyst_max_attempts = 2;
@@ -35,6 +37,7 @@ struct task_creator_state {
 /// Spawns the task creator on its own thread: it runs git, which blocks,
 /// and it handles one event at a time by design.
 task_creator_actor spawn_task_creator(caf::actor_system& sys,
-                                      storage_actor storage, const config& cfg);
+                                      storage_actor storage, const config& cfg,
+                                      scheduler_actor scheduler = {});
 
 } // namespace orchd

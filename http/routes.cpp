@@ -9,11 +9,15 @@ namespace orchd::http {
 
 namespace {
 
-// The id in /prefix/{id}: digits only, else 0.
-int64_t id_after(beast::string_view path, beast::string_view prefix) {
-  if (path.size() <= prefix.size() || path.substr(0, prefix.size()) != prefix)
+// The id in /prefix/{id}/suffix (suffix may be empty): digits only, else 0.
+int64_t id_between(beast::string_view path, beast::string_view prefix,
+                   beast::string_view suffix) {
+  if (path.size() <= prefix.size() + suffix.size() ||
+      path.substr(0, prefix.size()) != prefix ||
+      path.substr(path.size() - suffix.size()) != suffix)
     return 0;
-  auto digits = path.substr(prefix.size());
+  auto digits =
+      path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
   if (digits.size() > 18)
     return 0;
   int64_t id = 0;
@@ -41,19 +45,31 @@ route find_route(bhttp::verb method, beast::string_view target) {
       {"/healthz", bhttp::verb::get, route::health, "GET"},
       {"/queue", bhttp::verb::get, route::queue, "GET"},
       {"/tasks", bhttp::verb::get, route::tasks, "GET"},
-  };
-  auto with_method = [&](route::kind_t kind, const char* allow, int64_t id) {
-    return method == bhttp::verb::get ? route{kind, allow, id}
-                                      : route{route::wrong_method, allow, id};
+      {"/freezes", bhttp::verb::get, route::freezes, "GET"},
+      {"/serial-gate/unfreeze", bhttp::verb::post, route::unfreeze, "POST"},
   };
   for (auto& e : table)
     if (e.path == path)
       return method == e.method ? route{e.kind, e.allow}
                                 : route{route::wrong_method, e.allow};
-  if (auto id = id_after(path, "/tasks/"); id > 0)
-    return with_method(route::task, "GET", id);
-  if (auto id = id_after(path, "/jobs/"); id > 0)
-    return with_method(route::job, "GET", id);
+  struct id_entry {
+    beast::string_view prefix;
+    beast::string_view suffix;
+    bhttp::verb method;
+    route::kind_t kind;
+    const char* allow;
+  };
+  static const id_entry with_id[] = {
+      {"/tasks/", "", bhttp::verb::get, route::task, "GET"},
+      {"/tasks/", "/deps", bhttp::verb::post, route::task_deps, "POST"},
+      {"/jobs/", "", bhttp::verb::get, route::job, "GET"},
+      {"/jobs/", "/cancel", bhttp::verb::post, route::cancel_job, "POST"},
+      {"/jobs/", "/requeue", bhttp::verb::post, route::requeue_job, "POST"},
+  };
+  for (auto& e : with_id)
+    if (auto id = id_between(path, e.prefix, e.suffix); id > 0)
+      return method == e.method ? route{e.kind, e.allow, id}
+                                : route{route::wrong_method, e.allow, id};
   return route{route::not_found, ""};
 }
 
@@ -101,6 +117,25 @@ void dispatch_request(const route& r, request& req, const backends& actors,
   case route::job:
     caf::anon_send(actors.admin, atom::get_v, atom::job_v, r.id,
                    std::move(reply));
+    return;
+  case route::cancel_job:
+    caf::anon_send(actors.admin, atom::cancel_v, r.id, std::move(reply));
+    return;
+  case route::requeue_job:
+    caf::anon_send(actors.admin, atom::requeue_v, atom::job_v, r.id,
+                   std::move(reply));
+    return;
+  case route::unfreeze:
+    caf::anon_send(actors.admin, atom::unfreeze_v, std::move(req.body()),
+                   std::move(reply));
+    return;
+  case route::freezes:
+    caf::anon_send(actors.admin, atom::list_v, atom::freeze_v,
+                   std::move(reply));
+    return;
+  case route::task_deps:
+    caf::anon_send(actors.admin, atom::add_v, atom::dep_v, r.id,
+                   std::move(req.body()), std::move(reply));
     return;
   case route::not_found:
   case route::wrong_method:

@@ -97,7 +97,7 @@ void session::on_header(beast::error_code ec, size_t) {
   }
   size_t limit = route_.is_webhook() ? server_.opts.webhook_body_limit
                                      : server_.opts.body_limit;
-  if (route_.is_webhook() && !is_json(req[bhttp::field::content_type]))
+  if (route_.takes_json() && !is_json(req[bhttp::field::content_type]))
     return answer(error_answer(415, "Content-Type must be application/json"),
                   false);
   if (auto declared = parser_->content_length(); declared && *declared > limit)

@@ -37,16 +37,26 @@ struct route {
     queue,
     tasks,
     task,
-    job
+    job,
+    cancel_job,
+    requeue_job,
+    unfreeze,
+    freezes,
+    task_deps
   } kind;
   /// Allowed method, for 405's Allow header.
   const char* allow = "";
-  /// The {id} of /tasks/{id} and /jobs/{id}.
+  /// The {id} of /tasks/{id}, /jobs/{id} and their sub-paths.
   int64_t id = 0;
   bool is_webhook() const { return kind == plane || kind == github; }
   /// Routes behind the admin token.
   bool is_admin() const {
-    return kind == queue || kind == tasks || kind == task || kind == job;
+    return kind != not_found && kind != wrong_method && kind != health &&
+           !is_webhook();
+  }
+  /// Routes whose body is a JSON document (415 otherwise).
+  bool takes_json() const {
+    return is_webhook() || kind == unfreeze || kind == task_deps;
   }
 };
 

@@ -159,6 +159,15 @@ INSERT OR IGNORE INTO orchd_meta (key, value)
   SELECT 'replay_from_event_id', COALESCE(MAX(id), 0) FROM events;
 )sql",
      "orchd_meta"},
+    // orchd's runner: which job a run served and how it was classified, so
+    // the reaper can finalise a job from its run after the runner is gone.
+    {11,
+     {{"agent_runs", "job_id", "INTEGER"},
+      {"agent_runs", "outcome", "TEXT"},
+      {"agent_runs", "error", "TEXT"},
+      {"agent_runs", "retry_after_s", "INTEGER"}},
+     "",
+     nullptr},
 };
 
 bool has_object(database& db, const char* name) {

@@ -17,9 +17,11 @@ namespace schema {
 /// `orchd_meta`, whose `replay_from_event_id` keeps orchd from replaying
 /// events the Python system left unprocessed, and on `events` the task, the
 /// branch and the normalised result (success, failure, pending) of a CI
-/// event. orchd keeps the level in `PRAGMA
+/// event. Level 11 adds to `agent_runs` the job a run served and its
+/// classified outcome (outcome, error, retry_after_s), so a job can be
+/// finalised from its run alone. orchd keeps the level in `PRAGMA
 /// user_version`.
-inline constexpr int64_t latest_version = 10;
+inline constexpr int64_t latest_version = 11;
 
 /// The level of a file from its tables and columns: 0 for an empty file,
 /// else the last step whose tables, columns and indexes all exist in order.

@@ -320,6 +320,18 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::get, atom::job, int64_t id) {
         return read(self, [&](store& s) { return s.job_by_id(id); });
       },
+      [self](atom::set, const job_pid& x) {
+        return write(self, [&](store& s) { return s.stamp_pid(x); });
+      },
+      [self](atom::cancel, int64_t id) {
+        return write(self, [&](store& s) { return s.cancel_job(id); });
+      },
+      [self](atom::requeue, atom::job, int64_t id) {
+        return write(self, [&](store& s) { return s.requeue_failed(id); });
+      },
+      [self](atom::next, atom::job) {
+        return read(self, [](store& s) { return s.next_due_in_ms(); });
+      },
       [self](atom::count, atom::job) {
         return read(self, [](store& s) { return s.count_jobs(); });
       },
@@ -329,6 +341,9 @@ storage_actor::behavior_type storage(storage_pointer self,
       // -- agent runs --
       [self](atom::start, const new_run& x) {
         return write(self, [&](store& s) { return s.start_run(x); });
+      },
+      [self](atom::start, const run_start& x) {
+        return write(self, [&](store& s) { return s.begin_run(x); });
       },
       [self](atom::finish, const run_outcome& x) {
         return write(self, [&](store& s) { return s.finish_run(x); });
@@ -340,6 +355,12 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::add, atom::dep, int64_t task, int64_t other) {
         return write(self,
                      [&](store& s) { return s.add_dependency(task, other); });
+      },
+      [self](atom::add, atom::dep, int64_t task, int64_t other, bool checked) {
+        return write(self, [&](store& s) {
+          return checked ? s.declare_dependency(task, other)
+                         : s.add_dependency(task, other);
+        });
       },
       [self](atom::list, atom::dep, int64_t task) {
         return read(self, [&](store& s) { return s.dependencies_of(task); });

@@ -6,6 +6,7 @@
 #include "storage/rows.hpp"
 
 #include <cctype>
+#include <map>
 
 namespace orchd::storage {
 
@@ -362,12 +363,47 @@ caf::expected<int64_t> store::start_run(const new_run& x) {
   return db_.last_insert_rowid();
 }
 
+caf::expected<int64_t> store::begin_run(const run_start& x) {
+  if (x.run.agent.empty())
+    return invalid("a run needs an agent");
+  auto job = job_by_id(x.job_id);
+  if (!job)
+    return job.error();
+  if (job->status != "running")
+    return caf::make_error(ec::conflict, "job " + std::to_string(x.job_id) +
+                                             " is " + job->status +
+                                             ", not running");
+  auto q = db_.prepare("INSERT INTO agent_runs "
+                       "(task_id, agent, model, effort, job_id) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)");
+  q->bind(1, x.run.task_id);
+  q->bind(2, std::string_view{x.run.agent});
+  q->bind_text_or_null(3, x.run.model);
+  q->bind_text_or_null(4, x.run.effort);
+  q->bind(5, x.job_id);
+  q->step();
+  auto run_id = db_.last_insert_rowid();
+  auto path = x.output_dir + "/" + std::to_string(run_id) + ".log";
+  auto set_path =
+      db_.prepare("UPDATE agent_runs SET output_path = ?2 WHERE id = ?1");
+  set_path->bind(1, run_id);
+  set_path->bind(2, std::string_view{path});
+  set_path->step();
+  auto point = db_.prepare("UPDATE jobs SET run_id = ?2, pid = NULL "
+                           "WHERE id = ?1 AND status = 'running'");
+  point->bind(1, x.job_id);
+  point->bind(2, run_id);
+  point->step();
+  return run_id;
+}
+
 caf::expected<bool> store::finish_run(const run_outcome& x) {
   auto q = db_.prepare(
       "UPDATE agent_runs SET finished_at = datetime('now'), exit_code = ?2, "
       "input_tokens = ?3, output_tokens = ?4, cache_read_tokens = ?5, "
       "cache_creation_tokens = ?6, cost_usd = ?7, "
-      "model = COALESCE(?8, model) WHERE id = ?1");
+      "model = COALESCE(?8, model), outcome = ?9, error = ?10, "
+      "retry_after_s = ?11 WHERE id = ?1");
   q->bind(1, x.run_id);
   q->bind(2, x.exit_code);
   q->bind(3, x.input_tokens);
@@ -379,6 +415,9 @@ caf::expected<bool> store::finish_run(const run_outcome& x) {
   else
     q->bind_null(7);
   q->bind_text_or_null(8, x.model);
+  q->bind_text_or_null(9, x.outcome);
+  q->bind_text_or_null(10, x.error);
+  q->bind(11, x.retry_after_s);
   q->step();
   return db_.changes() > 0;
 }
@@ -387,8 +426,8 @@ caf::expected<run_row> store::run_by_id(int64_t id) {
   auto q = db_.prepare(
       "SELECT id, task_id, agent, started_at, finished_at, exit_code, "
       "output_path, input_tokens, output_tokens, cache_read_tokens, "
-      "cache_creation_tokens, cost_usd, model, effort "
-      "FROM agent_runs WHERE id = ?1");
+      "cache_creation_tokens, cost_usd, model, effort, job_id, outcome, "
+      "error, COALESCE(retry_after_s, 0) FROM agent_runs WHERE id = ?1");
   q->bind(1, id);
   if (!q->step())
     return caf::make_error(ec::no_such_run, "run " + std::to_string(id));
@@ -407,6 +446,10 @@ caf::expected<run_row> store::run_by_id(int64_t id) {
   x.cost_usd = q->opt_real(11);
   x.model = q->text(12);
   x.effort = q->text(13);
+  x.job_id = q->opt_int64(14);
+  x.outcome = q->text(15);
+  x.error = q->text(16);
+  x.retry_after_s = q->int64(17);
   return x;
 }
 
@@ -423,6 +466,48 @@ caf::expected<bool> store::add_dependency(int64_t task_id,
   q->bind(2, depends_on_task_id);
   q->step();
   return db_.changes() > 0;
+}
+
+caf::expected<bool> store::declare_dependency(int64_t task_id,
+                                              int64_t depends_on_task_id) {
+  for (auto id : {task_id, depends_on_task_id})
+    if (auto task = task_by_id(id); !task)
+      return task.error();
+  if (task_id == depends_on_task_id)
+    return caf::make_error(ec::dependency_cycle,
+                           "task " + std::to_string(task_id) +
+                               " cannot depend on itself");
+  // Walk "waits for" edges from the new dependency: reaching task_id means
+  // the new edge would close a cycle; the path found names it.
+  auto q = db_.prepare("SELECT depends_on_task_id FROM job_deps "
+                       "WHERE task_id = ?1 ORDER BY depends_on_task_id");
+  std::map<int64_t, int64_t> came_from{{depends_on_task_id, 0}};
+  std::vector<int64_t> frontier{depends_on_task_id};
+  while (!frontier.empty()) {
+    auto at = frontier.back();
+    frontier.pop_back();
+    q->reset();
+    q->bind(1, at);
+    while (q->step()) {
+      auto next = q->int64(0);
+      if (!came_from.emplace(next, at).second)
+        continue;
+      if (next != task_id) {
+        frontier.push_back(next);
+        continue;
+      }
+      std::vector<int64_t> path{task_id};
+      for (auto p = at; p != 0; p = came_from[p])
+        path.push_back(p);
+      std::string text;
+      for (auto it = path.rbegin(); it != path.rend(); ++it)
+        text += std::to_string(*it) + " -> ";
+      text += std::to_string(depends_on_task_id);
+      return caf::make_error(ec::dependency_cycle,
+                             "the edge would close the cycle " + text);
+    }
+  }
+  return add_dependency(task_id, depends_on_task_id);
 }
 
 namespace {

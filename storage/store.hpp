@@ -105,12 +105,25 @@ public:
   int64_t requeue_running();
   std::vector<running_job> running_jobs();
   caf::expected<job_row> job_by_id(int64_t id);
+  /// Stamps the agent's pid while the job still runs that run.
+  caf::expected<bool> stamp_pid(const job_pid& x);
+  /// A queued or running job to failed, error "cancelled"; `conflict` for
+  /// a job already finished.
+  caf::expected<bool> cancel_job(int64_t job_id);
+  /// A failed job back to queued with fresh attempts; `conflict` otherwise.
+  caf::expected<bool> requeue_failed(int64_t job_id);
+  /// Milliseconds until the earliest queued job held back by
+  /// `available_at` comes due; none when no job is held back.
+  caf::optional<int64_t> next_due_in_ms();
   job_counts count_jobs();
   std::vector<job_row> recent_jobs(int64_t limit);
 
   // -- agent runs -----------------------------------------------------------
 
   caf::expected<int64_t> start_run(const new_run& x);
+  /// A running job's next run: the row, its output path and the job's
+  /// `run_id` in one go; `conflict` when the job is no longer running.
+  caf::expected<int64_t> begin_run(const run_start& x);
   caf::expected<bool> finish_run(const run_outcome& x);
   caf::expected<run_row> run_by_id(int64_t id);
 
@@ -119,6 +132,11 @@ public:
   /// Refuses a self-edge; true iff the edge is new.
   caf::expected<bool> add_dependency(int64_t task_id,
                                      int64_t depends_on_task_id);
+  /// The operator's form: both tasks must exist (`no_such_task`), and an
+  /// edge that is a self-edge or closes a cycle is refused with
+  /// `dependency_cycle`, naming the cycle. True iff the edge is new.
+  caf::expected<bool> declare_dependency(int64_t task_id,
+                                         int64_t depends_on_task_id);
   std::vector<dep_edge> dependencies_of(int64_t task_id);
   std::vector<dep_edge> all_dependencies();
   /// The tasks this one waits for that are not done.

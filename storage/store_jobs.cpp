@@ -6,6 +6,7 @@
 #include "storage/database.hpp"
 #include "storage/rows.hpp"
 
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 namespace orchd::storage {
@@ -22,6 +23,7 @@ caf::error invalid(std::string what) {
 //
 // Dependency gate (?1 = 1): not while the job's task has an edge to a task
 // whose stage is not 'done'. Jobs without a task or without edges pass.
+// ?2: a JSON array of repos at their own concurrency cap (NULL: none).
 #define ORCHD_CLAIM_HEAD                                                       \
   "UPDATE jobs SET status = 'running', attempts = attempts + 1, "              \
   "started_at = datetime('now'), finished_at = NULL "                          \
@@ -30,7 +32,8 @@ caf::error invalid(std::string what) {
   " AND (j.available_at IS NULL OR j.available_at <= datetime('now'))"         \
   " AND (?1 = 0 OR j.task_id IS NULL OR NOT EXISTS ("                          \
   "  SELECT 1 FROM job_deps d JOIN tasks t ON t.id = d.depends_on_task_id"     \
-  "  WHERE d.task_id = j.task_id AND t.stage != 'done'))"
+  "  WHERE d.task_id = j.task_id AND t.stage != 'done'))"                      \
+  " AND (?2 IS NULL OR j.repo NOT IN (SELECT value FROM json_each(?2)))"
 
 #define ORCHD_CLAIM_TAIL " ORDER BY j.id LIMIT 1) RETURNING " ORCHD_JOB_COLUMNS
 
@@ -57,6 +60,10 @@ caf::expected<job_row> run_claim(database& db, const char* sql,
                                  const claim_options& opts) {
   auto q = db.prepare(sql);
   q->bind(1, int64_t{opts.dependency_gate ? 1 : 0});
+  if (opts.excluded_repos.empty())
+    q->bind_null(2);
+  else
+    q->bind(2, std::string_view{nlohmann::json(opts.excluded_repos).dump()});
   if (!q->step())
     return caf::make_error(ec::no_claimable_job);
   return read_job(*q);
@@ -111,30 +118,38 @@ caf::expected<job_row> store::claim_next_job(const claim_options& opts) {
   return run_claim(db_, claim_open_sql, opts);
 }
 
+// `available_at` is whole-second text (compared with datetime('now') as the
+// Python code did); it is rounded up, so the job is never due before
+// `delay_s` has passed (a Retry-After is a floor).
 bool store::requeue_transient(const transient_requeue& x) {
   auto q = db_.prepare(
       "UPDATE jobs SET status = 'queued', "
       "transient_attempts = transient_attempts + 1, "
-      "available_at = datetime('now', '+' || ?2 || ' seconds'), "
+      "available_at = datetime('now', '+' || ?2 || ' seconds', "
+      "'+0.999 seconds'), "
       "started_at = NULL, finished_at = NULL, error = COALESCE(?3, error) "
-      "WHERE id = ?1");
+      "WHERE id = ?1 AND (?4 IS NULL OR (status = 'running' "
+      " AND (?4 = 0 OR run_id = ?4)))");
   q->bind(1, x.job_id);
   q->bind(2, x.delay_s < 0 ? int64_t{0} : x.delay_s);
   q->bind(3, x.error);
+  q->bind(4, x.expected_run_id);
   q->step();
   return db_.changes() > 0;
 }
 
 namespace {
 
-// One statement for both mark and reap; ?5 = 1 guards on 'running'.
+// One statement for both mark and reap; ?5 = 1 guards on 'running' (and
+// ?6, when set, on the run it is running).
 constexpr const char* mark_sql =
     "UPDATE jobs SET status = ?2, "
     "finished_at = CASE WHEN ?2 IN ('done', 'failed') THEN datetime('now') "
     " WHEN ?2 = 'queued' THEN NULL ELSE finished_at END, "
     "started_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE started_at END, "
     "run_id = COALESCE(?3, run_id), error = COALESCE(?4, error) "
-    "WHERE id = ?1 AND (?5 = 0 OR status = 'running')";
+    "WHERE id = ?1 AND (?5 = 0 OR (status = 'running' "
+    " AND (?6 IS NULL OR run_id = ?6)))";
 
 caf::expected<bool> update_status(database& db, const job_mark& x,
                                   bool only_running) {
@@ -146,6 +161,7 @@ caf::expected<bool> update_status(database& db, const job_mark& x,
   q->bind(3, x.run_id);
   q->bind(4, x.error);
   q->bind(5, int64_t{only_running ? 1 : 0});
+  q->bind(6, only_running ? x.expected_run_id : caf::optional<int64_t>{});
   q->step();
   return db.changes() > 0;
 }
@@ -185,14 +201,16 @@ std::vector<running_job> store::running_jobs() {
       "SELECT " ORCHD_JOB_COLUMNS_J ", "
       "CAST((julianday('now') - julianday(j.started_at)) * 86400 AS INTEGER), "
       "r.exit_code, r.finished_at, "
-      "CAST((julianday('now') - julianday(r.finished_at)) * 86400 AS INTEGER) "
+      "CAST((julianday('now') - julianday(r.finished_at)) * 86400 AS INTEGER), "
+      "r.outcome, r.error, COALESCE(r.retry_after_s, 0) "
       "FROM jobs j LEFT JOIN agent_runs r ON r.id = j.run_id "
       "WHERE j.status = 'running' ORDER BY j.id");
   std::vector<running_job> result;
   constexpr int n = job_column_count;
   while (q->step())
-    result.push_back(running_job{read_job(*q), q->int64(n), q->opt_int64(n + 1),
-                                 q->text(n + 2), q->opt_int64(n + 3)});
+    result.push_back(running_job{
+        read_job(*q), q->int64(n), q->opt_int64(n + 1), q->text(n + 2),
+        q->opt_int64(n + 3), q->text(n + 4), q->text(n + 5), q->int64(n + 6)});
   return result;
 }
 
@@ -230,6 +248,63 @@ std::vector<job_row> store::recent_jobs(int64_t limit) {
   while (q->step())
     result.push_back(read_job(*q));
   return result;
+}
+
+caf::expected<bool> store::stamp_pid(const job_pid& x) {
+  auto q = db_.prepare("UPDATE jobs SET pid = ?3 WHERE id = ?1 AND "
+                       "status = 'running' AND run_id = ?2");
+  q->bind(1, x.job_id);
+  q->bind(2, x.run_id);
+  q->bind(3, x.pid);
+  q->step();
+  return db_.changes() > 0;
+}
+
+caf::expected<bool> store::cancel_job(int64_t job_id) {
+  auto job = job_by_id(job_id);
+  if (!job)
+    return job.error();
+  auto q =
+      db_.prepare("UPDATE jobs SET status = 'failed', error = 'cancelled', "
+                  "finished_at = datetime('now') "
+                  "WHERE id = ?1 AND status IN ('queued', 'running')");
+  q->bind(1, job_id);
+  q->step();
+  if (db_.changes() == 0)
+    return caf::make_error(ec::conflict, "job " + std::to_string(job_id) +
+                                             " is " + job->status +
+                                             ", not queued or running");
+  return true;
+}
+
+caf::expected<bool> store::requeue_failed(int64_t job_id) {
+  auto job = job_by_id(job_id);
+  if (!job)
+    return job.error();
+  auto q = db_.prepare(
+      "UPDATE jobs SET status = 'queued', attempts = 0, "
+      "transient_attempts = 0, available_at = NULL, started_at = NULL, "
+      "finished_at = NULL, pid = NULL WHERE id = ?1 AND status = 'failed'");
+  q->bind(1, job_id);
+  q->step();
+  if (db_.changes() == 0)
+    return caf::make_error(ec::conflict, "job " + std::to_string(job_id) +
+                                             " is " + job->status +
+                                             ", only a failed job is requeued");
+  return true;
+}
+
+caf::optional<int64_t> store::next_due_in_ms() {
+  auto q = db_.prepare(
+      "SELECT CAST((julianday(MIN(available_at)) - julianday('now')) * "
+      "86400000 AS INTEGER) FROM jobs WHERE status = 'queued' AND "
+      "available_at > datetime('now')");
+  if (!q->step())
+    return caf::none;
+  auto ms = q->opt_int64(0);
+  if (ms && *ms < 0)
+    return int64_t{0};
+  return ms;
 }
 
 } // namespace orchd::storage

@@ -155,36 +155,40 @@ TEST_CASE_FIXTURE(jobs_fixture,
                   "mark job: done/failed stamp, queued clears times") {
   auto id = job("developer", "r");
   claim();
-  CHECK(unbox(st.mark_job(job_mark{id, "failed", 7, std::string{"boom"}})));
+  CHECK(unbox(
+      st.mark_job(job_mark{id, "failed", 7, std::string{"boom"}, caf::none})));
   auto failed = unbox(st.job_by_id(id));
   CHECK(failed.status == "failed");
   CHECK_FALSE(failed.finished_at.empty());
   CHECK(failed.run_id == caf::optional<int64_t>{7});
   CHECK(failed.error == "boom");
-  CHECK(unbox(st.mark_job(job_mark{id, "queued", caf::none, caf::none})));
+  CHECK(unbox(
+      st.mark_job(job_mark{id, "queued", caf::none, caf::none, caf::none})));
   auto queued = unbox(st.job_by_id(id));
   CHECK(queued.started_at.empty());
   CHECK(queued.finished_at.empty());
   CHECK(queued.error == "boom");
   CHECK(queued.run_id == caf::optional<int64_t>{7});
-  CHECK(st.mark_job(job_mark{id, "exploded", caf::none, caf::none}).error() ==
-        ec::invalid_argument);
-  CHECK_FALSE(unbox(st.mark_job(job_mark{999, "done", caf::none, caf::none})));
+  CHECK(st.mark_job(job_mark{id, "exploded", caf::none, caf::none, caf::none})
+            .error() == ec::invalid_argument);
+  CHECK_FALSE(unbox(
+      st.mark_job(job_mark{999, "done", caf::none, caf::none, caf::none})));
 }
 
 TEST_CASE_FIXTURE(jobs_fixture, "reap loses to a job already done") {
   auto id = job("developer", "r");
   claim();
-  CHECK(unbox(st.mark_job(job_mark{id, "done", caf::none, caf::none})));
-  CHECK_FALSE(unbox(
-      st.reap_job(job_mark{id, "failed", caf::none, std::string{"reaped"}})));
+  CHECK(unbox(
+      st.mark_job(job_mark{id, "done", caf::none, caf::none, caf::none})));
+  CHECK_FALSE(unbox(st.reap_job(
+      job_mark{id, "failed", caf::none, std::string{"reaped"}, caf::none})));
   auto row = unbox(st.job_by_id(id));
   CHECK(row.status == "done");
   CHECK(row.error.empty());
   auto other = job("developer", "r");
   claim();
-  CHECK(unbox(st.reap_job(
-      job_mark{other, "queued", caf::none, std::string{"pid dead"}})));
+  CHECK(unbox(st.reap_job(job_mark{other, "queued", caf::none,
+                                   std::string{"pid dead"}, caf::none})));
   CHECK(unbox(st.job_by_id(other)).status == "queued");
 }
 
@@ -192,7 +196,8 @@ TEST_CASE_FIXTURE(jobs_fixture,
                   "transient requeue counts separately and delays") {
   auto id = job("developer", "r");
   claim();
-  CHECK(st.requeue_transient(transient_requeue{id, 20, std::string{"429"}}));
+  CHECK(st.requeue_transient(
+      transient_requeue{id, 20, std::string{"429"}, caf::none}));
   auto row = unbox(st.job_by_id(id));
   CHECK(row.status == "queued");
   CHECK(row.attempts == 1);
@@ -211,7 +216,7 @@ TEST_CASE_FIXTURE(jobs_fixture, "active job of a task guards a second launch") {
   CHECK(st.has_active_job(t));
   claim();
   CHECK(st.has_active_job(t));
-  unbox(st.mark_job(job_mark{id, "done", caf::none, caf::none}));
+  unbox(st.mark_job(job_mark{id, "done", caf::none, caf::none, caf::none}));
   CHECK_FALSE(st.has_active_job(t));
 }
 
@@ -236,7 +241,7 @@ TEST_CASE_FIXTURE(jobs_fixture, "running jobs carry their ages and run exit") {
   auto id = job("developer", "r", t);
   claim();
   auto run = unbox(st.start_run(new_run{t, "developer", "", "", ""}));
-  unbox(st.mark_job(job_mark{id, "running", run, caf::none}));
+  unbox(st.mark_job(job_mark{id, "running", run, caf::none, caf::none}));
   db->exec("UPDATE jobs SET started_at = datetime('now', '-300 seconds')");
   auto before = st.running_jobs();
   REQUIRE(before.size() == 1);
@@ -263,7 +268,7 @@ TEST_CASE_FIXTURE(jobs_fixture, "counts always report the four statuses") {
   job("developer", "r");
   job("developer", "r");
   claim();
-  unbox(st.mark_job(job_mark{a, "done", caf::none, caf::none}));
+  unbox(st.mark_job(job_mark{a, "done", caf::none, caf::none, caf::none}));
   claim();
   auto counts = st.count_jobs();
   CHECK(counts.queued == 1);
@@ -273,4 +278,159 @@ TEST_CASE_FIXTURE(jobs_fixture, "counts always report the four statuses") {
   auto recent = st.recent_jobs(2);
   REQUIRE(recent.size() == 2);
   CHECK(recent[0].id > recent[1].id);
+}
+
+// -- the job engine's operations ---------------------------------------------
+
+namespace {
+
+// A claimed job with its run begun: (job id, run id).
+std::pair<int64_t, int64_t> claimed_with_run(jobs_fixture& f) {
+  auto id = f.job("developer", "r");
+  REQUIRE(f.claim() == id);
+  run_start start;
+  start.job_id = id;
+  start.run.agent = "developer";
+  start.output_dir = "/var/runs";
+  return {id, unbox(f.st.begin_run(start))};
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(jobs_fixture, "begin_run makes the run and points the job "
+                                "at it") {
+  auto [id, run] = claimed_with_run(*this);
+  auto j = unbox(st.job_by_id(id));
+  CHECK(j.run_id == run);
+  auto r = unbox(st.run_by_id(run));
+  CHECK(r.output_path == "/var/runs/" + std::to_string(run) + ".log");
+  CHECK(r.job_id == id);
+  SUBCASE("not for a job that no longer runs") {
+    unbox(st.mark_job(job_mark{id, "failed", caf::none, caf::none, caf::none}));
+    run_start again{id, new_run{caf::none, "developer", "", "", ""}, "/x"};
+    auto refused = st.begin_run(again);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == ec::conflict);
+  }
+}
+
+TEST_CASE_FIXTURE(jobs_fixture, "the pid stamp is guarded on the run") {
+  auto [id, run] = claimed_with_run(*this);
+  CHECK(unbox(st.stamp_pid(job_pid{id, run, 4242})));
+  CHECK(unbox(st.job_by_id(id)).pid == int64_t{4242});
+  CHECK_FALSE(unbox(st.stamp_pid(job_pid{id, run + 1, 1})));
+  CHECK(unbox(st.job_by_id(id)).pid == int64_t{4242});
+}
+
+TEST_CASE_FIXTURE(jobs_fixture, "a finaliser of an old run loses to the "
+                                "job's next run") {
+  auto [id, run] = claimed_with_run(*this);
+  // The reaper requeued it and it was claimed again with a new run.
+  CHECK(unbox(st.reap_job(job_mark{id, "queued", caf::none, caf::none, run})));
+  REQUIRE(claim() == id);
+  run_start start{id, new_run{caf::none, "developer", "", "", ""}, "/x"};
+  auto second = unbox(st.begin_run(start));
+  // The first run's late report changes nothing.
+  CHECK_FALSE(unbox(st.reap_job(job_mark{id, "done", run, caf::none, run})));
+  transient_requeue late{id, 10, std::string{"429"}, run};
+  CHECK_FALSE(st.requeue_transient(late));
+  auto j = unbox(st.job_by_id(id));
+  CHECK(j.status == "running");
+  CHECK(j.run_id == second);
+  CHECK(unbox(st.reap_job(job_mark{id, "done", second, caf::none, second})));
+}
+
+TEST_CASE_FIXTURE(jobs_fixture, "a transient requeue is never due early") {
+  auto [id, run] = claimed_with_run(*this);
+  CHECK(st.requeue_transient(transient_requeue{id, 2, caf::none, run}));
+  // available_at is rounded up to the next whole second past now + 2 s.
+  CHECK(sql_rows(*db, "SELECT available_at >= datetime('now', '+2 seconds') "
+                      "AND available_at <= datetime('now', '+3 seconds') "
+                      "FROM jobs") == "1\n");
+  auto ms = st.next_due_in_ms();
+  REQUIRE(ms);
+  CHECK(*ms >= 1000);
+  CHECK(*ms <= 3000);
+  CHECK(claim() == 0);
+}
+
+TEST_CASE_FIXTURE(jobs_fixture, "next due: none without held-back jobs") {
+  CHECK_FALSE(st.next_due_in_ms());
+  job("developer", "r");
+  CHECK_FALSE(st.next_due_in_ms());
+  job("developer", "r", caf::none, 60);
+  auto ms = st.next_due_in_ms();
+  REQUIRE(ms);
+  CHECK(*ms > 58000);
+  CHECK(*ms <= 60000);
+}
+
+TEST_CASE_FIXTURE(jobs_fixture, "cancel: queued or running only") {
+  auto queued = job("developer", "r");
+  auto running = job("developer", "r");
+  REQUIRE(claim() == queued);
+  CHECK(unbox(st.cancel_job(queued)));
+  auto j = unbox(st.job_by_id(queued));
+  CHECK(j.status == "failed");
+  CHECK(j.error == "cancelled");
+  CHECK_FALSE(j.finished_at.empty());
+  CHECK(unbox(st.cancel_job(running)));
+  auto again = st.cancel_job(queued);
+  REQUIRE_FALSE(again);
+  CHECK(again.error() == ec::conflict);
+  auto missing = st.cancel_job(999);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == ec::no_such_job);
+}
+
+TEST_CASE_FIXTURE(jobs_fixture,
+                  "requeue of a failed job gives fresh attempts") {
+  auto id = job("developer", "r");
+  REQUIRE(claim() == id);
+  unbox(st.mark_job(
+      job_mark{id, "failed", caf::none, std::string{"boom"}, caf::none}));
+  CHECK(unbox(st.requeue_failed(id)));
+  auto j = unbox(st.job_by_id(id));
+  CHECK(j.status == "queued");
+  CHECK(j.attempts == 0);
+  CHECK(j.started_at.empty());
+  auto not_failed = st.requeue_failed(id);
+  REQUIRE_FALSE(not_failed);
+  CHECK(not_failed.error() == ec::conflict);
+  CHECK(st.requeue_failed(12345).error() == ec::no_such_job);
+}
+
+TEST_CASE_FIXTURE(jobs_fixture, "a project at its cap is skipped by the "
+                                "claim") {
+  auto a = job("developer", "busy");
+  auto b = job("developer", "idle");
+  claim_options opts;
+  opts.excluded_repos = {"busy", "other \"quoted\""};
+  CHECK(claim(opts) == b);
+  CHECK(claim(opts) == 0);
+  CHECK(claim() == a);
+}
+
+TEST_CASE_FIXTURE(jobs_fixture, "the operator's dependency edge: tasks must "
+                                "exist, no self-edge, no cycle") {
+  auto a = task("p-a", "r");
+  auto b = task("p-b", "r");
+  auto c = task("p-c", "r");
+  CHECK(unbox(st.declare_dependency(a, b)));
+  CHECK_FALSE(unbox(st.declare_dependency(a, b)));
+  CHECK(unbox(st.declare_dependency(b, c)));
+  auto self_edge = st.declare_dependency(a, a);
+  REQUIRE_FALSE(self_edge);
+  CHECK(self_edge.error() == ec::dependency_cycle);
+  auto cycle = st.declare_dependency(c, a);
+  REQUIRE_FALSE(cycle);
+  CHECK(cycle.error() == ec::dependency_cycle);
+  auto named = describe(cycle.error());
+  CHECK(named == "the edge would close the cycle " + std::to_string(a) +
+                     " -> " + std::to_string(b) + " -> " + std::to_string(c) +
+                     " -> " + std::to_string(a));
+  auto missing = st.declare_dependency(a, 999);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == ec::no_such_task);
+  CHECK(sql_rows(*db, "SELECT COUNT(*) FROM job_deps") == "2\n");
 }

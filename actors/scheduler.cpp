@@ -1,0 +1,330 @@
+#include "actors/scheduler.hpp"
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/runner.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace orchd {
+
+namespace {
+
+struct slot {
+  job_row job;
+  runner_actor runner;
+};
+
+struct scheduler_state {
+  storage_actor storage;
+  scheduler_settings settings;
+  runner_factory runners;
+  /// Running jobs by id, each with its runner.
+  std::map<int64_t, slot> running;
+  std::map<std::string, int64_t> running_per_repo;
+  /// A claim is in flight; `again`: something changed meanwhile.
+  bool claiming = false;
+  bool again = false;
+  /// Only the newest due timer counts.
+  int64_t due_generation = 0;
+  bool draining = false;
+  caf::typed_response_promise<int64_t> drained;
+  int64_t drain_started_with = 0;
+
+  static inline const char* name = "scheduler";
+};
+
+using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;
+
+void try_claim(scheduler_pointer self);
+
+bool at_capacity(const scheduler_state& st) {
+  return static_cast<int64_t>(st.running.size()) >= st.settings.max_concurrency;
+}
+
+std::vector<std::string> repos_at_cap(const scheduler_state& st) {
+  std::vector<std::string> out;
+  for (auto& [repo, cap] : st.settings.repo_caps) {
+    auto it = st.running_per_repo.find(repo);
+    if (cap > 0 && it != st.running_per_repo.end() && it->second >= cap)
+      out.push_back(repo);
+  }
+  return out;
+}
+
+// One timer for the earliest held-back job; a newer one replaces it.
+void arm_due_timer(scheduler_pointer self) {
+  auto generation = ++self->state.due_generation;
+  self->request(self->state.storage, self->state.settings.storage_timeout,
+                atom::next_v, atom::job_v)
+      .then(
+          [self, generation](const caf::optional<int64_t>& ms) {
+            if (!ms || generation != self->state.due_generation)
+              return;
+            self->delayed_send(self, std::chrono::milliseconds(*ms + 5),
+                               atom::due_v, generation);
+          },
+          [](const caf::error& err) {
+            log::warn("scheduler: cannot read the next due job: ",
+                      describe(err));
+          });
+}
+
+void check_drained(scheduler_pointer self) {
+  auto& st = self->state;
+  if (st.draining && st.running.empty() && st.drained.pending()) {
+    log::info("scheduler: drained, no agent running");
+    st.drained.deliver(st.drain_started_with);
+  }
+}
+
+void fail_unconfigured(scheduler_pointer self, const job_row& job) {
+  job_mark mark;
+  mark.job_id = job.id;
+  mark.status = "failed";
+  mark.error = "no agent '" + job.agent + "' is configured";
+  log::error("job ", job.id, ": ", *mark.error);
+  self->request(self->state.storage, self->state.settings.storage_timeout,
+                atom::reap_v, mark)
+      .then([](bool) {},
+            [](const caf::error& err) {
+              log::error("scheduler: cannot fail a job: ", describe(err));
+            });
+}
+
+void start(scheduler_pointer self, job_row job) {
+  auto& st = self->state;
+  auto agent = st.settings.agents.find(job.agent);
+  if (agent == st.settings.agents.end()) {
+    fail_unconfigured(self, job);
+    return;
+  }
+  auto runner =
+      st.runners(caf::actor_cast<scheduler_actor>(self), job, agent->second);
+  ++st.running_per_repo[job.repo];
+  auto id = job.id;
+  st.running.emplace(id, slot{std::move(job), std::move(runner)});
+}
+
+void try_claim(scheduler_pointer self) {
+  auto& st = self->state;
+  if (st.draining)
+    return;
+  if (st.claiming) {
+    st.again = true;
+    return;
+  }
+  if (at_capacity(st))
+    return;
+  st.claiming = true;
+  st.again = false;
+  claim_options opts;
+  opts.dependency_gate = st.settings.dependency_gate;
+  opts.excluded_repos = repos_at_cap(st);
+  self->request(st.storage, st.settings.storage_timeout, atom::claim_v, opts)
+      .then(
+          [self](job_row& job) {
+            self->state.claiming = false;
+            if (self->state.draining) {
+              // Claimed just as the drain began: give it back untouched.
+              job_mark back{job.id, "queued", caf::none, caf::none, caf::none};
+              caf::anon_send(self->state.storage, atom::mark_v, back);
+              return;
+            }
+            start(self, std::move(job));
+            try_claim(self);
+          },
+          [self](const caf::error& err) {
+            auto& st = self->state;
+            st.claiming = false;
+            if (err != ec::no_claimable_job) {
+              log::error("scheduler: claim failed: ", describe(err));
+              self->delayed_send(self, st.settings.claim_retry, atom::wake_v);
+              return;
+            }
+            if (st.again)
+              try_claim(self);
+            else
+              arm_due_timer(self);
+          });
+}
+
+void log_finalised(const job_row& job, const finalise_plan& plan, bool won) {
+  if (!won) {
+    log::info("job ", job.id,
+              ": already finalised elsewhere, this outcome is dropped");
+    return;
+  }
+  if (plan.transient) {
+    log::info("job ", job.id, ": requeued after a transient failure, due in ",
+              plan.requeue.delay_s, " s: ", plan.requeue.error.value_or(""));
+    return;
+  }
+  if (plan.mark.status == "done")
+    log::info("job ", job.id, ": done");
+  else if (plan.mark.status == "queued")
+    log::info("job ", job.id, ": back in the queue (attempt ", job.attempts,
+              "/", job.max_attempts, "): ", plan.mark.error.value_or(""));
+  else
+    log::warn("job ", job.id, ": failed: ", plan.mark.error.value_or(""));
+}
+
+void finalise(scheduler_pointer self, const run_report& report) {
+  auto& st = self->state;
+  auto it = st.running.find(report.job_id);
+  if (it == st.running.end()) {
+    log::warn("scheduler: a report for job ", report.job_id,
+              " that no runner of ours runs");
+    return;
+  }
+  auto job = std::move(it->second.job);
+  st.running.erase(it);
+  if (--st.running_per_repo[job.repo] <= 0)
+    st.running_per_repo.erase(job.repo);
+  run_verdict verdict{parse_run_kind(report.outcome).value_or(run_kind::crash),
+                      report.error, report.retry_after_s};
+  auto plan = plan_finalise(job, report.run_id, verdict, st.settings.backoff);
+  if (report.run_id == 0) {
+    // No run was started: guard on "running" alone.
+    plan.mark.run_id = caf::none;
+    plan.mark.expected_run_id = caf::none;
+    plan.requeue.expected_run_id = int64_t{0};
+  }
+  auto on_error = [job_id = job.id](const caf::error& err) {
+    log::error("job ", job_id, ": cannot finalise: ", describe(err),
+               " (the reaper will)");
+  };
+  if (plan.transient) {
+    self->request(st.storage, st.settings.storage_timeout, atom::requeue_v,
+                  plan.requeue)
+        .then([job, plan](bool won) { log_finalised(job, plan, won); },
+              on_error);
+  } else {
+    self->request(st.storage, st.settings.storage_timeout, atom::reap_v,
+                  plan.mark)
+        .then(
+            [job, plan](bool won) {
+              log_finalised(job, plan, won);
+              if (won && plan.mark.status == "done")
+                log::info("agent_finished: job ", job.id, ", task ",
+                          job.task_id ? std::to_string(*job.task_id) : "-",
+                          ", agent ", job.agent);
+            },
+            on_error);
+  }
+  check_drained(self);
+  try_claim(self);
+}
+
+} // namespace
+
+runner_factory
+process_runners(caf::actor_system& sys, const storage_actor& storage,
+                std::shared_ptr<child_watcher> watcher,
+                std::shared_ptr<const runner_settings> settings) {
+  return [&sys, storage, watcher, settings](const scheduler_actor& scheduler,
+                                            const job_row& job,
+                                            const agent_config& agent) {
+    return spawn_runner(sys, storage, scheduler, watcher, settings, job, agent);
+  };
+}
+
+scheduler_actor spawn_scheduler(caf::actor_system& sys,
+                                const storage_actor& storage,
+                                scheduler_settings settings,
+                                runner_factory runners) {
+  auto impl = [=](scheduler_pointer self) -> scheduler_actor::behavior_type {
+    auto& st = self->state;
+    st.storage = storage;
+    st.settings = settings;
+    st.runners = runners;
+    try_claim(self);
+    return {
+        [self](atom::wake) { try_claim(self); },
+        [self](atom::due, int64_t generation) {
+          if (generation == self->state.due_generation)
+            try_claim(self);
+        },
+        [self](atom::enqueue, const new_job& job) -> caf::result<int64_t> {
+          auto rp = self->make_response_promise<int64_t>();
+          self->request(self->state.storage,
+                        self->state.settings.storage_timeout, atom::enqueue_v,
+                        job)
+              .then(
+                  [self, rp](int64_t id) mutable {
+                    rp.deliver(id);
+                    try_claim(self);
+                  },
+                  [rp](const caf::error& err) mutable { rp.deliver(err); });
+          return rp;
+        },
+        [self](atom::finish, const run_report& report) {
+          finalise(self, report);
+        },
+        [self](atom::list, atom::running) {
+          std::vector<int64_t> ids;
+          for (auto& [id, s] : self->state.running)
+            ids.push_back(id);
+          return ids;
+        },
+        [self](atom::cancel, int64_t job_id) -> caf::result<bool> {
+          auto rp = self->make_response_promise<bool>();
+          self->request(self->state.storage,
+                        self->state.settings.storage_timeout, atom::cancel_v,
+                        job_id)
+              .then(
+                  [self, rp, job_id](bool) mutable {
+                    log::info("job ", job_id, ": cancelled by the operator");
+                    auto it = self->state.running.find(job_id);
+                    if (it != self->state.running.end())
+                      self->send(it->second.runner, atom::kill_v,
+                                 std::string{"cancelled"});
+                    rp.deliver(true);
+                  },
+                  [rp](const caf::error& err) mutable { rp.deliver(err); });
+          return rp;
+        },
+        [self](atom::requeue, atom::job, int64_t job_id) -> caf::result<bool> {
+          auto rp = self->make_response_promise<bool>();
+          self->request(self->state.storage,
+                        self->state.settings.storage_timeout, atom::requeue_v,
+                        atom::job_v, job_id)
+              .then(
+                  [self, rp, job_id](bool) mutable {
+                    log::info("job ", job_id, ": requeued by the operator");
+                    rp.deliver(true);
+                    try_claim(self);
+                  },
+                  [rp](const caf::error& err) mutable { rp.deliver(err); });
+          return rp;
+        },
+        [self](atom::drain, int64_t seconds) -> caf::result<int64_t> {
+          auto& st = self->state;
+          st.draining = true;
+          ++st.due_generation;
+          st.drain_started_with = static_cast<int64_t>(st.running.size());
+          if (st.running.empty())
+            return int64_t{0};
+          log::info("scheduler: draining, ", st.running.size(),
+                    " agents running, waiting up to ", seconds, " s");
+          st.drained = self->make_response_promise<int64_t>();
+          self->delayed_send(self, std::chrono::seconds(seconds), atom::kill_v);
+          return st.drained;
+        },
+        [self](atom::kill) {
+          auto& st = self->state;
+          if (!st.draining || st.running.empty())
+            return;
+          log::warn("scheduler: stopping ", st.running.size(),
+                    " running agents; their jobs go back to the queue");
+          for (auto& [id, s] : st.running)
+            self->send(s.runner, atom::kill_v, std::string{"shutdown"});
+        },
+    };
+  };
+  return sys.spawn(impl);
+}
+
+} // namespace orchd
