@@ -29,6 +29,8 @@ struct scheduler_state {
   bool again = false;
   /// Only the newest due timer counts.
   int64_t due_generation = 0;
+  /// Finalising writes sent and not yet answered (a drain waits for them).
+  int64_t finalising = 0;
   bool draining = false;
   caf::typed_response_promise<int64_t> drained;
   int64_t drain_started_with = 0;
@@ -74,7 +76,8 @@ void arm_due_timer(scheduler_pointer self) {
 
 void check_drained(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.draining && st.running.empty() && st.drained.pending()) {
+  if (st.draining && st.running.empty() && st.finalising == 0 &&
+      st.drained.pending()) {
     log::info("scheduler: drained, no agent running");
     st.drained.deliver(st.drain_started_with);
   }
@@ -192,29 +195,38 @@ void finalise(scheduler_pointer self, const run_report& report) {
     plan.mark.expected_run_id = caf::none;
     plan.requeue.expected_run_id = int64_t{0};
   }
-  auto on_error = [job_id = job.id](const caf::error& err) {
+  ++st.finalising;
+  auto on_error = [self, job_id = job.id](const caf::error& err) {
     log::error("job ", job_id, ": cannot finalise: ", describe(err),
                " (the reaper will)");
+    --self->state.finalising;
+    check_drained(self);
   };
   if (plan.transient) {
     self->request(st.storage, st.settings.storage_timeout, atom::requeue_v,
                   plan.requeue)
-        .then([job, plan](bool won) { log_finalised(job, plan, won); },
-              on_error);
+        .then(
+            [self, job, plan](bool won) {
+              log_finalised(job, plan, won);
+              --self->state.finalising;
+              check_drained(self);
+            },
+            on_error);
   } else {
     self->request(st.storage, st.settings.storage_timeout, atom::reap_v,
                   plan.mark)
         .then(
-            [job, plan](bool won) {
+            [self, job, plan](bool won) {
               log_finalised(job, plan, won);
               if (won && plan.mark.status == "done")
                 log::info("agent_finished: job ", job.id, ", task ",
                           job.task_id ? std::to_string(*job.task_id) : "-",
                           ", agent ", job.agent);
+              --self->state.finalising;
+              check_drained(self);
             },
             on_error);
   }
-  check_drained(self);
   try_claim(self);
 }
 

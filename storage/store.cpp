@@ -496,13 +496,13 @@ caf::expected<bool> store::declare_dependency(int64_t task_id,
         frontier.push_back(next);
         continue;
       }
+      // task -> dependency -> ... -> at -> task: "a waits for b waits ...".
       std::vector<int64_t> path{task_id};
       for (auto p = at; p != 0; p = came_from[p])
         path.push_back(p);
-      std::string text;
+      auto text = std::to_string(task_id);
       for (auto it = path.rbegin(); it != path.rend(); ++it)
-        text += std::to_string(*it) + " -> ";
-      text += std::to_string(depends_on_task_id);
+        text += " -> " + std::to_string(*it);
       return caf::make_error(ec::dependency_cycle,
                              "the edge would close the cycle " + text);
     }

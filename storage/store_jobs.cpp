@@ -120,11 +120,16 @@ caf::expected<job_row> store::claim_next_job(const claim_options& opts) {
 
 // `available_at` is whole-second text (compared with datetime('now') as the
 // Python code did); it is rounded up, so the job is never due before
-// `delay_s` has passed (a Retry-After is a floor).
+// `delay_s` has passed (a Retry-After is a floor). The claim counted this
+// run in `attempts`; a transient failure is not a code-fault attempt, so
+// that count is given back (the Python code kept it, and a few rate limits
+// used up a job's attempts).
 bool store::requeue_transient(const transient_requeue& x) {
   auto q = db_.prepare(
       "UPDATE jobs SET status = 'queued', "
       "transient_attempts = transient_attempts + 1, "
+      "attempts = CASE WHEN status = 'running' AND attempts > 0 "
+      " THEN attempts - 1 ELSE attempts END, "
       "available_at = datetime('now', '+' || ?2 || ' seconds', "
       "'+0.999 seconds'), "
       "started_at = NULL, finished_at = NULL, error = COALESCE(?3, error) "

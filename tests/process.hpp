@@ -31,6 +31,9 @@ public:
   /// 128 + the signal that ended it.
   int wait_exit();
 
+  /// The process id.
+  pid_t pid() const { return pid_; }
+
   /// Everything the process printed so far.
   const std::string& output() const { return output_; }
 

@@ -180,7 +180,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "a transient outcome requeues with "
   CHECK(status(id) == "queued");
   CHECK(sql_value(*db, "SELECT attempts, transient_attempts, "
                        "available_at > datetime('now', '+19 seconds') "
-                       "FROM jobs") == "1|1|1");
+                       "FROM jobs") == "0|1|1");
   CHECK(runners->started.size() == 1);
 }
 
