@@ -24,8 +24,10 @@ struct scheduler_state {
   /// Running jobs by id, each with its runner.
   std::map<int64_t, slot> running;
   std::map<std::string, int64_t> running_per_repo;
-  /// A claim is in flight; `again`: something changed meanwhile.
-  bool claiming = false;
+  /// Claims sent and not yet answered; `again`: something changed while
+  /// they were out. Several claims join one group commit, so a burst of
+  /// free slots fills in one fsync.
+  int64_t claiming = 0;
   bool again = false;
   /// Only the newest due timer counts.
   int64_t due_generation = 0;
@@ -41,9 +43,17 @@ struct scheduler_state {
 using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;
 
 void try_claim(scheduler_pointer self);
+void send_claim(scheduler_pointer self, const claim_options& opts);
 
-bool at_capacity(const scheduler_state& st) {
-  return static_cast<int64_t>(st.running.size()) >= st.settings.max_concurrency;
+// How many claims to send now: one per free slot, but only one at a time
+// when projects have caps of their own (claims in flight cannot see each
+// other's repo).
+int64_t claims_to_send(const scheduler_state& st) {
+  auto free = st.settings.max_concurrency -
+              static_cast<int64_t>(st.running.size()) - st.claiming;
+  if (!st.settings.repo_caps.empty())
+    free = std::min<int64_t>(free, st.claiming == 0 ? 1 : 0);
+  return free;
 }
 
 std::vector<std::string> repos_at_cap(const scheduler_state& st) {
@@ -115,21 +125,28 @@ void try_claim(scheduler_pointer self) {
   auto& st = self->state;
   if (st.draining)
     return;
-  if (st.claiming) {
-    st.again = true;
+  auto n = claims_to_send(st);
+  if (n <= 0) {
+    // Full, or claims are out: look again when they are answered.
+    if (st.claiming > 0)
+      st.again = true;
     return;
   }
-  if (at_capacity(st))
-    return;
-  st.claiming = true;
   st.again = false;
   claim_options opts;
   opts.dependency_gate = st.settings.dependency_gate;
   opts.excluded_repos = repos_at_cap(st);
+  for (int64_t i = 0; i < n; ++i)
+    send_claim(self, opts);
+}
+
+void send_claim(scheduler_pointer self, const claim_options& opts) {
+  auto& st = self->state;
+  ++st.claiming;
   self->request(st.storage, st.settings.storage_timeout, atom::claim_v, opts)
       .then(
           [self](job_row& job) {
-            self->state.claiming = false;
+            --self->state.claiming;
             if (self->state.draining) {
               // Claimed just as the drain began: give it back untouched.
               job_mark back{job.id, "queued", caf::none, caf::none, caf::none};
@@ -141,7 +158,7 @@ void try_claim(scheduler_pointer self) {
           },
           [self](const caf::error& err) {
             auto& st = self->state;
-            st.claiming = false;
+            --st.claiming;
             if (err != ec::no_claimable_job) {
               log::error("scheduler: claim failed: ", describe(err));
               self->delayed_send(self, st.settings.claim_retry, atom::wake_v);
@@ -149,7 +166,7 @@ void try_claim(scheduler_pointer self) {
             }
             if (st.again)
               try_claim(self);
-            else
+            else if (st.claiming == 0)
               arm_due_timer(self);
           });
 }
@@ -264,12 +281,11 @@ scheduler_actor spawn_scheduler(caf::actor_system& sys,
           self->request(self->state.storage,
                         self->state.settings.storage_timeout, atom::enqueue_v,
                         job)
-              .then(
-                  [self, rp](int64_t id) mutable {
-                    rp.deliver(id);
-                    try_claim(self);
-                  },
-                  [rp](const caf::error& err) mutable { rp.deliver(err); });
+              .then([rp](int64_t id) mutable { rp.deliver(id); },
+                    [rp](const caf::error& err) mutable { rp.deliver(err); });
+          // Sent right behind the enqueue, the claim joins its transaction
+          // (it sees the new row) and both share one commit.
+          try_claim(self);
           return rp;
         },
         [self](atom::finish, const run_report& report) {
