@@ -37,7 +37,12 @@ freeze_manager_actor spawn_freeze_manager(caf::actor_system& sys,
                                           const storage_actor& storage,
                                           const scheduler_actor& scheduler,
                                           std::chrono::seconds timeout) {
-  auto impl = [=](freeze_pointer self) -> freeze_manager_actor::behavior_type {
+  // The state comes in as spawn arguments: CAF 0.17 dereferences a null
+  // argument tuple when a function is spawned without any.
+  auto impl =
+      [](freeze_pointer self, const storage_actor& storage,
+         const scheduler_actor& scheduler,
+         std::chrono::seconds timeout) -> freeze_manager_actor::behavior_type {
     self->state.storage = storage;
     self->state.scheduler = scheduler;
     self->state.timeout = timeout;
@@ -75,7 +80,7 @@ freeze_manager_actor spawn_freeze_manager(caf::actor_system& sys,
         },
     };
   };
-  return sys.spawn(impl);
+  return sys.spawn(impl, storage, scheduler, timeout);
 }
 
 } // namespace orchd

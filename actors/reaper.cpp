@@ -182,7 +182,12 @@ void start_sweep(reaper_pointer self, std::shared_ptr<sweep> s) {
 reaper_actor spawn_reaper(caf::actor_system& sys, const storage_actor& storage,
                           const scheduler_actor& scheduler,
                           reaper_settings settings, process_probe probe) {
-  auto impl = [=](reaper_pointer self) -> reaper_actor::behavior_type {
+  // The state comes in as spawn arguments: CAF 0.17 dereferences a null
+  // argument tuple when a function is spawned without any.
+  auto impl = [](reaper_pointer self, const storage_actor& storage,
+                 const scheduler_actor& scheduler,
+                 const reaper_settings& settings,
+                 const process_probe& probe) -> reaper_actor::behavior_type {
     auto& st = self->state;
     st.storage = storage;
     st.scheduler = scheduler;
@@ -206,7 +211,7 @@ reaper_actor spawn_reaper(caf::actor_system& sys, const storage_actor& storage,
         },
     };
   };
-  return sys.spawn(impl);
+  return sys.spawn(impl, storage, scheduler, settings, probe);
 }
 
 } // namespace orchd

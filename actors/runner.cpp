@@ -256,7 +256,14 @@ runner_actor spawn_runner(caf::actor_system& sys, const storage_actor& storage,
                           std::shared_ptr<child_watcher> watcher,
                           std::shared_ptr<const runner_settings> settings,
                           job_row job, agent_config agent) {
-  auto impl = [=](runner_pointer self) -> runner_actor::behavior_type {
+  // The state comes in as spawn arguments: CAF 0.17 dereferences a null
+  // argument tuple when a function is spawned without any.
+  auto impl = [](runner_pointer self, const storage_actor& storage,
+                 const scheduler_actor& scheduler,
+                 std::shared_ptr<child_watcher> watcher,
+                 std::shared_ptr<const runner_settings> settings,
+                 const job_row& job,
+                 const agent_config& agent) -> runner_actor::behavior_type {
     auto& st = self->state;
     st.storage = storage;
     st.scheduler = scheduler;
@@ -299,7 +306,8 @@ runner_actor spawn_runner(caf::actor_system& sys, const storage_actor& storage,
         [self](atom::exited, process_exit& e) { on_exit(self, std::move(e)); },
     };
   };
-  return sys.spawn(impl);
+  return sys.spawn(impl, storage, scheduler, std::move(watcher),
+                   std::move(settings), std::move(job), std::move(agent));
 }
 
 } // namespace orchd

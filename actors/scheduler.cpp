@@ -264,7 +264,12 @@ scheduler_actor spawn_scheduler(caf::actor_system& sys,
                                 const storage_actor& storage,
                                 scheduler_settings settings,
                                 runner_factory runners) {
-  auto impl = [=](scheduler_pointer self) -> scheduler_actor::behavior_type {
+  // The state comes in as spawn arguments: CAF 0.17 dereferences a null
+  // argument tuple when a function is spawned without any.
+  auto impl =
+      [](scheduler_pointer self, const storage_actor& storage,
+         const scheduler_settings& settings,
+         const runner_factory& runners) -> scheduler_actor::behavior_type {
     auto& st = self->state;
     st.storage = storage;
     st.settings = settings;
@@ -352,7 +357,7 @@ scheduler_actor spawn_scheduler(caf::actor_system& sys,
         },
     };
   };
-  return sys.spawn(impl);
+  return sys.spawn(impl, storage, std::move(settings), std::move(runners));
 }
 
 } // namespace orchd

@@ -104,8 +104,11 @@ namespace {
 scheduler_actor fake_scheduler(caf::actor_system& sys,
                                std::vector<int64_t> owned,
                                std::shared_ptr<int> wakes) {
+  // `owned` is an argument, not only a capture: CAF 0.17 dereferences a
+  // null argument tuple when a function is spawned without any.
   return sys.spawn(
-      [=](scheduler_actor::pointer) -> scheduler_actor::behavior_type {
+      [=](scheduler_actor::pointer,
+          std::vector<int64_t>) -> scheduler_actor::behavior_type {
         return {
             [=](atom::wake) { ++*wakes; },
             [](atom::enqueue, const new_job&) { return int64_t{0}; },
@@ -117,7 +120,8 @@ scheduler_actor fake_scheduler(caf::actor_system& sys,
             [](atom::kill) {},
             [](atom::due, int64_t) {},
         };
-      });
+      },
+      owned);
 }
 
 struct reaper_fixture : test::actor_fixture {

@@ -39,8 +39,10 @@ struct runner_log {
 runner_actor fake_runner(caf::actor_system& sys, scheduler_actor scheduler,
                          job_row job, std::shared_ptr<runner_log> log) {
   log->started.push_back(job.id);
+  // The job is an argument, not only a capture: CAF 0.17 dereferences a
+  // null argument tuple when a function is spawned without any.
   return sys.spawn(
-      [=](runner_actor::pointer self) -> runner_actor::behavior_type {
+      [=](runner_actor::pointer self, job_row) -> runner_actor::behavior_type {
         return {
             [=](atom::kill, const std::string& reason) {
               log->killed[job.id] = reason;
@@ -52,7 +54,8 @@ runner_actor fake_runner(caf::actor_system& sys, scheduler_actor scheduler,
             [](atom::timeout) {},
             [](atom::exited, const process_exit&) {},
         };
-      });
+      },
+      job);
 }
 
 struct scheduler_fixture : test::actor_fixture {
