@@ -190,18 +190,22 @@ void launch(runner_pointer self) {
     return;
   }
   st.pid = *pid;
-  log::info(job_name(st), ": started run ", st.run_id, ", pid ", st.pid,
-            " (agent ", st.job.agent, ", attempt ", st.job.attempts, "/",
-            st.job.max_attempts, ")");
   // The pid is durable before the exit is acted on: `await` holds every
-  // other message (the exit among them) until storage answers.
+  // other message (the exit among them) until storage answers. "started"
+  // is logged then, so whoever reads it finds the pid in the database.
   self->request(st.storage, cfg.storage_timeout, atom::set_v,
                 job_pid{st.job.id, st.run_id, st.pid})
-      .await([](bool) {},
-             [self](const caf::error& err) {
-               log::warn(job_name(self->state),
-                         ": cannot stamp the pid: ", describe(err));
-             });
+      .await(
+          [self](bool) {
+            auto& st = self->state;
+            log::info(job_name(st), ": started run ", st.run_id, ", pid ",
+                      st.pid, " (agent ", st.job.agent, ", attempt ",
+                      st.job.attempts, "/", st.job.max_attempts, ")");
+          },
+          [self](const caf::error& err) {
+            log::warn(job_name(self->state),
+                      ": cannot stamp the pid: ", describe(err));
+          });
   self->delayed_send(self, std::chrono::seconds(st.agent.timeout_s),
                      atom::timeout_v);
   if (!st.kill_reason.empty())
