@@ -168,11 +168,7 @@ struct engine {
 
   // The same query through a connection of the test's own.
   std::string sql(const std::string& query) {
-    auto db = test::open_db(db_path);
-    auto rows = test::sql_rows(*db, query);
-    if (!rows.empty() && rows.back() == '\n')
-      rows.pop_back();
-    return rows;
+    return test::sql_value(*test::open_db(db_path), query);
   }
 
   // "start|end job ns" lines the fake agent wrote.

@@ -14,17 +14,7 @@
 
 using namespace orchd;
 
-namespace {
-
-// One value (or one row) of a query, without the row's newline.
-std::string sql_value(storage::database& db, const std::string& sql) {
-  auto rows = orchd::test::sql_rows(db, sql);
-  if (!rows.empty() && rows.back() == '\n')
-    rows.pop_back();
-  return rows;
-}
-
-} // namespace
+using orchd::test::sql_value;
 
 namespace {
 

@@ -59,6 +59,13 @@ std::string sql_rows(storage::database& db, const std::string& sql) {
   return out;
 }
 
+std::string sql_value(storage::database& db, const std::string& sql) {
+  auto rows = sql_rows(db, sql);
+  if (!rows.empty() && rows.back() == '\n')
+    rows.pop_back();
+  return rows;
+}
+
 caf::actor_system_config& actor_fixture::init(caf::actor_system_config& cfg) {
   register_types(cfg);
   cfg.set("scheduler.policy", caf::atom("testing"));

@@ -56,6 +56,9 @@ std::shared_ptr<storage::database> open_db(const std::string& path,
 /// The result of one SQL query as text: rows by newline, columns by '|'.
 std::string sql_rows(storage::database& db, const std::string& sql);
 
+/// One row of a query (columns by '|'), without the row's newline.
+std::string sql_value(storage::database& db, const std::string& sql);
+
 /// Actors under the deterministic test coordinator. Time moves only when a
 /// test advances it.
 struct actor_fixture {
