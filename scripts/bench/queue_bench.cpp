@@ -13,6 +13,7 @@
 #include "actors/log.hpp"
 #include "actors/runner.hpp"
 #include "actors/scheduler.hpp"
+#include "scripts/bench/bench_db.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"
 
@@ -20,6 +21,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -60,32 +62,28 @@ double seconds_since(clock_type::time_point t0) {
 
 std::shared_ptr<storage::database> fresh_db(const options& opt,
                                             const std::string& name) {
-  auto path = opt.dir + "/" + name;
-  for (auto suffix : {"", "-wal", "-shm"})
-    std::filesystem::remove(path + suffix);
-  storage::open_options o;
-  o.path = path;
-  o.synchronous = opt.synchronous;
-  auto db = storage::database::open(o);
-  if (!db) {
-    std::fprintf(stderr, "cannot open %s: %s\n", path.c_str(),
-                 describe(db.error()).c_str());
-    std::exit(1);
-  }
-  return std::shared_ptr<storage::database>{std::move(*db)};
+  return bench::fresh_db(opt.dir, name, opt.synchronous);
 }
 
 // -- (a) queue operations -----------------------------------------------------
 
+struct queue_requester_state {
+  int left = 0;
+  // Runs one job through the queue; lives in the state (not a closure
+  // holding itself) so the actor and its storage handle are released on
+  // quit.
+  std::function<void()> step;
+  static inline const char* name = "bench.queue_requester";
+};
+
 // Enqueue, claim, mark done, `n` times, one job in flight per requester.
-caf::behavior queue_requester(caf::event_based_actor* self,
+caf::behavior queue_requester(caf::stateful_actor<queue_requester_state>* self,
                               storage_actor storage, int n,
                               std::shared_ptr<std::atomic<int>> done,
                               caf::actor notify) {
-  auto left = std::make_shared<int>(n);
-  auto step = std::make_shared<std::function<void()>>();
-  *step = [=] {
-    if ((*left)-- == 0) {
+  self->state.left = n;
+  self->state.step = [self, storage, done, notify] {
+    if (self->state.left-- == 0) {
       self->send(notify, caf::atom("done"));
       self->quit();
       return;
@@ -94,21 +92,21 @@ caf::behavior queue_requester(caf::event_based_actor* self,
     j.agent = "developer";
     j.repo = "bench/repo";
     self->request(storage, caf::infinite, atom::enqueue_v, j)
-        .then([=](int64_t) {
+        .then([self, storage, done](int64_t) {
           self->request(storage, caf::infinite, atom::claim_v, claim_options{})
               .then(
-                  [=](const job_row& job) {
+                  [self, storage, done](const job_row& job) {
                     job_mark m{job.id, "done", caf::none, caf::none, caf::none};
                     self->request(storage, caf::infinite, atom::reap_v, m)
-                        .then([=](bool) {
+                        .then([self, done](bool) {
                           ++*done;
-                          (*step)();
+                          self->state.step();
                         });
                   },
-                  [=](const caf::error&) { (*step)(); });
+                  [self](const caf::error&) { self->state.step(); });
         });
   };
-  (*step)();
+  self->state.step();
   return {[](caf::atom_value) {
   }};
 }

@@ -5,6 +5,7 @@
 #include "actors/actors.hpp"
 #include "actors/error.hpp"
 #include "actors/log.hpp"
+#include "scripts/bench/bench_db.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"
 #include "storage/store.hpp"
@@ -50,21 +51,7 @@ std::string payload(size_t bytes, int i) {
 
 std::shared_ptr<storage::database> fresh_db(const options& opt,
                                             const std::string& name) {
-  auto path = opt.dir + "/" + name;
-  for (auto suffix : {"", "-wal", "-shm"})
-    std::filesystem::remove(path + suffix);
-  storage::open_options o;
-  o.path = path;
-  o.synchronous = opt.synchronous;
-  auto db = storage::database::open(o);
-  if (!db) {
-    std::fprintf(stderr, "cannot open %s: %s\n", path.c_str(),
-                 describe(db.error()).c_str());
-    std::exit(1);
-  }
-  if (!opt.pragma.empty())
-    (*db)->exec(opt.pragma.c_str());
-  return std::shared_ptr<storage::database>{std::move(*db)};
+  return bench::fresh_db(opt.dir, name, opt.synchronous, opt.pragma);
 }
 
 struct requester_state {
