@@ -3,6 +3,7 @@
 // (the prepared-statement cache keys on its address).
 #pragma once
 
+#include "actors/error.hpp"
 #include "actors/records.hpp"
 #include "storage/database.hpp"
 
@@ -23,6 +24,11 @@
   "j.finished_at, j.transient_attempts, j.available_at, j.pid"
 
 namespace orchd::storage {
+
+/// A request the store refuses (ec::invalid_argument) with its reason.
+inline caf::error invalid(std::string what) {
+  return caf::make_error(ec::invalid_argument, std::move(what));
+}
 
 /// Number of columns ORCHD_JOB_COLUMNS reads.
 inline constexpr int job_column_count = 16;

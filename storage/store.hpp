@@ -127,7 +127,8 @@ public:
   caf::expected<bool> finish_run(const run_outcome& x);
   caf::expected<run_row> run_by_id(int64_t id);
 
-  // -- dependencies (reads never fail: a failure reads as none) ------------
+  // -- dependencies (store_gates.cpp; reads never fail: a failure reads as
+  // none) ------------------------------------------------------------------
 
   /// Refuses a self-edge; true iff the edge is new.
   caf::expected<bool> add_dependency(int64_t task_id,
@@ -142,7 +143,7 @@ public:
   /// The tasks this one waits for that are not done.
   std::vector<int64_t> unfinished_dependencies(int64_t task_id);
 
-  // -- repo freezes ---------------------------------------------------------
+  // -- repo freezes (store_gates.cpp) ---------------------------------------
 
   caf::expected<int64_t> freeze_repo(const std::string& repo,
                                      const std::string& reason,

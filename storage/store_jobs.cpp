@@ -13,10 +13,6 @@ namespace orchd::storage {
 
 namespace {
 
-caf::error invalid(std::string what) {
-  return caf::make_error(ec::invalid_argument, std::move(what));
-}
-
 // The claim, one statement: pick the oldest runnable queued job and flip it
 // to running, guarded by `status = 'queued'`. Built from literals so each
 // variant stays one cached prepared statement.
