@@ -84,15 +84,25 @@ caf::optional<json> body_object(const std::string& body,
   return j;
 }
 
-// Answers {"id": job, "status": ...} after an operator action on a job.
-void answer_job(api_pointer self, int64_t id, const reply_callback& reply) {
-  self->request(self->state.to.storage, self->state.timeout, atom::get_v,
-                atom::job_v, id)
+// The shape of most routes: ask `dest`, answer 200 with `body(reply)` as
+// JSON, or the error's status.
+template <class T, class Dest, class Body, class... Ts>
+void ask_and_answer(api_pointer self, const Dest& dest,
+                    const reply_callback& reply, Body body, Ts&&... xs) {
+  self->request(dest, self->state.timeout, std::forward<Ts>(xs)...)
       .then(
-          [reply](const job_row& j) {
-            reply.deliver({200, to_json(j).dump()});
+          [reply, body](T& x) {
+            reply.deliver({200, body(x).dump()});
           },
           [reply](const caf::error& err) { answer_error(reply, err); });
+}
+
+// Answers the job's row (GET /jobs/{id}, and after an operator action).
+void answer_job(api_pointer self, int64_t id, const reply_callback& reply) {
+  ask_and_answer<job_row>(
+      self, self->state.to.storage, reply,
+      [](const job_row& j) { return to_json(j); }, atom::get_v, atom::job_v,
+      id);
 }
 
 json to_json(const freeze_row& f) {
@@ -131,26 +141,23 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
           return;
         }
         auto name = repo->get<std::string>();
-        self->request(self->state.to.freezes, self->state.timeout,
-                      atom::unfreeze_v, name)
-            .then(
-                [reply, name](int64_t cleared) {
-                  reply.deliver(
-                      {200, json{{"repo", name}, {"cleared", cleared}}.dump()});
-                },
-                [reply](const caf::error& err) { answer_error(reply, err); });
+        ask_and_answer<int64_t>(
+            self, self->state.to.freezes, reply,
+            [name](int64_t cleared) {
+              return json{{"repo", name}, {"cleared", cleared}};
+            },
+            atom::unfreeze_v, name);
       },
       [self](atom::list, atom::freeze, reply_callback& reply) {
-        self->request(self->state.to.freezes, self->state.timeout, atom::list_v,
-                      atom::freeze_v)
-            .then(
-                [reply](const std::vector<freeze_row>& rows) {
-                  json out = json::array();
-                  for (auto& f : rows)
-                    out.push_back(to_json(f));
-                  reply.deliver({200, json{{"freezes", out}}.dump()});
-                },
-                [reply](const caf::error& err) { answer_error(reply, err); });
+        ask_and_answer<std::vector<freeze_row>>(
+            self, self->state.to.freezes, reply,
+            [](const std::vector<freeze_row>& rows) {
+              json out = json::array();
+              for (auto& f : rows)
+                out.push_back(to_json(f));
+              return json{{"freezes", out}};
+            },
+            atom::list_v, atom::freeze_v);
       },
       [self](atom::add, atom::dep, int64_t task, const std::string& body,
              reply_callback& reply) {
@@ -177,37 +184,27 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
                 [reply](const caf::error& err) { answer_error(reply, err); });
       },
       [self](atom::get, atom::task, int64_t id, reply_callback& reply) {
-        self->request(self->state.to.storage, self->state.timeout, atom::get_v,
-                      atom::task_v, id)
-            .then(
-                [reply](const task_row& t) {
-                  reply.deliver({200, to_json(t).dump()});
-                },
-                [reply](const caf::error& err) { answer_error(reply, err); });
+        ask_and_answer<task_row>(
+            self, self->state.to.storage, reply,
+            [](const task_row& t) { return to_json(t); }, atom::get_v,
+            atom::task_v, id);
       },
       [self](atom::list, atom::task, reply_callback& reply) {
-        self->request(self->state.to.storage, self->state.timeout, atom::list_v,
-                      atom::active_v)
-            .then(
-                [reply](const std::vector<active_task>& tasks) {
-                  json out = json::array();
-                  for (auto& t : tasks) {
-                    auto j = to_json(t.task);
-                    j["age_s"] = t.age_s;
-                    out.push_back(std::move(j));
-                  }
-                  reply.deliver({200, json{{"tasks", out}}.dump()});
-                },
-                [reply](const caf::error& err) { answer_error(reply, err); });
+        ask_and_answer<std::vector<active_task>>(
+            self, self->state.to.storage, reply,
+            [](const std::vector<active_task>& tasks) {
+              json out = json::array();
+              for (auto& t : tasks) {
+                auto j = to_json(t.task);
+                j["age_s"] = t.age_s;
+                out.push_back(std::move(j));
+              }
+              return json{{"tasks", out}};
+            },
+            atom::list_v, atom::active_v);
       },
       [self](atom::get, atom::job, int64_t id, reply_callback& reply) {
-        self->request(self->state.to.storage, self->state.timeout, atom::get_v,
-                      atom::job_v, id)
-            .then(
-                [reply](const job_row& j) {
-                  reply.deliver({200, to_json(j).dump()});
-                },
-                [reply](const caf::error& err) { answer_error(reply, err); });
+        answer_job(self, id, reply);
       },
       [self](atom::count, atom::job, reply_callback& reply) {
         auto& st = self->state;

@@ -10,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -197,7 +196,6 @@ struct child_watcher::impl {
   asio::executor_work_guard<asio::io_context::executor_type> work{
       io.get_executor()};
   std::map<pid_t, std::shared_ptr<child>> children; // io thread only
-  std::atomic<size_t> count{0};
   std::thread thread;
 
   impl()
@@ -296,9 +294,7 @@ child_watcher::spawn(const spawn_request& req,
   auto* state = impl_.get();
   c->forget = [state](pid_t p) {
     state->children.erase(p);
-    --state->count;
   };
-  ++impl_->count;
   asio::post(impl_->io, [state, c] {
     state->children.emplace(c->pid, c);
     c->read(c->out, c->out_buf, true);
@@ -319,10 +315,6 @@ void child_watcher::signal_group(int64_t pid, int sig) {
     if (it != state->children.end() && !it->second->reaped)
       ::kill(-static_cast<pid_t>(pid), sig);
   });
-}
-
-size_t child_watcher::watching() const {
-  return impl_->count.load();
 }
 
 // -- processes of a previous daemon -------------------------------------------

@@ -54,9 +54,6 @@ public:
   /// already been reaped (then nothing: its group id may be reused).
   void signal_group(int64_t pid, int sig);
 
-  /// Children spawned and not yet reaped.
-  size_t watching() const;
-
 private:
   struct impl;
   std::unique_ptr<impl> impl_;

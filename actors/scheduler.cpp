@@ -8,6 +8,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
+
 namespace orchd {
 
 namespace {
@@ -23,7 +25,6 @@ struct scheduler_state {
   runner_factory runners;
   /// Running jobs by id, each with its runner.
   std::map<int64_t, slot> running;
-  std::map<std::string, int64_t> running_per_repo;
   /// Claims sent and not yet answered; `again`: something changed while
   /// they were out. Several claims join one group commit, so a burst of
   /// free slots fills in one fsync.
@@ -56,11 +57,14 @@ int64_t claims_to_send(const scheduler_state& st) {
   return free;
 }
 
+// Repos with a cap of their own that their running jobs fill.
 std::vector<std::string> repos_at_cap(const scheduler_state& st) {
   std::vector<std::string> out;
   for (auto& [repo, cap] : st.settings.repo_caps) {
-    auto it = st.running_per_repo.find(repo);
-    if (cap > 0 && it != st.running_per_repo.end() && it->second >= cap)
+    auto n = std::count_if(st.running.begin(), st.running.end(), [&](auto& kv) {
+      return kv.second.job.repo == repo;
+    });
+    if (cap > 0 && n >= cap)
       out.push_back(repo);
   }
   return out;
@@ -116,7 +120,6 @@ void start(scheduler_pointer self, job_row job) {
   }
   auto runner =
       st.runners(caf::actor_cast<scheduler_actor>(self), job, agent->second);
-  ++st.running_per_repo[job.repo];
   auto id = job.id;
   st.running.emplace(id, slot{std::move(job), std::move(runner)});
 }
@@ -201,8 +204,6 @@ void finalise(scheduler_pointer self, const run_report& report) {
   }
   auto job = std::move(it->second.job);
   st.running.erase(it);
-  if (--st.running_per_repo[job.repo] <= 0)
-    st.running_per_repo.erase(job.repo);
   run_verdict verdict{parse_run_kind(report.outcome).value_or(run_kind::crash),
                       report.error, report.retry_after_s};
   auto plan = plan_finalise(job, report.run_id, verdict, st.settings.backoff);
