@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS idx_jobs_status ON jobs(status, id);
 )sql";
 
-// -- levels 2 to 9: each a set of columns, then DDL -------------------------
+// -- levels 2 to 12: each a set of columns, then DDL ------------------------
 
 struct column {
   const char* table;
@@ -168,6 +168,16 @@ INSERT OR IGNORE INTO orchd_meta (key, value)
       {"agent_runs", "retry_after_s", "INTEGER"}},
      "",
      nullptr},
+    // Lookups by Plane id, by branch (CI results) and the serial gate's
+    // per-repo scan, which the legacy schema left to full table scans.
+    {12,
+     {},
+     R"sql(
+CREATE INDEX IF NOT EXISTS idx_tasks_plane ON tasks(plane_id);
+CREATE INDEX IF NOT EXISTS idx_tasks_repo_branch ON tasks(repo, branch);
+CREATE INDEX IF NOT EXISTS idx_tasks_repo_stage ON tasks(repo, stage);
+)sql",
+     "idx_tasks_repo_stage"},
 };
 
 bool has_object(database& db, const char* name) {

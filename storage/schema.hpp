@@ -19,9 +19,10 @@ namespace schema {
 /// branch and the normalised result (success, failure, pending) of a CI
 /// event. Level 11 adds to `agent_runs` the job a run served and its
 /// classified outcome (outcome, error, retry_after_s), so a job can be
-/// finalised from its run alone. orchd keeps the level in `PRAGMA
+/// finalised from its run alone. Level 12 indexes `tasks` by Plane id, by
+/// (repo, branch) and by (repo, stage). orchd keeps the level in `PRAGMA
 /// user_version`.
-inline constexpr int64_t latest_version = 11;
+inline constexpr int64_t latest_version = 12;
 
 /// The level of a file from its tables and columns: 0 for an empty file,
 /// else the last step whose tables, columns and indexes all exist in order.
