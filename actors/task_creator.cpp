@@ -118,10 +118,12 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
         spec.task_folder = project->task_folder;
         spec.title = ev->name;
         spec.text = ev->description;
-        // await: the next event waits until this one is done, so creation
-        // and its follow-up never interleave.
+        // The storage actor answers in request order, and each answer's
+        // follow-up (git included) runs to its end before the next one: no
+        // two creations interleave, without holding back the mailbox (an
+        // await would park every later message in a cache CAF rescans).
         self->request(st.storage, storage_timeout, atom::create_v, request)
-            .await(
+            .then(
                 [self, event_id, spec](task_claim& claim) mutable {
                   auto& task = claim.task;
                   // The creator makes the worktree; a task still in 'created'
@@ -130,6 +132,7 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
                       task.stage == "setup_failed") {
                     spec.branch = task.branch;
                     spec.work_item_id = task.work_item_id;
+                    bool had_worktree = worktree_exists(spec);
                     if (auto path = ensure_worktree(spec)) {
                       if (claim.created) {
                         ++self->state.created;
@@ -137,8 +140,9 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
                                   task.work_item_id, " on ", task.branch,
                                   " in ", *path);
                       }
-                      // Its analyst can run now that the worktree exists.
-                      if (self->state.scheduler)
+                      // Its analyst can run now that the worktree exists
+                      // (a later update of the item changes nothing).
+                      if (!had_worktree && self->state.scheduler)
                         self->send(self->state.scheduler, atom::wake_v);
                     } else {
                       ++self->state.setup_failures;

@@ -86,6 +86,11 @@ std::string worktree_path(const worktree_spec& spec) {
       .string();
 }
 
+bool worktree_exists(const worktree_spec& spec) {
+  std::error_code err;
+  return fs::exists(fs::path{worktree_path(spec)} / ".git", err);
+}
+
 caf::expected<std::string> ensure_worktree(const worktree_spec& spec) {
   auto path = worktree_path(spec);
   auto git_failed = [&](const command_result& r, const char* what) {
@@ -94,7 +99,7 @@ caf::expected<std::string> ensure_worktree(const worktree_spec& spec) {
                                std::to_string(r.exit_code) + "): " + r.output);
   };
   std::error_code err;
-  if (!fs::exists(fs::path{path} / ".git", err)) {
+  if (!worktree_exists(spec)) {
     fs::create_directories(fs::path{path}.parent_path(), err);
     if (err)
       return caf::make_error(ec::invalid_argument,

@@ -39,6 +39,9 @@ struct worktree_spec {
 /// The worktree folder a spec names: <root>/<owner>__<name>/<work item id>.
 std::string worktree_path(const worktree_spec& spec);
 
+/// True once the spec's worktree has been made (its .git link exists).
+bool worktree_exists(const worktree_spec& spec);
+
 /// Makes the branch's worktree from the clone and the task folder inside
 /// it (title and text in README.md), unless they exist: safe to run again
 /// after a crash. Answers the worktree path, or git's complaint.
