@@ -64,6 +64,8 @@ using storage_actor = caf::typed_actor<
     // -- events --
     // Records a webhook delivery, de-duplicated on its delivery id.
     caf::replies_to<atom::add, event_record>::with<event_ack>,
+    // The same for a GitHub CI result, mapped to its task in the write.
+    caf::replies_to<atom::add, event_record, ci_mapping>::with<event_ack>,
     // Marks an event handled; false if unknown or already handled.
     caf::replies_to<atom::mark, atom::event, int64_t>::with<bool>,
     // Events of a source recorded by orchd and not yet handled, oldest

@@ -63,7 +63,7 @@ void resolve_by_stage(ci_pointer self, ci_outcome outcome,
                       const std::string& repo) {
   self->request(self->state.storage, storage_timeout, atom::list_v,
                 atom::task_v, repo, std::string{"development"})
-      .await(
+      .then(
           [self, outcome, repo](std::vector<task_row>& tasks) mutable {
             if (tasks.size() == 1) {
               outcome.task_id = tasks[0].id;
@@ -97,7 +97,7 @@ void resolve_by_commit(ci_pointer self, ci_outcome outcome,
     return resolve_by_stage(self, std::move(outcome), repo);
   self->request(self->state.storage, storage_timeout, atom::find_v,
                 atom::task_v, repo, branches)
-      .await(
+      .then(
           [self, outcome](task_row& t) mutable {
             outcome.task_id = t.id;
             outcome.branch = t.branch;
@@ -133,18 +133,25 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
         for (auto& p : self->state.projects)
           if (p.repo == ev->repo)
             clone = p.clone_path;
-        // First the branches the payload names.
+        // The branches the payload names are where CI ran: when none of
+        // them is a task's, the event is not a task's (a run on main, say),
+        // and guessing from commits or stages would pin it on the wrong
+        // task (every task branch contains main's older commits).
+        if (ev->branches.empty())
+          return resolve_by_commit(self, std::move(outcome), ev->repo, ev->sha,
+                                   clone);
         self->request(self->state.storage, storage_timeout, atom::find_v,
                       atom::task_v, ev->repo, ev->branches)
-            .await(
+            .then(
                 [self, outcome](task_row& t) mutable {
                   outcome.task_id = t.id;
                   outcome.branch = t.branch;
                   record(self, std::move(outcome));
                 },
-                [self, outcome, repo = ev->repo, sha = ev->sha,
-                 clone](const caf::error&) mutable {
-                  resolve_by_commit(self, std::move(outcome), repo, sha, clone);
+                [self, outcome](const caf::error& err) mutable {
+                  if (err != ec::no_such_task)
+                    log::error("ci_events: ", describe(err));
+                  record(self, std::move(outcome));
                 });
       },
   };

@@ -88,6 +88,10 @@ intake_decision check_delivery(const webhook_delivery& d,
       out.acted_on = false;
       out.ignored_because =
           "GitHub " + d.event_type + " events are not acted on";
+    } else if (!ev->branches.empty()) {
+      // Mapped to its task by the write that records it (see ci_events
+      // for a result that names no branch).
+      out.ci = {ev->repo, ev->branches, ev->result};
     }
   }
   out.record.processed = !out.acted_on;
@@ -121,18 +125,20 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
         // A new event that is acted on goes on once it is durable: Plane
         // work items to the task creator, GitHub CI results to ci_events
         // (its payload is kept: the record moves into the request).
+        bool mapped = !decision.ci.branches.empty();
         std::string routed;
-        if (decision.acted_on)
+        if (decision.acted_on && !mapped)
           routed = decision.record.payload;
+        auto ci_result = decision.ci.result;
         auto source = d.source;
         auto kind = d.event_type;
         auto acted_on = decision.acted_on;
         auto ignored_because = std::move(decision.ignored_because);
         self->request(st.storage, st.settings.storage_timeout, atom::add_v,
-                      std::move(decision.record))
+                      std::move(decision.record), std::move(decision.ci))
             .then(
-                [self, reply, acted_on, ignored_because, source, kind,
-                 routed = std::move(routed)](const event_ack& ack) {
+                [self, reply, acted_on, ignored_because, source, kind, mapped,
+                 ci_result, routed = std::move(routed)](const event_ack& ack) {
                   auto& st = self->state;
                   if (!ack.created) {
                     ++st.duplicates;
@@ -146,7 +152,13 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
                                             .dump()});
                     return;
                   }
-                  if (source == "plane" && st.task_creator)
+                  if (mapped)
+                    log::info("ci: event ", ack.id, " -> task ",
+                              ack.task_id ? std::to_string(*ack.task_id)
+                                          : std::string{"none"},
+                              " (", ci_result.empty() ? "no result" : ci_result,
+                              ")");
+                  else if (source == "plane" && st.task_creator)
                     self->send(st.task_creator, atom::handle_v, ack.id, routed);
                   else if (source == "github" && st.ci_events)
                     self->send(st.ci_events, atom::handle_v, ack.id, kind,

@@ -30,6 +30,8 @@ struct intake_settings {
 struct intake_decision {
   caf::optional<http_answer> refusal;
   event_record record;
+  /// A CI result that names its branches, mapped in the recording write.
+  ci_mapping ci;
   /// false: recorded but not acted on (answered 202), with the reason.
   bool acted_on = true;
   std::string ignored_because;

@@ -99,6 +99,21 @@ typename Inspector::result_type inspect(Inspector& f, event_record& x) {
            x.payload, x.delivery_id, x.processed);
 }
 
+/// A GitHub CI result whose payload names its branches, recorded with its
+/// event: the write maps it to the task on one of the branches and keeps
+/// the event as handled. No branches: nothing to map in the write.
+struct ci_mapping {
+  std::string repo;
+  std::vector<std::string> branches;
+  std::string result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ci_mapping& x) {
+  return f(caf::meta::type_name("orchd::ci_mapping"), x.repo, x.branches,
+           x.result);
+}
+
 /// A recorded event with its row id.
 struct stored_event {
   int64_t id = 0;
@@ -155,11 +170,14 @@ typename Inspector::result_type inspect(Inspector& f, work_item_request& x) {
 struct event_ack {
   int64_t id = 0;
   bool created = false;
+  /// For a CI result mapped in the write: its task, if one matched.
+  caf::optional<int64_t> task_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_ack& x) {
-  return f(caf::meta::type_name("orchd::event_ack"), x.id, x.created);
+  return f(caf::meta::type_name("orchd::event_ack"), x.id, x.created,
+           x.task_id);
 }
 
 // -- jobs -------------------------------------------------------------------

@@ -270,6 +270,9 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::add, const event_record& x) {
         return write(self, [&](store& s) { return s.add_event(x); });
       },
+      [self](atom::add, const event_record& x, const ci_mapping& ci) {
+        return write(self, [&](store& s) { return s.add_event(x, ci); });
+      },
       [self](atom::mark, atom::event, int64_t id) {
         return write(self,
                      [&](store& s) { return s.mark_event_processed(id); });

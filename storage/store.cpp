@@ -253,21 +253,38 @@ bool store::end_brd_review(int64_t task_id) {
 
 // -- events -----------------------------------------------------------------
 
-caf::expected<event_ack> store::add_event(const event_record& x) {
+caf::expected<event_ack> store::add_event(const event_record& x,
+                                          const ci_mapping& ci) {
   if (x.source.empty() || x.event_type.empty())
     return invalid("an event needs a source and an event type");
+  // A CI result with named branches is handled here: its task (if one of
+  // the branches is a task's) and result are kept on the row it makes.
+  bool mapped = !ci.branches.empty();
+  caf::optional<int64_t> task_id;
+  std::string branch;
+  if (mapped) {
+    branch = ci.branches.front();
+    if (auto t = task_on_branches(ci.repo, ci.branches)) {
+      task_id = t->id;
+      branch = t->branch;
+    }
+  }
   auto q = db_.prepare("INSERT OR IGNORE INTO events "
-                       "(source, event_type, payload, delivery_id, processed) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5)");
+                       "(source, event_type, payload, delivery_id, processed, "
+                       "task_id, ci_branch, ci_result) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   q->bind(1, std::string_view{x.source});
   q->bind(2, std::string_view{x.event_type});
   q->bind(3, std::string_view{x.payload});
   q->bind_text_or_null(4, x.delivery_id);
-  q->bind(5, int64_t{x.processed ? 1 : 0});
+  q->bind(5, int64_t{x.processed || mapped ? 1 : 0});
+  q->bind(6, task_id);
+  q->bind_text_or_null(7, branch);
+  q->bind_text_or_null(8, mapped ? ci.result : std::string{});
   q->step();
   if (db_.changes() == 0)
-    return event_ack{0, false};
-  return event_ack{db_.last_insert_rowid(), true};
+    return event_ack{0, false, caf::none};
+  return event_ack{db_.last_insert_rowid(), true, task_id};
 }
 
 bool store::mark_event_processed(int64_t id) {

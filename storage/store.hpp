@@ -70,7 +70,10 @@ public:
   // -- events ---------------------------------------------------------------
 
   /// INSERT OR IGNORE keyed by delivery id; `created` iff a row was added.
-  caf::expected<event_ack> add_event(const event_record& x);
+  /// With `ci` branches the row also gets the task on one of them (if
+  /// any), the branch and the result, and is recorded as handled.
+  caf::expected<event_ack> add_event(const event_record& x,
+                                     const ci_mapping& ci = {});
   /// Marks an event handled; false when unknown or already handled.
   bool mark_event_processed(int64_t id);
   /// Unhandled events of a source recorded since orchd took the file over
