@@ -171,6 +171,7 @@ int serve(const config& cfg) {
             " open (synchronous=", cfg.database.synchronous, ")");
   caf::actor_system_config sys_cfg;
   register_types(sys_cfg);
+  configure_scheduler(sys_cfg);
   caf::actor_system sys{sys_cfg};
   auto storage = storage::spawn_storage(
       sys, std::shared_ptr<storage::database>{std::move(*db)}, true);

@@ -6,6 +6,9 @@
 #include <caf/atom.hpp>
 #include <caf/message.hpp>
 
+#include <algorithm>
+#include <thread>
+
 namespace orchd {
 
 void register_types(caf::actor_system_config& cfg) {
@@ -22,6 +25,12 @@ void register_types(caf::actor_system_config& cfg) {
     }
     return result;
   });
+}
+
+void configure_scheduler(caf::actor_system_config& cfg) {
+  auto cores = static_cast<size_t>(std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", std::max<size_t>(2, cores));
+  cfg.set("work-stealing.moderate-poll-attempts", 0);
 }
 
 } // namespace orchd

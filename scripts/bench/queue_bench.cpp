@@ -51,6 +51,8 @@ struct options {
   int latency_samples = 300;
   std::string synchronous = "full";
   std::string dir = "var/bench";
+  /// Which parts to run, e.g. "a" to profile the queue alone.
+  std::string parts = "abc";
 };
 
 const char* success_json =
@@ -289,6 +291,8 @@ int main(int argc, char** argv) {
       opt.latency_samples = std::stoi(v);
     else if (k == "--synchronous")
       opt.synchronous = v;
+    else if (k == "--parts")
+      opt.parts = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -299,6 +303,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(opt.dir);
   caf::actor_system_config cfg;
   register_types(cfg);
+  configure_scheduler(cfg);
   caf::actor_system sys{cfg};
   std::printf("synchronous=%s, %u cores\n", opt.synchronous.c_str(),
               std::thread::hardware_concurrency());
@@ -306,8 +311,14 @@ int main(int argc, char** argv) {
               "|    jobs/s |\n");
   std::printf("|---------------------------------|---------|---------|--------"
               "-|-----------|\n");
-  bench_queue(sys, opt);
-  bench_end_to_end(sys, opt);
-  bench_latency(sys, opt);
+  auto wanted = [&](char part) {
+    return opt.parts.find(part) != std::string::npos;
+  };
+  if (wanted('a'))
+    bench_queue(sys, opt);
+  if (wanted('b'))
+    bench_end_to_end(sys, opt);
+  if (wanted('c'))
+    bench_latency(sys, opt);
   return 0;
 }

@@ -101,6 +101,7 @@ struct row {
 row group_commit(const options& opt) {
   caf::actor_system_config cfg;
   register_types(cfg);
+  configure_scheduler(cfg);
   cfg.set("scheduler.policy", opt.policy == "sharing" ? caf::atom("sharing")
                                                       : caf::atom("stealing"));
   caf::actor_system sys{cfg};
