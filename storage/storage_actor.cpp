@@ -112,13 +112,24 @@ caf::error failed(const sql_error& e) {
   return caf::make_error(ec::storage_failed, e.what());
 }
 
+// How a write keeps a failed request from leaving anything behind.
+enum class atomicity {
+  // Several statements: the request runs in its own savepoint.
+  savepoint,
+  // One data-changing statement (after checks that change nothing): SQLite
+  // already undoes a failed statement alone, so a savepoint would only add
+  // two statements and a page bitmap to every request.
+  statement,
+};
+
 // A write joins the open batch (opening one, and scheduling its flush
-// behind everything already in the mailbox, if none is open). Each request
-// runs in its own savepoint: a request that fails leaves nothing behind and
-// does not fail the others, unless SQLite itself rolled the whole
-// transaction back (it may on SQLITE_FULL or SQLITE_IOERR).
+// behind everything already in the mailbox, if none is open). A request
+// that fails leaves nothing behind and does not fail the others, unless
+// SQLite itself rolled the whole transaction back (it may on SQLITE_FULL or
+// SQLITE_IOERR).
 template <class F>
-caf::result<value_of<F>> write(storage_pointer self, F f) {
+caf::result<value_of<F>> write(storage_pointer self, F f,
+                               atomicity how = atomicity::savepoint) {
   using T = value_of<F>;
   auto& st = self->state;
   if (!st.db)
@@ -131,7 +142,8 @@ caf::result<value_of<F>> write(storage_pointer self, F f) {
       st.arrivals_since_flush = 0;
       self->send(self, atom::flush_v);
     }
-    db.prepare("SAVEPOINT request")->step();
+    if (how == atomicity::savepoint)
+      db.prepare("SAVEPOINT request")->step();
   } catch (const sql_error& e) {
     log::error("storage: cannot open a write: ", e.what());
     return failed(e);
@@ -146,6 +158,12 @@ caf::result<value_of<F>> write(storage_pointer self, F f) {
       st.fail_batch(result.error());
       return result.error();
     }
+  }
+  if (how == atomicity::statement) {
+    if (!result)
+      return result.error();
+    ++st.stats.writes;
+    return reply_after_commit(self, std::move(*result));
   }
   try {
     if (result) {
@@ -268,14 +286,19 @@ storage_actor::behavior_type storage(storage_pointer self,
       },
       // -- events --
       [self](atom::add, const event_record& x) {
-        return write(self, [&](store& s) { return s.add_event(x); });
+        return write(
+            self, [&](store& s) { return s.add_event(x); },
+            atomicity::statement);
       },
       [self](atom::add, const event_record& x, const ci_mapping& ci) {
-        return write(self, [&](store& s) { return s.add_event(x, ci); });
+        return write(
+            self, [&](store& s) { return s.add_event(x, ci); },
+            atomicity::statement);
       },
       [self](atom::mark, atom::event, int64_t id) {
-        return write(self,
-                     [&](store& s) { return s.mark_event_processed(id); });
+        return write(
+            self, [&](store& s) { return s.mark_event_processed(id); },
+            atomicity::statement);
       },
       [self](atom::unfinished, atom::event, const string& source) {
         return read(self,
@@ -290,23 +313,34 @@ storage_actor::behavior_type storage(storage_pointer self,
             self, [&](store& s) { return s.task_on_branches(repo, branches); });
       },
       [self](atom::set, const ci_outcome& x) {
-        return write(self, [&](store& s) { return s.record_ci_outcome(x); });
+        return write(
+            self, [&](store& s) { return s.record_ci_outcome(x); },
+            atomicity::statement);
       },
       // -- jobs --
       [self](atom::enqueue, const new_job& x) {
-        return write(self, [&](store& s) { return s.enqueue(x); });
+        return write(
+            self, [&](store& s) { return s.enqueue(x); }, atomicity::statement);
       },
       [self](atom::claim, const claim_options& opts) {
-        return write(self, [&](store& s) { return s.claim_next_job(opts); });
+        return write(
+            self, [&](store& s) { return s.claim_next_job(opts); },
+            atomicity::statement);
       },
       [self](atom::requeue, const transient_requeue& x) {
-        return write(self, [&](store& s) { return s.requeue_transient(x); });
+        return write(
+            self, [&](store& s) { return s.requeue_transient(x); },
+            atomicity::statement);
       },
       [self](atom::mark, const job_mark& x) {
-        return write(self, [&](store& s) { return s.mark_job(x); });
+        return write(
+            self, [&](store& s) { return s.mark_job(x); },
+            atomicity::statement);
       },
       [self](atom::reap, const job_mark& x) {
-        return write(self, [&](store& s) { return s.reap_job(x); });
+        return write(
+            self, [&](store& s) { return s.reap_job(x); },
+            atomicity::statement);
       },
       [self](atom::active, atom::job, int64_t task) {
         return read(self, [&](store& s) { return s.has_active_job(task); });
@@ -324,7 +358,9 @@ storage_actor::behavior_type storage(storage_pointer self,
         return read(self, [&](store& s) { return s.job_by_id(id); });
       },
       [self](atom::set, const job_pid& x) {
-        return write(self, [&](store& s) { return s.stamp_pid(x); });
+        return write(
+            self, [&](store& s) { return s.stamp_pid(x); },
+            atomicity::statement);
       },
       [self](atom::cancel, int64_t id) {
         return write(self, [&](store& s) { return s.cancel_job(id); });
