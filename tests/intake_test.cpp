@@ -69,6 +69,19 @@ TEST_CASE("recorded but not acted on: ping, other Plane events, own user") {
   CHECK(own.ignored_because.find("own Plane user") != std::string::npos);
 }
 
+TEST_CASE("a CI result that names its branches is mapped in the write") {
+  auto body = test::read_fixture("github_check_run_completed.body.json");
+  auto d = check_delivery(github(body, "check_run"), settings());
+  REQUIRE_FALSE(d.refusal);
+  CHECK(d.acted_on);
+  CHECK(d.ci.repo == "acme/widgets");
+  CHECK(d.ci.branches == std::vector<std::string>{"agent/PROJ-42"});
+  CHECK(d.ci.result == "failure");
+  // Not a CI kind: nothing to map.
+  auto ping = check_delivery(github(R"({"zen": "x"})", "ping"), settings());
+  CHECK(ping.ci.branches.empty());
+}
+
 TEST_CASE("Plane retries map to one delivery key") {
   auto body = test::read_fixture("plane_issue_updated.body.json");
   auto a = check_delivery(plane(body, "first"), settings());
@@ -106,6 +119,10 @@ TEST_CASE_FIXTURE(test::actor_fixture,
   CHECK(answers[2].body.find("duplicate") != std::string::npos);
   auto db = test::open_db(path);
   CHECK(test::sql_rows(*db, "SELECT COUNT(*) FROM events") == "1\n");
+  // Handled by the write itself (no task is on the branch): nothing is
+  // left for ci_events, which this intake does not even have.
+  CHECK(test::sql_rows(*db, "SELECT processed, task_id, ci_branch, ci_result "
+                            "FROM events") == "1|NULL|agent/PROJ-42|failure\n");
   self->send_exit(store, caf::exit_reason::user_shutdown);
   self->send(in, atom::webhook_v, github(body, "check_run", "x-3"), collect);
   run();

@@ -69,6 +69,39 @@ TEST_CASE_FIXTURE(store_fixture, "task lookup by repo and branch") {
   CHECK(st.task_by_branch("acme/widgets", "main").error() == ec::no_such_task);
 }
 
+TEST_CASE_FIXTURE(store_fixture,
+                  "a CI result naming its branches is mapped as it is stored") {
+  auto t = make_task("p-1", "acme/widgets", "ET-001", "agent/ET-001");
+  event_record ev{"github", "check_run", "{}", "g-1", false};
+  // The task's branch second: any named branch maps.
+  auto ack = unbox(st.add_event(
+      ev, ci_mapping{"acme/widgets", {"main", "agent/ET-001"}, "failure"}));
+  CHECK(ack.created);
+  REQUIRE(ack.task_id);
+  CHECK(*ack.task_id == t.id);
+  // No task on the branches (or another repo's): unresolved, yet handled.
+  ev.delivery_id = "g-2";
+  auto none = unbox(
+      st.add_event(ev, ci_mapping{"acme/other", {"agent/ET-001"}, "success"}));
+  CHECK(none.created);
+  CHECK_FALSE(none.task_id);
+  // A redelivery changes nothing.
+  ev.delivery_id = "g-1";
+  auto again = unbox(st.add_event(
+      ev, ci_mapping{"acme/widgets", {"agent/ET-001"}, "success"}));
+  CHECK_FALSE(again.created);
+  // No branches: stored unhandled, for ci_events.
+  ev.delivery_id = "g-3";
+  CHECK(unbox(st.add_event(ev, ci_mapping{"acme/widgets", {}, "success"}))
+            .created);
+  CHECK(sql_rows(*db, "SELECT delivery_id, task_id, ci_branch, ci_result, "
+                      "processed FROM events ORDER BY id") ==
+        "g-1|" + std::to_string(t.id) +
+            "|agent/ET-001|failure|1\n"
+            "g-2|NULL|agent/ET-001|success|1\n"
+            "g-3|NULL|NULL|NULL|0\n");
+}
+
 TEST_CASE_FIXTURE(store_fixture, "stage update stamps updated_at") {
   auto t = make_task("p-1", "r");
   db->exec("UPDATE tasks SET updated_at = '2020-01-01 00:00:00'");
