@@ -123,8 +123,9 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
           return;
         }
         // A new event that is acted on goes on once it is durable: Plane
-        // work items to the task creator, GitHub CI results to ci_events
-        // (its payload is kept: the record moves into the request).
+        // work items to the task creator, GitHub CI results that name no
+        // branch to ci_events (its payload is kept: the record moves into
+        // the request); the others were mapped by the write itself.
         bool mapped = !decision.ci.branches.empty();
         std::string routed;
         if (decision.acted_on && !mapped)
