@@ -196,6 +196,28 @@ int serve(const config& cfg) {
       return exit_failure;
     }
   }
+  http::server_options http_opts;
+  http_opts.address = cfg.listen.address;
+  http_opts.port = static_cast<uint16_t>(cfg.listen.port);
+  http_opts.threads = static_cast<int>(cfg.http.threads);
+  http_opts.header_limit = static_cast<size_t>(cfg.http.header_limit_bytes);
+  http_opts.webhook_body_limit =
+      static_cast<size_t>(cfg.http.webhook_body_limit_bytes);
+  http_opts.body_limit = static_cast<size_t>(cfg.http.body_limit_bytes);
+  http_opts.header_timeout = std::chrono::seconds(cfg.http.header_timeout_s);
+  http_opts.body_timeout = std::chrono::seconds(cfg.http.body_timeout_s);
+  http_opts.reply_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
+  http_opts.max_connections = static_cast<size_t>(cfg.http.max_connections);
+  http_opts.admin_token = cfg.secrets.admin_token;
+  // The port first: a daemon that cannot listen stops before its job
+  // engine claims anything (no agent started for a daemon that exits).
+  http::server web{http_opts};
+  auto port = web.listen();
+  if (!port) {
+    log::error(describe(port.error()));
+    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    return exit_failure;
+  }
   auto recovered =
       recover_running_jobs(sys, storage, instance, std::chrono::seconds(60));
   if (!recovered) {
@@ -225,19 +247,6 @@ int serve(const config& cfg) {
       log::warn("no ", name, " webhook secret is set: /webhooks/", name,
                 " refuses every delivery");
 
-  http::server_options http_opts;
-  http_opts.address = cfg.listen.address;
-  http_opts.port = static_cast<uint16_t>(cfg.listen.port);
-  http_opts.threads = static_cast<int>(cfg.http.threads);
-  http_opts.header_limit = static_cast<size_t>(cfg.http.header_limit_bytes);
-  http_opts.webhook_body_limit =
-      static_cast<size_t>(cfg.http.webhook_body_limit_bytes);
-  http_opts.body_limit = static_cast<size_t>(cfg.http.body_limit_bytes);
-  http_opts.header_timeout = std::chrono::seconds(cfg.http.header_timeout_s);
-  http_opts.body_timeout = std::chrono::seconds(cfg.http.body_timeout_s);
-  http_opts.reply_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
-  http_opts.max_connections = static_cast<size_t>(cfg.http.max_connections);
-  http_opts.admin_token = cfg.secrets.admin_token;
   auto admin = spawn_admin_api(sys, admin_backends{storage, scheduler, freezes},
                                std::chrono::seconds(cfg.http.reply_timeout_s));
   auto stop_engine = [&] {
@@ -245,18 +254,7 @@ int serve(const config& cfg) {
     caf::anon_send_exit(freezes, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
   };
-  http::server web{http_opts, http::backends{intake, admin}};
-  auto port = web.start();
-  if (!port) {
-    log::error(describe(port.error()));
-    caf::anon_send_exit(intake, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(creator, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ci, caf::exit_reason::user_shutdown);
-    stop_engine();
-    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
-    return exit_failure;
-  }
+  web.serve(http::backends{intake, admin});
   replay_unhandled_events(sys, storage, creator, ci);
   log::info("listening on ", cfg.listen.address, ":", *port);
   log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),

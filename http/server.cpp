@@ -10,8 +10,8 @@
 
 namespace orchd::http {
 
-server::server(server_options opts, backends actors)
-    : impl_(std::make_shared<impl>(std::move(opts), std::move(actors))) {}
+server::server(server_options opts)
+    : impl_(std::make_shared<impl>(std::move(opts))) {}
 
 server::~server() {
   stop();
@@ -38,7 +38,7 @@ void server::impl::accept() {
       });
 }
 
-caf::expected<uint16_t> server::start() {
+caf::expected<uint16_t> server::listen() {
   auto& d = *impl_;
   beast::error_code ec;
   auto address = net::ip::make_address(d.opts.address, ec);
@@ -66,11 +66,15 @@ caf::expected<uint16_t> server::start() {
   d.acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec)
     return fail("listen on");
-  auto port = d.acceptor->local_endpoint().port();
+  return d.acceptor->local_endpoint().port();
+}
+
+void server::serve(backends actors) {
+  auto& d = *impl_;
+  d.actors = std::move(actors);
   d.accept();
   for (int i = 0; i < d.opts.threads; ++i)
     d.threads.emplace_back([&d] { d.ioc.run(); });
-  return port;
 }
 
 void server::stop() {

@@ -39,13 +39,18 @@ struct backends {
 
 class server {
 public:
-  server(server_options opts, backends actors);
+  explicit server(server_options opts);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  /// Binds, listens and starts the threads; answers the bound port.
-  caf::expected<uint16_t> start();
+  /// Binds and listens; answers the bound port. Connections wait in the
+  /// kernel's backlog until `serve`. The daemon binds before it starts the
+  /// job engine, so a taken port stops it before any agent runs.
+  caf::expected<uint16_t> listen();
+
+  /// Starts accepting, on the io threads, requests for `actors`.
+  void serve(backends actors);
 
   /// Stops accepting, closes every connection and joins the threads.
   void stop();

@@ -73,9 +73,8 @@ void dispatch_request(const route& r, request& req, const backends& actors,
 /// reply holds a shared_ptr to it, so a reply that comes late posts onto a
 /// stopped io_context instead of a destroyed one.
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(server_options o, backends a)
-      : opts(std::move(o))
-      , actors(std::move(a)) {}
+  explicit impl(server_options o)
+      : opts(std::move(o)) {}
 
   server_options opts;
   backends actors;

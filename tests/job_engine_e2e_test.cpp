@@ -11,11 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <csignal>
 #include <dirent.h>
 #include <fstream>
 #include <map>
+#include <netinet/in.h>
 #include <sstream>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace orchd;
 using json = nlohmann::json;
@@ -52,6 +56,8 @@ struct engine {
   json cfg;
   std::unique_ptr<child_process> daemon;
   uint16_t port = 0;
+  /// The --port the daemon gets (0: the OS chooses).
+  std::string port_arg = "0";
 
   engine() {
     cfg = {
@@ -130,11 +136,12 @@ struct engine {
     args.insert(args.end(), env.begin(), env.end());
     for (auto x : {orchd_bin, std::string{"serve"}, std::string{"--config"},
                    dir.file("orchd.json"), std::string{"--db"}, db_path,
-                   std::string{"--port"}, std::string{"0"}})
+                   std::string{"--port"}, port_arg})
       args.push_back(x);
     daemon = std::make_unique<child_process>("/usr/bin/env", args,
                                              dir.path().string());
-    port = test::wait_until_listening(*daemon);
+    if (port_arg == "0")
+      port = test::wait_until_listening(*daemon);
   }
 
   void wait_log(const std::string& needle, int seconds = 60) {
@@ -489,4 +496,29 @@ TEST_CASE("SIGTERM lets a running agent finish; a second one stops it and "
     CHECK(e.sql("SELECT status, error FROM jobs") ==
           "queued|daemon stopped while the agent ran");
   }
+}
+
+TEST_CASE("a daemon that cannot listen on its port runs no agent") {
+  // Another listener holds the port.
+  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(holder >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::bind(holder, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  REQUIRE(::listen(holder, 1) == 0);
+  REQUIRE(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  engine e;
+  auto id = e.job("developer", "[fake:ok]");
+  e.port_arg = std::to_string(ntohs(addr.sin_port));
+  e.start();
+  CHECK(e.daemon->wait_exit() == 1);
+  CHECK(e.daemon->output().find("cannot bind") != std::string::npos);
+  // Nothing was claimed: no attempt, no run, no agent.
+  CHECK(e.sql("SELECT status || '|' || attempts FROM jobs WHERE id = " +
+              std::to_string(id)) == "queued|0");
+  CHECK(e.sql("SELECT COUNT(*) FROM agent_runs") == "0");
+  CHECK(e.trace().empty());
+  ::close(holder);
 }
