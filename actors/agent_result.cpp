@@ -67,13 +67,14 @@ void read_result(const json& r, int64_t now_s, agent_result& out) {
       if (e.is_string())
         out.text += (out.text.empty() ? "" : "; ") + e.get<std::string>();
   if (auto it = r.find("usage"); it != r.end() && it->is_object()) {
-    out.input_tokens = int_field(*it, "input_tokens");
-    out.output_tokens = int_field(*it, "output_tokens");
-    out.cache_read_tokens = int_field(*it, "cache_read_input_tokens");
-    out.cache_creation_tokens = int_field(*it, "cache_creation_input_tokens");
+    out.usage.input_tokens = int_field(*it, "input_tokens");
+    out.usage.output_tokens = int_field(*it, "output_tokens");
+    out.usage.cache_read_tokens = int_field(*it, "cache_read_input_tokens");
+    out.usage.cache_creation_tokens =
+        int_field(*it, "cache_creation_input_tokens");
   }
   if (auto it = r.find("total_cost_usd"); it != r.end() && it->is_number())
-    out.cost_usd = it->get<double>();
+    out.usage.cost_usd = it->get<double>();
   if (auto it = r.find("model"); it != r.end() && it->is_string())
     out.model = it->get<std::string>();
   if (auto it = r.find("modelUsage");

@@ -23,11 +23,7 @@ struct agent_result {
   int64_t api_error_status = 0;
   /// `result`, or the joined `errors` when there is no result text.
   std::string text;
-  caf::optional<int64_t> input_tokens;
-  caf::optional<int64_t> output_tokens;
-  caf::optional<int64_t> cache_read_tokens;
-  caf::optional<int64_t> cache_creation_tokens;
-  caf::optional<double> cost_usd;
+  run_usage usage;
   /// `model`, else the `modelUsage` entry with the most output tokens.
   std::string model;
   /// A server hint, in seconds from now: `retry_after` (seconds), or the

@@ -363,6 +363,23 @@ typename Inspector::result_type inspect(Inspector& f, run_start& x) {
            x.output_dir);
 }
 
+/// What a run used, as the agent's result reported it (each absent when the
+/// result did not say): the `agent_runs` token and cost columns.
+struct run_usage {
+  caf::optional<int64_t> input_tokens;
+  caf::optional<int64_t> output_tokens;
+  caf::optional<int64_t> cache_read_tokens;
+  caf::optional<int64_t> cache_creation_tokens;
+  caf::optional<double> cost_usd;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_usage& x) {
+  return f(caf::meta::type_name("orchd::run_usage"), x.input_tokens,
+           x.output_tokens, x.cache_read_tokens, x.cache_creation_tokens,
+           x.cost_usd);
+}
+
 /// How an agent process ended, with what its result reported. The model is
 /// written only when non-empty (the one resolved at start stays otherwise).
 /// `outcome` is the classification (success, transient, fault, crash,
@@ -370,11 +387,7 @@ typename Inspector::result_type inspect(Inspector& f, run_start& x) {
 struct run_outcome {
   int64_t run_id = 0;
   int64_t exit_code = 0;
-  caf::optional<int64_t> input_tokens;
-  caf::optional<int64_t> output_tokens;
-  caf::optional<int64_t> cache_read_tokens;
-  caf::optional<int64_t> cache_creation_tokens;
-  caf::optional<double> cost_usd;
+  run_usage usage;
   std::string model;
   std::string outcome;
   std::string error;
@@ -384,9 +397,7 @@ struct run_outcome {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("orchd::run_outcome"), x.run_id, x.exit_code,
-           x.input_tokens, x.output_tokens, x.cache_read_tokens,
-           x.cache_creation_tokens, x.cost_usd, x.model, x.outcome, x.error,
-           x.retry_after_s);
+           x.usage, x.model, x.outcome, x.error, x.retry_after_s);
 }
 
 /// One row of `agent_runs`.
@@ -398,11 +409,7 @@ struct run_row {
   std::string finished_at;
   caf::optional<int64_t> exit_code;
   std::string output_path;
-  caf::optional<int64_t> input_tokens;
-  caf::optional<int64_t> output_tokens;
-  caf::optional<int64_t> cache_read_tokens;
-  caf::optional<int64_t> cache_creation_tokens;
-  caf::optional<double> cost_usd;
+  run_usage usage;
   std::string model;
   std::string effort;
   caf::optional<int64_t> job_id;
@@ -414,10 +421,8 @@ struct run_row {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_row& x) {
   return f(caf::meta::type_name("orchd::run_row"), x.id, x.task_id, x.agent,
-           x.started_at, x.finished_at, x.exit_code, x.output_path,
-           x.input_tokens, x.output_tokens, x.cache_read_tokens,
-           x.cache_creation_tokens, x.cost_usd, x.model, x.effort, x.job_id,
-           x.outcome, x.error, x.retry_after_s);
+           x.started_at, x.finished_at, x.exit_code, x.output_path, x.usage,
+           x.model, x.effort, x.job_id, x.outcome, x.error, x.retry_after_s);
 }
 
 /// How an agent process ended (the child watcher's report to its runner).

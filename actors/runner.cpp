@@ -97,11 +97,7 @@ void on_exit(runner_pointer self, process_exit e) {
   run_outcome out;
   out.run_id = st.run_id;
   out.exit_code = e.exit_code;
-  out.input_tokens = result.input_tokens;
-  out.output_tokens = result.output_tokens;
-  out.cache_read_tokens = result.cache_read_tokens;
-  out.cache_creation_tokens = result.cache_creation_tokens;
-  out.cost_usd = result.cost_usd;
+  out.usage = result.usage;
   out.model = result.model;
   out.outcome = to_string(verdict.kind);
   out.error = verdict.error;

@@ -418,12 +418,12 @@ caf::expected<bool> store::finish_run(const run_outcome& x) {
       "retry_after_s = ?11 WHERE id = ?1");
   q->bind(1, x.run_id);
   q->bind(2, x.exit_code);
-  q->bind(3, x.input_tokens);
-  q->bind(4, x.output_tokens);
-  q->bind(5, x.cache_read_tokens);
-  q->bind(6, x.cache_creation_tokens);
-  if (x.cost_usd)
-    q->bind(7, *x.cost_usd);
+  q->bind(3, x.usage.input_tokens);
+  q->bind(4, x.usage.output_tokens);
+  q->bind(5, x.usage.cache_read_tokens);
+  q->bind(6, x.usage.cache_creation_tokens);
+  if (x.usage.cost_usd)
+    q->bind(7, *x.usage.cost_usd);
   else
     q->bind_null(7);
   q->bind_text_or_null(8, x.model);
@@ -451,11 +451,11 @@ caf::expected<run_row> store::run_by_id(int64_t id) {
   x.finished_at = q->text(4);
   x.exit_code = q->opt_int64(5);
   x.output_path = q->text(6);
-  x.input_tokens = q->opt_int64(7);
-  x.output_tokens = q->opt_int64(8);
-  x.cache_read_tokens = q->opt_int64(9);
-  x.cache_creation_tokens = q->opt_int64(10);
-  x.cost_usd = q->opt_real(11);
+  x.usage.input_tokens = q->opt_int64(7);
+  x.usage.output_tokens = q->opt_int64(8);
+  x.usage.cache_read_tokens = q->opt_int64(9);
+  x.usage.cache_creation_tokens = q->opt_int64(10);
+  x.usage.cost_usd = q->opt_real(11);
   x.model = q->text(12);
   x.effort = q->text(13);
   x.job_id = q->opt_int64(14);

@@ -33,12 +33,12 @@ TEST_CASE("a success result gives tokens, cost and the model") {
   REQUIRE(r.parsed);
   CHECK(r.subtype == "success");
   CHECK_FALSE(r.is_error);
-  CHECK(r.input_tokens == int64_t{21});
-  CHECK(r.output_tokens == int64_t{3120});
-  CHECK(r.cache_read_tokens == int64_t{201337});
-  CHECK(r.cache_creation_tokens == int64_t{14022});
-  REQUIRE(r.cost_usd);
-  CHECK(*r.cost_usd == doctest::Approx(0.4137));
+  CHECK(r.usage.input_tokens == int64_t{21});
+  CHECK(r.usage.output_tokens == int64_t{3120});
+  CHECK(r.usage.cache_read_tokens == int64_t{201337});
+  CHECK(r.usage.cache_creation_tokens == int64_t{14022});
+  REQUIRE(r.usage.cost_usd);
+  CHECK(*r.usage.cost_usd == doctest::Approx(0.4137));
   CHECK(r.model == "claude-sonnet-4-5-20250929");
   auto v = classify_run(r, 0);
   CHECK(v.kind == run_kind::success);
@@ -59,7 +59,7 @@ TEST_CASE("a 429 result is transient, whatever its subtype says") {
 TEST_CASE("a max-turns result is a code fault with its errors kept") {
   auto r = parse_fixture("claude_result_max_turns.json");
   REQUIRE(r.parsed);
-  CHECK(r.output_tokens == int64_t{9000});
+  CHECK(r.usage.output_tokens == int64_t{9000});
   CHECK(r.model.empty()); // empty modelUsage
   auto v = classify_run(r, 1);
   CHECK(v.kind == run_kind::fault);
@@ -109,7 +109,7 @@ TEST_CASE("an array counts by its last result element") {
   auto r = parse_agent_result(text, now);
   REQUIRE(r.parsed);
   CHECK(r.subtype == "success");
-  CHECK(r.output_tokens == int64_t{6});
+  CHECK(r.usage.output_tokens == int64_t{6});
   std::string none = R"([{"type":"system"},{"type":"assistant"}])";
   CHECK_FALSE(parse_agent_result(none, now).parsed);
 }
@@ -118,7 +118,7 @@ TEST_CASE("noise before the result is skipped, noise alone is no result") {
   auto body = test::read_fixture("claude_result_success.json");
   auto r = parse_agent_result("starting...\n{not json\n" + body + "\n", now);
   REQUIRE(r.parsed);
-  CHECK(r.output_tokens == int64_t{3120});
+  CHECK(r.usage.output_tokens == int64_t{3120});
   CHECK_FALSE(parse_agent_result("", now).parsed);
   CHECK_FALSE(parse_agent_result("xxxx\nyyyy", now).parsed);
   CHECK_FALSE(parse_agent_result("{\"type\":\"result\"", now).parsed);

@@ -243,18 +243,18 @@ TEST_CASE_FIXTURE(store_fixture, "agent run start and finish with usage") {
   run_outcome out;
   out.run_id = id;
   out.exit_code = 0;
-  out.input_tokens = 21;
-  out.output_tokens = 3120;
-  out.cache_read_tokens = 201337;
-  out.cache_creation_tokens = 14022;
-  out.cost_usd = 0.4137;
+  out.usage.input_tokens = 21;
+  out.usage.output_tokens = 3120;
+  out.usage.cache_read_tokens = 201337;
+  out.usage.cache_creation_tokens = 14022;
+  out.usage.cost_usd = 0.4137;
   out.model = "claude-sonnet-4-5-20250929";
   CHECK(unbox(st.finish_run(out)));
   auto done = unbox(st.run_by_id(id));
   CHECK(done.exit_code == caf::optional<int64_t>{0});
   CHECK_FALSE(done.finished_at.empty());
-  CHECK(done.cache_read_tokens == caf::optional<int64_t>{201337});
-  CHECK(*done.cost_usd == doctest::Approx(0.4137));
+  CHECK(done.usage.cache_read_tokens == caf::optional<int64_t>{201337});
+  CHECK(*done.usage.cost_usd == doctest::Approx(0.4137));
   CHECK(done.model == "claude-sonnet-4-5-20250929");
   // No effort passed: NULL, as the legacy rows have it.
   auto plain = unbox(st.start_run(new_run{caf::none, "analyst", "", "", ""}));
