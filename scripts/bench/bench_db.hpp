@@ -34,4 +34,15 @@ fresh_db(const std::string& dir, const std::string& name,
   return std::shared_ptr<storage::database>{std::move(*db)};
 }
 
+/// Reads `--key value` pairs into `set(key, value)`, which answers false
+/// for a key it does not know: the program then exits 2 naming it.
+template <class Set>
+void read_options(int argc, char** argv, Set set) {
+  for (int i = 1; i + 1 < argc; i += 2)
+    if (!set(std::string{argv[i]}, std::string{argv[i + 1]})) {
+      std::fprintf(stderr, "unknown option %s\n", argv[i]);
+      std::exit(2);
+    }
+}
+
 } // namespace orchd::bench

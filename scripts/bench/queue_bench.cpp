@@ -276,28 +276,26 @@ void bench_latency(caf::actor_system& sys, const options& opt) {
 
 int main(int argc, char** argv) {
   options opt;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    std::string v = argv[i + 1];
-    if (k == "--dir")
-      opt.dir = v;
-    else if (k == "--requesters")
-      opt.requesters = std::stoi(v);
-    else if (k == "--jobs-per-requester")
-      opt.jobs_per_requester = std::stoi(v);
-    else if (k == "--process-jobs")
-      opt.process_jobs = std::stoi(v);
-    else if (k == "--latency-samples")
-      opt.latency_samples = std::stoi(v);
-    else if (k == "--synchronous")
-      opt.synchronous = v;
-    else if (k == "--parts")
-      opt.parts = v;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
+  bench::read_options(argc, argv,
+                      [&](const std::string& k, const std::string& v) {
+                        if (k == "--dir")
+                          opt.dir = v;
+                        else if (k == "--requesters")
+                          opt.requesters = std::stoi(v);
+                        else if (k == "--jobs-per-requester")
+                          opt.jobs_per_requester = std::stoi(v);
+                        else if (k == "--process-jobs")
+                          opt.process_jobs = std::stoi(v);
+                        else if (k == "--latency-samples")
+                          opt.latency_samples = std::stoi(v);
+                        else if (k == "--synchronous")
+                          opt.synchronous = v;
+                        else if (k == "--parts")
+                          opt.parts = v;
+                        else
+                          return false;
+                        return true;
+                      });
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   log::set_level(log::level::error);
   std::filesystem::create_directories(opt.dir);

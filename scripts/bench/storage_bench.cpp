@@ -145,32 +145,30 @@ row one_commit_per_insert(const options& opt) {
 
 int main(int argc, char** argv) {
   options opt;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    std::string v = argv[i + 1];
-    if (k == "--requesters")
-      opt.requesters = std::stoi(v);
-    else if (k == "--per-requester")
-      opt.per_requester = std::stoi(v);
-    else if (k == "--serial-inserts")
-      opt.serial_inserts = std::stoi(v);
-    else if (k == "--payload-bytes")
-      opt.payload_bytes = std::stoul(v);
-    else if (k == "--synchronous")
-      opt.synchronous = v;
-    else if (k == "--dir")
-      opt.dir = v;
-    else if (k == "--pragma")
-      opt.pragma = v;
-    else if (k == "--policy")
-      opt.policy = v;
-    else if (k == "--timeouts")
-      opt.timeouts = v != "off";
-    else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
+  bench::read_options(argc, argv,
+                      [&](const std::string& k, const std::string& v) {
+                        if (k == "--requesters")
+                          opt.requesters = std::stoi(v);
+                        else if (k == "--per-requester")
+                          opt.per_requester = std::stoi(v);
+                        else if (k == "--serial-inserts")
+                          opt.serial_inserts = std::stoi(v);
+                        else if (k == "--payload-bytes")
+                          opt.payload_bytes = std::stoul(v);
+                        else if (k == "--synchronous")
+                          opt.synchronous = v;
+                        else if (k == "--dir")
+                          opt.dir = v;
+                        else if (k == "--pragma")
+                          opt.pragma = v;
+                        else if (k == "--policy")
+                          opt.policy = v;
+                        else if (k == "--timeouts")
+                          opt.timeouts = v != "off";
+                        else
+                          return false;
+                        return true;
+                      });
   log::set_level(log::level::warn);
   std::filesystem::create_directories(opt.dir);
   auto serial = one_commit_per_insert(opt);
