@@ -8,8 +8,6 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <sstream>
 
@@ -117,13 +115,7 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
              const std::string& payload) {
         ci_outcome outcome;
         outcome.event_id = event_id;
-        nlohmann::json body;
-        try {
-          body = nlohmann::json::parse(payload);
-        } catch (const nlohmann::json::exception&) {
-          return record(self, std::move(outcome));
-        }
-        auto ev = parse_github_event(kind, body);
+        auto ev = parse_github_event(kind, payload);
         if (!ev || !is_ci_event_kind(kind))
           return record(self, std::move(outcome));
         outcome.result = ev->result;

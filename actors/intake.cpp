@@ -51,19 +51,10 @@ intake_decision check_delivery(const webhook_delivery& d,
       return refuse(401, d.signature.empty() ? "missing signature"
                                              : "signature does not match");
   }
-  if (!json_depth_within(d.body, s.max_json_depth))
-    return refuse(400, "JSON nested deeper than " +
-                           std::to_string(s.max_json_depth) + " levels");
-  json body;
-  try {
-    body = json::parse(d.body);
-  } catch (const json::parse_error& e) {
-    return refuse(400, std::string{"body is not valid JSON: "} + e.what());
-  }
   out.record.source = d.source;
   out.record.payload = d.body;
   if (plane) {
-    auto ev = parse_plane_event(body);
+    auto ev = parse_plane_event(d.body, s.max_json_depth);
     if (!ev)
       return refuse(400, describe(ev.error()));
     out.record.event_type = ev->event;
@@ -79,7 +70,7 @@ intake_decision check_delivery(const webhook_delivery& d,
   } else {
     if (d.event_type.empty())
       return refuse(400, "missing X-GitHub-Event header");
-    auto ev = parse_github_event(d.event_type, body);
+    auto ev = parse_github_event(d.event_type, d.body, s.max_json_depth);
     if (!ev)
       return refuse(400, describe(ev.error()));
     out.record.event_type = d.event_type;

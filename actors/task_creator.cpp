@@ -8,8 +8,6 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 
@@ -90,15 +88,10 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
   return {
       [self](atom::handle, int64_t event_id, const std::string& payload) {
         auto& st = self->state;
-        nlohmann::json body;
-        try {
-          body = nlohmann::json::parse(payload);
-        } catch (const nlohmann::json::exception& e) {
+        auto ev = parse_plane_event(payload);
+        if (!ev)
           log::error("task_creator: event ", event_id,
-                     " is not JSON: ", e.what());
-          return mark_handled(self, event_id);
-        }
-        auto ev = parse_plane_event(body);
+                     " cannot be read: ", describe(ev.error()));
         const project_config* project = nullptr;
         if (ev)
           project = find_project(st, ev->project_id);

@@ -1,11 +1,10 @@
-// What intake reads from a webhook body: pure functions over parsed JSON,
-// tested without an actor system. Missing required fields are errors that
-// name the field (HTTP 400).
+// What intake reads from a webhook body: pure functions over its raw text,
+// tested without an actor system. Malformed or too deeply nested JSON and
+// missing required fields are `ec::invalid_argument` errors that say which
+// (HTTP 400).
 #pragma once
 
 #include <caf/expected.hpp>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -15,10 +14,10 @@
 
 namespace orchd {
 
-/// True when no array or object in `text` nests deeper than `limit` (a
-/// linear scan, run before the parser so a hostile body cannot exhaust the
-/// stack).
-bool json_depth_within(std::string_view text, size_t limit);
+/// How deep arrays and objects may nest in a webhook body, unless the
+/// caller says otherwise. The parser keeps one fixed-size stack of this
+/// depth, so a hostile body cannot exhaust memory or the call stack.
+constexpr size_t default_json_depth = 64;
 
 /// A Plane delivery, as far as orchd uses it.
 struct plane_event {
@@ -47,8 +46,9 @@ struct plane_event {
   std::string dedup_key() const;
 };
 
-/// Reads a Plane body; `ec::invalid_argument` names a missing field.
-caf::expected<plane_event> parse_plane_event(const nlohmann::json& body);
+/// Parses and reads a Plane body.
+caf::expected<plane_event>
+parse_plane_event(std::string_view body, size_t max_depth = default_json_depth);
 
 /// A GitHub CI or pull request delivery, normalised.
 struct ci_event {
@@ -67,8 +67,9 @@ struct ci_event {
 /// GitHub's event kinds orchd acts on; others are recorded and ignored.
 bool is_ci_event_kind(std::string_view kind);
 
-/// Reads a GitHub body of `kind` (the X-GitHub-Event header).
-caf::expected<ci_event> parse_github_event(const std::string& kind,
-                                           const nlohmann::json& body);
+/// Parses and reads a GitHub body of `kind` (the X-GitHub-Event header).
+caf::expected<ci_event>
+parse_github_event(std::string_view kind, std::string_view body,
+                   size_t max_depth = default_json_depth);
 
 } // namespace orchd
