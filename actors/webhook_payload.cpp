@@ -78,9 +78,11 @@ std::string text(node n) {
   return std::string{s};
 }
 
-// Values Plane sends as strings or numbers (ids, new values) as text;
-// numbers are written as nlohmann::json wrote them (a double keeps a
-// fraction or exponent), so stored dedup keys still match.
+// Values Plane sends as strings or numbers (ids, new values) as text, as
+// nlohmann::json (the parser before) printed them, so dedup keys stored
+// then still match: integers and booleans alike, a double in its shortest
+// round-trip form with a fraction or exponent (alike for everyday values;
+// a very large or very small magnitude may print otherwise).
 std::string scalar(node n) {
   dom::element e;
   if (n.get(e))
