@@ -85,6 +85,8 @@ TEST_CASE("errors name the key by its path") {
   CHECK(problem(R"({"secrets": {"admin_token_env": "my token"}})") ==
         "secrets.admin_token_env: expected an environment variable name "
         "(A-Z, 0-9, _)");
+  CHECK(problem(R"({"webhooks": {"max_json_depth": 100000}})") ==
+        "webhooks.max_json_depth: must be at most 1024");
   CHECK(problem("[1, 2]") == "(top level): expected an object");
   CHECK(problem("{\"listen\": ").rfind("not valid JSON", 0) == 0);
 }
