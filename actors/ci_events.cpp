@@ -115,8 +115,10 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
              const std::string& payload) {
         ci_outcome outcome;
         outcome.event_id = event_id;
+        if (!is_ci_event_kind(kind))
+          return record(self, std::move(outcome));
         auto ev = parse_github_event(kind, payload);
-        if (!ev || !is_ci_event_kind(kind))
+        if (!ev)
           return record(self, std::move(outcome));
         outcome.result = ev->result;
         if (!ev->branches.empty())

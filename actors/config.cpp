@@ -320,10 +320,9 @@ bool validate_config(const config& c, config_error& err) {
   for (auto& [path, value] : at_least_one)
     if (value < 1)
       return fail(path, "must be at least 1");
-  // The webhook parser keeps a stack of this depth per thread; real
-  // payloads nest fewer than 20 levels.
-  if (c.webhooks.max_json_depth > 1024)
-    return fail("webhooks.max_json_depth", "must be at most 1024");
+  if (c.webhooks.max_json_depth > static_cast<int64_t>(max_json_depth_limit))
+    return fail("webhooks.max_json_depth",
+                "must be at most " + std::to_string(max_json_depth_limit));
   if (c.database.path.empty())
     return fail("database.path", "must not be empty");
   if (!one_of(c.database.synchronous, {"off", "normal", "full", "extra"}))

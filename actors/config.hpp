@@ -3,6 +3,8 @@
 // come from the file: it names the environment variables holding them.
 #pragma once
 
+#include "actors/webhook_payload.hpp"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -43,7 +45,7 @@ struct webhooks_config {
   /// orchd's own comments and state changes do not loop back.
   std::string plane_bot_user_id;
   /// Deeper JSON is refused (400) before it is parsed.
-  int64_t max_json_depth = 64;
+  int64_t max_json_depth = default_json_depth;
 };
 
 struct database_config {

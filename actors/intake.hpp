@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/webhook_payload.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/optional.hpp>
@@ -20,7 +21,7 @@ struct intake_settings {
   bool allow_unsigned_plane = false;
   bool allow_unsigned_github = false;
   std::string plane_bot_user_id;
-  size_t max_json_depth = 64;
+  size_t max_json_depth = default_json_depth;
   /// How long to wait for storage before answering 503.
   std::chrono::milliseconds storage_timeout{10000};
 };

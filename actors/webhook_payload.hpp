@@ -18,6 +18,9 @@ namespace orchd {
 /// caller says otherwise. The parser keeps one fixed-size stack of this
 /// depth, so a hostile body cannot exhaust memory or the call stack.
 constexpr size_t default_json_depth = 64;
+/// The deepest limit the configuration may set (real payloads nest fewer
+/// than 20 levels; the parser allocates a stack of the limit per thread).
+constexpr size_t max_json_depth_limit = 1024;
 
 /// A Plane delivery, as far as orchd uses it.
 struct plane_event {
