@@ -1,7 +1,7 @@
 #include "storage/database.hpp"
 
-#include "actors/error.hpp"
-#include "actors/log.hpp"
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
 #include "storage/schema.hpp"
 
 #include <sqlite3.h>

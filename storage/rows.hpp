@@ -3,8 +3,8 @@
 // (the prepared-statement cache keys on its address).
 #pragma once
 
-#include "actors/error.hpp"
-#include "actors/records.hpp"
+#include "actors/core/error.hpp"
+#include "actors/core/records.hpp"
 #include "storage/database.hpp"
 
 #define ORCHD_TASK_COLUMNS                                                     \

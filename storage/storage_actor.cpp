@@ -1,7 +1,7 @@
 #include "storage/storage_actor.hpp"
 
-#include "actors/error.hpp"
-#include "actors/log.hpp"
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
 #include "storage/database.hpp"
 #include "storage/store.hpp"
 
@@ -37,14 +37,14 @@ void storage_state::flush() {
   try {
     db->prepare("COMMIT")->step();
   } catch (const sql_error& e) {
-    log::error("storage: commit failed, rolling back ", batch.size(),
+    log::error("orchd.storage: commit failed, rolling back ", batch.size(),
                " requests: ", e.what());
     ++stats.failed_commits;
     if (db->in_transaction()) {
       try {
         db->exec("ROLLBACK");
       } catch (const sql_error& e2) {
-        log::error("storage: rollback failed: ", e2.what());
+        log::error("orchd.storage: rollback failed: ", e2.what());
       }
     }
     fail_batch(caf::make_error(ec::storage_failed,
@@ -145,7 +145,7 @@ caf::result<value_of<F>> write(storage_pointer self, F f,
     if (how == atomicity::savepoint)
       db.prepare("SAVEPOINT request")->step();
   } catch (const sql_error& e) {
-    log::error("storage: cannot open a write: ", e.what());
+    log::error("orchd.storage: cannot open a write: ", e.what());
     return failed(e);
   }
   caf::expected<T> result{caf::error{}};
@@ -154,7 +154,7 @@ caf::result<value_of<F>> write(storage_pointer self, F f,
   } catch (const sql_error& e) {
     result = failed(e);
     if (!db.in_transaction()) {
-      log::error("storage: SQLite rolled back the batch: ", e.what());
+      log::error("orchd.storage: SQLite rolled back the batch: ", e.what());
       st.fail_batch(result.error());
       return result.error();
     }
@@ -175,7 +175,8 @@ caf::result<value_of<F>> write(storage_pointer self, F f,
     db.prepare("RELEASE request")->step();
   } catch (const sql_error& e) {
     // The savepoint itself failed: the batch's state is unknown, drop it.
-    log::error("storage: savepoint failed, rolling back the batch: ", e.what());
+    log::error("orchd.storage: savepoint failed, rolling back the batch: ",
+               e.what());
     if (db.in_transaction()) {
       try {
         db.exec("ROLLBACK");
@@ -431,7 +432,7 @@ storage_actor::behavior_type storage(storage_pointer self,
         st.flush();
         st.data.reset();
         st.db.reset();
-        log::info("storage: database closed after ", st.stats.commits,
+        log::info("orchd.storage: database closed after ", st.stats.commits,
                   " commits");
         auto rp = self->make_response_promise<bool>();
         rp.deliver(true);

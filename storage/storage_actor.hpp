@@ -2,7 +2,7 @@
 // commit (shared/DESIGN.md section 2).
 #pragma once
 
-#include "actors/actors.hpp"
+#include "actors/core/actors.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>

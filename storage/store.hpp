@@ -5,7 +5,7 @@
 // return errors for lookups that find nothing or arguments they refuse.
 #pragma once
 
-#include "actors/records.hpp"
+#include "actors/core/records.hpp"
 
 #include <caf/expected.hpp>
 

@@ -2,8 +2,8 @@
 // the repo freeze journal.
 #include "storage/store.hpp"
 
-#include "actors/error.hpp"
-#include "actors/log.hpp"
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
 #include "storage/database.hpp"
 #include "storage/rows.hpp"
 
@@ -76,7 +76,7 @@ auto or_empty(const char* what, F read) -> decltype(read()) {
   try {
     return read();
   } catch (const sql_error& e) {
-    log::warn("storage: reading ", what,
+    log::warn("orchd.storage: reading ", what,
               " failed, treating as none: ", e.what());
     return {};
   }

@@ -1,8 +1,8 @@
 // The job queue half of the store: enqueue, the gated claim, finalising.
 #include "storage/store.hpp"
 
-#include "actors/error.hpp"
-#include "actors/log.hpp"
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
 #include "storage/database.hpp"
 #include "storage/rows.hpp"
 
@@ -127,7 +127,7 @@ caf::expected<job_row> store::claim_next_job(const claim_options& opts) {
   } catch (const sql_error& e) {
     if (is_write_failure(e.code()))
       throw;
-    log::warn("storage: serial gate unavailable, claiming without it: ",
+    log::warn("orchd.storage: serial gate unavailable, claiming without it: ",
               e.what());
   }
   return run_claim(db_, claim_open_sql, opts);

@@ -1,7 +1,7 @@
 // Shared by the benchmark programs: a fresh database file per measurement.
 #pragma once
 
-#include "actors/error.hpp"
+#include "actors/core/error.hpp"
 #include "storage/database.hpp"
 
 #include <cstdio>

@@ -7,12 +7,12 @@
 //      rate of spawning and reaping the same program in a tight loop;
 //  (c) enqueue-to-exec latency with a free slot: from the enqueue request
 //      to the agent's first instruction (its own clock reading).
-#include "actors/actors.hpp"
-#include "actors/child_process.hpp"
-#include "actors/error.hpp"
-#include "actors/log.hpp"
-#include "actors/runner.hpp"
-#include "actors/scheduler.hpp"
+#include "actors/core/actors.hpp"
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
+#include "actors/engine/runner.hpp"
+#include "actors/engine/scheduler.hpp"
+#include "actors/os/child_process.hpp"
 #include "scripts/bench/bench_db.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"

@@ -2,9 +2,9 @@
 // commit) from N concurrent requesters, against the same inserts committed
 // one by one (the Python orchestrator's way), both on real files with the
 // same synchronous mode, in the same run. Prints a table.
-#include "actors/actors.hpp"
-#include "actors/error.hpp"
-#include "actors/log.hpp"
+#include "actors/core/actors.hpp"
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
 #include "scripts/bench/bench_db.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"

@@ -1,0 +1,125 @@
+#include "actors/admin/admin_api.hpp"
+
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace orchd {
+
+namespace {
+
+using api_pointer = admin_api_actor::stateful_pointer<admin_api_state>;
+
+// The shape of most routes: ask `dest` and hand its answer, or its error,
+// to the caller.
+template <class T, class Dest, class... Ts>
+void ask(api_pointer self, const Dest& dest, const reply_to<T>& reply,
+         Ts&&... xs) {
+  self->request(dest, self->state.timeout, std::forward<Ts>(xs)...)
+      .then([reply](T& x) { reply.deliver(std::move(x)); },
+            [reply](const caf::error& err) { reply.deliver(err); });
+}
+
+// After an operator action: the job's row as it is now.
+void answer_job(api_pointer self, int64_t id, const reply_to<job_row>& reply) {
+  ask(self, self->state.to.storage, reply, atom::get_v, atom::job_v, id);
+}
+
+// The job counts, then every running job, then the newest 20.
+void answer_queue(api_pointer self, const reply_to<queue_summary>& reply) {
+  auto& st = self->state;
+  auto fail = [reply](const caf::error& err) {
+    reply.deliver(err);
+  };
+  self->request(st.to.storage, st.timeout, atom::count_v, atom::job_v)
+      .then(
+          [self, reply, fail](const job_counts& counts) {
+            auto& st = self->state;
+            self->request(st.to.storage, st.timeout, atom::list_v,
+                          atom::running_v)
+                .then(
+                    [self, reply, fail,
+                     counts](const std::vector<running_job>& running) {
+                      queue_summary out;
+                      out.counts = counts;
+                      for (auto& r : running)
+                        out.running.push_back(r.job);
+                      auto& st = self->state;
+                      self->request(st.to.storage, st.timeout, atom::list_v,
+                                    atom::job_v, int64_t{20})
+                          .then(
+                              [reply,
+                               out](std::vector<job_row>& recent) mutable {
+                                out.recent = std::move(recent);
+                                reply.deliver(std::move(out));
+                              },
+                              fail);
+                    },
+                    fail);
+          },
+          fail);
+}
+
+} // namespace
+
+admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
+                                         std::chrono::milliseconds timeout) {
+  self->state.to = std::move(to);
+  self->state.timeout = timeout;
+  return {
+      [self](atom::get, atom::task, int64_t id, reply_to<task_row>& reply) {
+        ask(self, self->state.to.storage, reply, atom::get_v, atom::task_v, id);
+      },
+      [self](atom::list, atom::task,
+             reply_to<std::vector<active_task>>& reply) {
+        ask(self, self->state.to.storage, reply, atom::list_v, atom::active_v);
+      },
+      [self](atom::get, atom::job, int64_t id, reply_to<job_row>& reply) {
+        answer_job(self, id, reply);
+      },
+      [self](atom::count, atom::job, reply_to<queue_summary>& reply) {
+        answer_queue(self, reply);
+      },
+      [self](atom::cancel, int64_t id, reply_to<job_row>& reply) {
+        self->request(self->state.to.scheduler, self->state.timeout,
+                      atom::cancel_v, id)
+            .then([self, id, reply](bool) { answer_job(self, id, reply); },
+                  [reply](const caf::error& err) { reply.deliver(err); });
+      },
+      [self](atom::requeue, atom::job, int64_t id, reply_to<job_row>& reply) {
+        self->request(self->state.to.scheduler, self->state.timeout,
+                      atom::requeue_v, atom::job_v, id)
+            .then([self, id, reply](bool) { answer_job(self, id, reply); },
+                  [reply](const caf::error& err) { reply.deliver(err); });
+      },
+      [self](atom::unfreeze, const std::string& repo,
+             reply_to<int64_t>& reply) {
+        ask(self, self->state.to.freezes, reply, atom::unfreeze_v, repo);
+      },
+      [self](atom::list, atom::freeze,
+             reply_to<std::vector<freeze_row>>& reply) {
+        ask(self, self->state.to.freezes, reply, atom::list_v, atom::freeze_v);
+      },
+      [self](atom::add, atom::dep, int64_t task, int64_t other,
+             reply_to<bool>& reply) {
+        self->request(self->state.to.storage, self->state.timeout, atom::add_v,
+                      atom::dep_v, task, other, true)
+            .then(
+                [self, reply](bool created) {
+                  reply.deliver(created);
+                  // A new edge may release or hold a job.
+                  self->send(self->state.to.scheduler, atom::wake_v);
+                },
+                [reply](const caf::error& err) { reply.deliver(err); });
+      },
+  };
+}
+
+admin_api_actor spawn_admin_api(caf::actor_system& sys, admin_backends to,
+                                std::chrono::milliseconds timeout) {
+  return sys.spawn(admin_api, std::move(to), timeout);
+}
+
+} // namespace orchd

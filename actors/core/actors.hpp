@@ -1,0 +1,279 @@
+// Every typed actor interface of orchd. A reader learns the whole system's
+// messages from this one file; each later actor adds its interface here.
+#pragma once
+
+#include "actors/core/records.hpp"
+#include "actors/core/type_ids.hpp"
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace orchd {
+
+/// STORAGE: the only owner of the SQLite connection. Every write joins the
+/// open group-commit batch and is answered only after that batch commits;
+/// a failed commit answers every request of the batch with
+/// ec::storage_failed (HTTP: 503). Reads that arrive while a batch is open
+/// are answered after it too, so nobody sees a row that may roll back.
+using storage_actor = caf::typed_actor<
+    // -- tasks --
+    // The task with this id, or ec::no_such_task.
+    caf::replies_to<atom::get, atom::task, int64_t>::with<task_row>,
+    // The task whose plane_id or plane_issue_id is this plane id.
+    caf::replies_to<atom::find, atom::task, std::string>::with<task_row>,
+    // The task of (repo, branch).
+    caf::replies_to<atom::find, atom::task, std::string,
+                    std::string>::with<task_row>,
+    // Tasks not done, with seconds since their last stage change.
+    caf::replies_to<atom::list, atom::active>::with<std::vector<active_task>>,
+    // Tasks of (repo, stage), oldest first.
+    caf::replies_to<atom::list, atom::task, std::string,
+                    std::string>::with<std::vector<task_row>>,
+    // Creates the task unless one exists for the plane id: (row, created).
+    caf::replies_to<atom::create, new_task>::with<task_claim>,
+    // Sets (task id, stage), stamping updated_at; false for an unknown task.
+    caf::replies_to<atom::set, atom::stage, int64_t, std::string>::with<bool>,
+    // -- work item ids --
+    // The next PREFIX-NNN of (repo, prefix).
+    caf::replies_to<atom::next, atom::item, std::string,
+                    std::string>::with<std::string>,
+    // (repo, candidate) walked forward past ids already used, width kept.
+    caf::replies_to<atom::unique, atom::item, std::string,
+                    std::string>::with<std::string>,
+    // -- tracker cards and BRD review --
+    // The task's current card id, if any.
+    caf::replies_to<atom::get, atom::card,
+                    int64_t>::with<caf::optional<int64_t>>,
+    // Sets (task, message) as the current card; false for an unknown task.
+    caf::replies_to<atom::set, atom::card, int64_t, int64_t>::with<bool>,
+    // Adds (task, message) to the ledger; true iff new.
+    caf::replies_to<atom::add, atom::card, int64_t, int64_t>::with<bool>,
+    // The task's cards not yet deleted, oldest first.
+    caf::replies_to<atom::list, atom::card,
+                    int64_t>::with<std::vector<int64_t>>,
+    // Marks (task, message) deleted; true iff it was open.
+    caf::replies_to<atom::del, atom::card, int64_t, int64_t>::with<bool>,
+    // Stamps the task's BRD review start (first time only).
+    caf::replies_to<atom::start, atom::brd, int64_t>::with<bool>,
+    // Stamps the task's BRD review end (once, only after a start).
+    caf::replies_to<atom::finish, atom::brd, int64_t>::with<bool>,
+    // -- events --
+    // Records a webhook delivery, de-duplicated on its delivery id.
+    caf::replies_to<atom::add, event_record>::with<event_ack>,
+    // The same for a GitHub CI result, mapped to its task in the write.
+    caf::replies_to<atom::add, event_record, ci_mapping>::with<event_ack>,
+    // Marks an event handled; false if unknown or already handled.
+    caf::replies_to<atom::mark, atom::event, int64_t>::with<bool>,
+    // Events of a source recorded by orchd and not yet handled, oldest
+    // first.
+    caf::replies_to<atom::unfinished, atom::event,
+                    std::string>::with<std::vector<stored_event>>,
+    // Creates a work item's task (id, branch) and its analyst job in one
+    // transaction, unless the plane id has a task: (row, created).
+    caf::replies_to<atom::create, work_item_request>::with<task_claim>,
+    // The first task of the repo on any of these branches, in order.
+    caf::replies_to<atom::find, atom::task, std::string,
+                    std::vector<std::string>>::with<task_row>,
+    // Records what a CI event resolved to and marks it handled.
+    caf::replies_to<atom::set, ci_outcome>::with<bool>,
+    // -- jobs --
+    // Enqueues a job; answers its id.
+    caf::replies_to<atom::enqueue, new_job>::with<int64_t>,
+    // Claims the oldest runnable job, or ec::no_claimable_job.
+    caf::replies_to<atom::claim, claim_options>::with<job_row>,
+    // Requeues after a transient failure; false for an unknown job.
+    caf::replies_to<atom::requeue, transient_requeue>::with<bool>,
+    // Sets a job's status; false for an unknown job.
+    caf::replies_to<atom::mark, job_mark>::with<bool>,
+    // Sets a job's status only while it is running; true iff this call won.
+    caf::replies_to<atom::reap, job_mark>::with<bool>,
+    // Whether the task has a job queued or running.
+    caf::replies_to<atom::active, atom::job, int64_t>::with<bool>,
+    // The number of running jobs.
+    caf::replies_to<atom::count, atom::running>::with<int64_t>,
+    // Requeues every running job (start-up); answers how many.
+    caf::replies_to<atom::requeue, atom::running>::with<int64_t>,
+    // Running jobs with their ages and their run's exit, for the reaper.
+    caf::replies_to<atom::list, atom::running>::with<std::vector<running_job>>,
+    // The job with this id, or ec::no_such_job.
+    caf::replies_to<atom::get, atom::job, int64_t>::with<job_row>,
+    // Stamps a running job's agent pid (guarded on its run).
+    caf::replies_to<atom::set, job_pid>::with<bool>,
+    // Cancels a queued or running job (failed, "cancelled"); ec::conflict
+    // for a finished one.
+    caf::replies_to<atom::cancel, int64_t>::with<bool>,
+    // Puts a failed job back with fresh attempts; ec::conflict otherwise.
+    caf::replies_to<atom::requeue, atom::job, int64_t>::with<bool>,
+    // Milliseconds until the earliest held-back job comes due, if any.
+    caf::replies_to<atom::next, atom::job>::with<caf::optional<int64_t>>,
+    // Job counts by status.
+    caf::replies_to<atom::count, atom::job>::with<job_counts>,
+    // The newest N jobs, newest first.
+    caf::replies_to<atom::list, atom::job, int64_t>::with<std::vector<job_row>>,
+    // -- agent runs --
+    // Records an agent process start; answers the run id.
+    caf::replies_to<atom::start, new_run>::with<int64_t>,
+    // Starts a running job's run (row, output path, job's run_id); answers
+    // the run id.
+    caf::replies_to<atom::start, run_start>::with<int64_t>,
+    // Records how a run ended; false for an unknown run.
+    caf::replies_to<atom::finish, run_outcome>::with<bool>,
+    // The run with this id, or ec::no_such_run.
+    caf::replies_to<atom::get, atom::run, int64_t>::with<run_row>,
+    // -- dependencies --
+    // Adds "task waits for other"; self-edges refused; true iff new.
+    caf::replies_to<atom::add, atom::dep, int64_t, int64_t>::with<bool>,
+    // The operator's edge (flag true): both tasks must exist, a self-edge
+    // or a cycle is ec::dependency_cycle naming it; flag false: as above.
+    caf::replies_to<atom::add, atom::dep, int64_t, int64_t, bool>::with<bool>,
+    // The task's edges.
+    caf::replies_to<atom::list, atom::dep,
+                    int64_t>::with<std::vector<dep_edge>>,
+    // Every edge.
+    caf::replies_to<atom::list, atom::dep>::with<std::vector<dep_edge>>,
+    // The tasks this task waits for that are not done.
+    caf::replies_to<atom::unfinished, atom::dep,
+                    int64_t>::with<std::vector<int64_t>>,
+    // -- repo freezes --
+    // Freezes (repo, reason, work item); answers the journal row id.
+    caf::replies_to<atom::freeze, std::string, std::string,
+                    std::string>::with<int64_t>,
+    // Clears the repo's active freezes; answers how many.
+    caf::replies_to<atom::unfreeze, std::string>::with<int64_t>,
+    // The active freezes.
+    caf::replies_to<atom::list, atom::freeze>::with<std::vector<freeze_row>>,
+    // -- the actor itself --
+    // Counters since start.
+    caf::replies_to<atom::stats>::with<storage_stats>,
+    // Commits the open batch and closes the database; the actor then quits.
+    caf::replies_to<atom::shutdown>::with<bool>,
+    // Internal: commits the open batch (the actor sends it to itself).
+    caf::reacts_to<atom::flush>>;
+
+/// INTAKE: the front door for webhooks. Verifies the signature on the raw
+/// body, parses it, records it through STORAGE, and answers only after the
+/// event row is durable.
+using intake_actor = caf::typed_actor<
+    // Handles one delivery: a receipt (new, duplicate, or recorded but not
+    // acted on), or ec::bad_signature, ec::malformed_payload, or a storage
+    // error (retry).
+    caf::reacts_to<atom::webhook, webhook_delivery, reply_to<webhook_receipt>>,
+    // Storage answers: the number of running jobs; else its error.
+    caf::reacts_to<atom::health, reply_to<health_report>>>;
+
+/// CI_EVENTS: maps recorded GitHub CI events to tasks (payload branches,
+/// then `git branch -r --contains <sha>` in the project's clone, then the
+/// repo's only task in development) and keeps the normalised result on the
+/// event for the pipeline.
+using ci_events_actor = caf::typed_actor<
+    // Handles the recorded GitHub event (id, kind, payload).
+    caf::reacts_to<atom::handle, int64_t, std::string, std::string>>;
+
+/// ADMIN_API: the operator's inspection routes and actions. Answers rows
+/// or the error that says why not (ec::no_such_task, ec::no_such_job,
+/// ec::not_frozen, ec::conflict, ec::dependency_cycle, a storage error).
+using admin_api_actor = caf::typed_actor<
+    // The task with this id.
+    caf::reacts_to<atom::get, atom::task, int64_t, reply_to<task_row>>,
+    // Every task not finished, with its age.
+    caf::reacts_to<atom::list, atom::task, reply_to<std::vector<active_task>>>,
+    // The job with this id.
+    caf::reacts_to<atom::get, atom::job, int64_t, reply_to<job_row>>,
+    // Job counts by status, every running job, the newest jobs.
+    caf::reacts_to<atom::count, atom::job, reply_to<queue_summary>>,
+    // Cancels a queued or running job (its agent is stopped); the job after.
+    caf::reacts_to<atom::cancel, int64_t, reply_to<job_row>>,
+    // Puts a failed job back with fresh attempts; the job after.
+    caf::reacts_to<atom::requeue, atom::job, int64_t, reply_to<job_row>>,
+    // Clears the repo's freeze; how many rows were cleared.
+    caf::reacts_to<atom::unfreeze, std::string, reply_to<int64_t>>,
+    // The active freezes.
+    caf::reacts_to<atom::list, atom::freeze, reply_to<std::vector<freeze_row>>>,
+    // Adds "task waits for other" (both must exist, no cycle); true iff new.
+    caf::reacts_to<atom::add, atom::dep, int64_t, int64_t, reply_to<bool>>>;
+
+/// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
+/// replaces the Python process lock). Creates at most one task per work
+/// item, makes its worktree and task folder, and marks the event handled.
+using task_creator_actor = caf::typed_actor<
+    // Handles the recorded Plane event (id, payload).
+    caf::reacts_to<atom::handle, int64_t, std::string>>;
+
+/// RUNNER: one agent process of one claimed job. Starts the run (row,
+/// output path, the job's run id), spawns the agent in its own process
+/// group, stamps the pid before it acts on the exit, enforces the agent's
+/// timeout, records how the run ended and reports it to the SCHEDULER,
+/// then quits. Its protocol is plain serialisable messages, so a runner
+/// can later live on another machine.
+using runner_actor = caf::typed_actor<
+    // Stops the agent for a reason (timeout, cancelled, shutdown): SIGTERM
+    // to its process group, SIGKILL after the grace.
+    caf::reacts_to<atom::kill, std::string>,
+    // Internal: the grace after SIGTERM is over.
+    caf::reacts_to<atom::kill>,
+    // Internal: the agent's time is up.
+    caf::reacts_to<atom::timeout>,
+    // Internal: the child watcher saw the process end.
+    caf::reacts_to<atom::exited, process_exit>>;
+
+/// SCHEDULER: the claim loop and the concurrency slots. Claims the moment
+/// something changes (enqueue, a finished run, a dependency, an unfreeze,
+/// the earliest `available_at` coming due), never polls; runs one RUNNER
+/// per claimed job; finalises each run's outcome with a guarded write.
+using scheduler_actor = caf::typed_actor<
+    // Something changed: try to claim.
+    caf::reacts_to<atom::wake>,
+    // Enqueues a job and claims at once if a slot is free; answers its id.
+    caf::replies_to<atom::enqueue, new_job>::with<int64_t>,
+    // A runner's report: finalise the job.
+    caf::reacts_to<atom::finish, run_report>,
+    // The job ids whose agents this scheduler's runners own right now.
+    caf::replies_to<atom::list, atom::running>::with<std::vector<int64_t>>,
+    // Operator: fails a queued or running job with "cancelled" and kills
+    // its agent; ec::no_such_job, ec::conflict (already finished).
+    caf::replies_to<atom::cancel, int64_t>::with<bool>,
+    // Operator: a failed job back to the queue; ec::conflict otherwise.
+    caf::replies_to<atom::requeue, atom::job, int64_t>::with<bool>,
+    // Stops claiming; answers when no agent runs any more. Agents get
+    // `seconds` to finish, then are killed and their jobs requeued.
+    caf::replies_to<atom::drain, int64_t>::with<int64_t>,
+    // Ends a drain now (a second signal).
+    caf::reacts_to<atom::kill>,
+    // Internal: the held-back job of this generation came due.
+    caf::reacts_to<atom::due, int64_t>>;
+
+/// REAPER: a periodic three-tier check of running jobs (agent gone and
+/// unowned; exited but never finalised; older than the backstop). Every
+/// flip is guarded on (running, this run).
+using reaper_actor = caf::typed_actor<
+    // Internal: the periodic sweep.
+    caf::reacts_to<atom::tick>,
+    // One sweep now; answers how many jobs it flipped.
+    caf::replies_to<atom::reap>::with<int64_t>>;
+
+/// FREEZE_MANAGER: owns the repo freeze journal (the only writer). A
+/// frozen repo's new tasks wait at the serial gate until an operator
+/// unfreezes it; unfreezing wakes the SCHEDULER.
+using freeze_manager_actor = caf::typed_actor<
+    // Freezes (repo, reason, work item); answers the journal row id.
+    caf::replies_to<atom::freeze, std::string, std::string,
+                    std::string>::with<int64_t>,
+    // Clears the repo's freeze; answers how many rows were cleared, or
+    // ec::not_frozen.
+    caf::replies_to<atom::unfreeze, std::string>::with<int64_t>,
+    // The active freezes.
+    caf::replies_to<atom::list, atom::freeze>::with<std::vector<freeze_row>>>;
+
+/// SUPERVISOR: monitors every long-lived actor of the daemon. One that goes
+/// down while the daemon is not stopping is logged with its reason, and the
+/// daemon stops with a non-zero exit (systemd restarts it) rather than run
+/// without it.
+using supervisor_actor = caf::typed_actor<
+    // The daemon is stopping: downs from now on are expected.
+    caf::reacts_to<atom::shutdown>>;
+
+} // namespace orchd

@@ -1,0 +1,588 @@
+// The rows and requests that travel between actors: plain, serialisable
+// structs (so a runner can later live on another machine), each with a CAF
+// 0.17 `inspect`. Text columns that are NULL in the database read as "".
+#pragma once
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/expected.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orchd {
+
+// -- tasks ------------------------------------------------------------------
+
+/// One row of `tasks`.
+struct task_row {
+  int64_t id = 0;
+  std::string plane_id;
+  std::string work_item_id;
+  std::string repo;
+  std::string branch;
+  std::string stage;
+  std::string agent_running;
+  std::string created_at;
+  std::string updated_at;
+  std::string plane_issue_id;
+  caf::optional<int64_t> tracker_message_id;
+  std::string title;
+  std::string brd_review_started_at;
+  std::string brd_review_ended_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_row& x) {
+  return f(caf::meta::type_name("orchd::task_row"), x.id, x.plane_id,
+           x.work_item_id, x.repo, x.branch, x.stage, x.agent_running,
+           x.created_at, x.updated_at, x.plane_issue_id, x.tracker_message_id,
+           x.title, x.brd_review_started_at, x.brd_review_ended_at);
+}
+
+/// A task that is not done, with the seconds since its last stage change.
+struct active_task {
+  task_row task;
+  int64_t age_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, active_task& x) {
+  return f(caf::meta::type_name("orchd::active_task"), x.task, x.age_s);
+}
+
+/// What the task creator knows of a work item before its task exists.
+struct new_task {
+  std::string plane_id;
+  std::string work_item_id;
+  std::string repo;
+  std::string branch;
+  std::string title;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_task& x) {
+  return f(caf::meta::type_name("orchd::new_task"), x.plane_id, x.work_item_id,
+           x.repo, x.branch, x.title);
+}
+
+/// The answer of create-if-absent: the row, and whether this call made it.
+/// Only the creator does the follow-up work (branch, worktree, first job).
+struct task_claim {
+  task_row task;
+  bool created = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_claim& x) {
+  return f(caf::meta::type_name("orchd::task_claim"), x.task, x.created);
+}
+
+// -- events -----------------------------------------------------------------
+
+/// A webhook delivery to record. An empty `delivery_id` is stored as NULL
+/// (never de-duplicated).
+struct event_record {
+  std::string source;
+  std::string event_type;
+  std::string payload;
+  std::string delivery_id;
+  /// Recorded as already handled (an event that is not acted on).
+  bool processed = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_record& x) {
+  return f(caf::meta::type_name("orchd::event_record"), x.source, x.event_type,
+           x.payload, x.delivery_id, x.processed);
+}
+
+/// A GitHub CI result whose payload names its branches, recorded with its
+/// event: the write maps it to the task on one of the branches and keeps
+/// the event as handled. No branches: nothing to map in the write.
+struct ci_mapping {
+  std::string repo;
+  std::vector<std::string> branches;
+  std::string result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ci_mapping& x) {
+  return f(caf::meta::type_name("orchd::ci_mapping"), x.repo, x.branches,
+           x.result);
+}
+
+/// A recorded event with its row id.
+struct stored_event {
+  int64_t id = 0;
+  event_record record;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_event& x) {
+  return f(caf::meta::type_name("orchd::stored_event"), x.id, x.record);
+}
+
+/// What a CI event was resolved to: the task (none when unresolved or
+/// ambiguous), the branch, and the result. Recording it marks the event
+/// handled.
+struct ci_outcome {
+  int64_t event_id = 0;
+  caf::optional<int64_t> task_id;
+  std::string branch;
+  std::string result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ci_outcome& x) {
+  return f(caf::meta::type_name("orchd::ci_outcome"), x.event_id, x.task_id,
+           x.branch, x.result);
+}
+
+/// Everything needed to create a work item's task and its first job in one
+/// transaction.
+struct work_item_request {
+  std::string plane_id;
+  std::string repo;
+  std::string prefix;
+  /// Plane's sequence id; 0 or `sequential` numbering: the repo's next id.
+  int64_t sequence_id = 0;
+  bool sequential = false;
+  std::string branch_prefix;
+  std::string title_slug;
+  std::string title;
+  /// The first job: the analyst's task content and attempts.
+  std::string analyst_content;
+  int64_t analyst_max_attempts = 2;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_item_request& x) {
+  return f(caf::meta::type_name("orchd::work_item_request"), x.plane_id, x.repo,
+           x.prefix, x.sequence_id, x.sequential, x.branch_prefix, x.title_slug,
+           x.title, x.analyst_content, x.analyst_max_attempts);
+}
+
+/// The answer of an event insert: the row id (0 for a duplicate) and
+/// whether the delivery was new.
+struct event_ack {
+  int64_t id = 0;
+  bool created = false;
+  /// For a CI result mapped in the write: its task, if one matched.
+  caf::optional<int64_t> task_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_ack& x) {
+  return f(caf::meta::type_name("orchd::event_ack"), x.id, x.created,
+           x.task_id);
+}
+
+// -- jobs -------------------------------------------------------------------
+
+/// The job statuses of the legacy schema, in the order counts report them.
+inline constexpr std::string_view job_statuses[] = {"queued", "running", "done",
+                                                    "failed"};
+
+/// True for one of `job_statuses`.
+bool is_job_status(std::string_view status);
+
+/// One row of `jobs`.
+struct job_row {
+  int64_t id = 0;
+  std::string agent;
+  std::string repo;
+  caf::optional<int64_t> task_id;
+  std::string task_content;
+  std::string status;
+  int64_t attempts = 0;
+  int64_t max_attempts = 0;
+  caf::optional<int64_t> run_id;
+  std::string error;
+  std::string created_at;
+  std::string started_at;
+  std::string finished_at;
+  int64_t transient_attempts = 0;
+  std::string available_at;
+  caf::optional<int64_t> pid;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_row& x) {
+  return f(caf::meta::type_name("orchd::job_row"), x.id, x.agent, x.repo,
+           x.task_id, x.task_content, x.status, x.attempts, x.max_attempts,
+           x.run_id, x.error, x.created_at, x.started_at, x.finished_at,
+           x.transient_attempts, x.available_at, x.pid);
+}
+
+/// A job to enqueue; `delay_s > 0` holds it back that long (`available_at`).
+struct new_job {
+  std::string agent;
+  std::string repo;
+  caf::optional<int64_t> task_id;
+  std::string task_content;
+  int64_t max_attempts = 2;
+  int64_t delay_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_job& x) {
+  return f(caf::meta::type_name("orchd::new_job"), x.agent, x.repo, x.task_id,
+           x.task_content, x.max_attempts, x.delay_s);
+}
+
+/// How to claim: the dependency gate can be switched off; jobs of
+/// `excluded_repos` (projects at their own concurrency cap) are skipped.
+struct claim_options {
+  bool dependency_gate = true;
+  std::vector<std::string> excluded_repos;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, claim_options& x) {
+  return f(caf::meta::type_name("orchd::claim_options"), x.dependency_gate,
+           x.excluded_repos);
+}
+
+/// A status change of one job. done/failed stamp `finished_at`; queued
+/// clears `started_at` and `finished_at`. `run_id` and `error` are written
+/// only when present.
+///
+/// `expected_run_id` (reap only) narrows the guard to "still running this
+/// run": a finaliser that lost to a requeue and a new claim of the same job
+/// changes nothing.
+struct job_mark {
+  int64_t job_id = 0;
+  std::string status;
+  caf::optional<int64_t> run_id;
+  caf::optional<std::string> error;
+  caf::optional<int64_t> expected_run_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_mark& x) {
+  return f(caf::meta::type_name("orchd::job_mark"), x.job_id, x.status,
+           x.run_id, x.error, x.expected_run_id);
+}
+
+/// Puts a job back after a transient failure (rate limit, overload):
+/// counted in `transient_attempts`, available again after `delay_s`.
+/// With `expected_run_id`, only while the job is still running that run,
+/// or (0) still running at all: the guarded forms finalisers use.
+struct transient_requeue {
+  int64_t job_id = 0;
+  int64_t delay_s = 0;
+  caf::optional<std::string> error;
+  caf::optional<int64_t> expected_run_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transient_requeue& x) {
+  return f(caf::meta::type_name("orchd::transient_requeue"), x.job_id,
+           x.delay_s, x.error, x.expected_run_id);
+}
+
+/// The pid of a job's agent, stamped while the job still runs `run_id`.
+struct job_pid {
+  int64_t job_id = 0;
+  int64_t run_id = 0;
+  int64_t pid = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_pid& x) {
+  return f(caf::meta::type_name("orchd::job_pid"), x.job_id, x.run_id, x.pid);
+}
+
+/// A running job as the reaper sees it, with its run's exit (if any).
+/// The run's classified outcome ("" for a run the Python system made) lets
+/// the reaper finalise the job exactly as its runner would have.
+struct running_job {
+  job_row job;
+  int64_t running_age_s = 0;
+  caf::optional<int64_t> exit_code;
+  std::string run_finished_at;
+  caf::optional<int64_t> finished_age_s;
+  std::string run_outcome;
+  std::string run_error;
+  int64_t run_retry_after_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, running_job& x) {
+  return f(caf::meta::type_name("orchd::running_job"), x.job, x.running_age_s,
+           x.exit_code, x.run_finished_at, x.finished_age_s, x.run_outcome,
+           x.run_error, x.run_retry_after_s);
+}
+
+/// Job counts; the four legacy statuses are always reported.
+struct job_counts {
+  int64_t queued = 0;
+  int64_t running = 0;
+  int64_t done = 0;
+  int64_t failed = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_counts& x) {
+  return f(caf::meta::type_name("orchd::job_counts"), x.queued, x.running,
+           x.done, x.failed);
+}
+
+// -- agent runs -------------------------------------------------------------
+
+/// The start of one agent process.
+struct new_run {
+  caf::optional<int64_t> task_id;
+  std::string agent;
+  std::string output_path;
+  std::string model;
+  std::string effort;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_run& x) {
+  return f(caf::meta::type_name("orchd::new_run"), x.task_id, x.agent,
+           x.output_path, x.model, x.effort);
+}
+
+/// The start of a job's run: the run row is made, its output path set to
+/// `<output_dir>/<run id>.log` and the job (still running) points at it, in
+/// one transaction, before the agent process exists.
+struct run_start {
+  int64_t job_id = 0;
+  new_run run;
+  std::string output_dir;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_start& x) {
+  return f(caf::meta::type_name("orchd::run_start"), x.job_id, x.run,
+           x.output_dir);
+}
+
+/// What a run used, as the agent's result reported it (each absent when the
+/// result did not say): the `agent_runs` token and cost columns.
+struct run_usage {
+  caf::optional<int64_t> input_tokens;
+  caf::optional<int64_t> output_tokens;
+  caf::optional<int64_t> cache_read_tokens;
+  caf::optional<int64_t> cache_creation_tokens;
+  caf::optional<double> cost_usd;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_usage& x) {
+  return f(caf::meta::type_name("orchd::run_usage"), x.input_tokens,
+           x.output_tokens, x.cache_read_tokens, x.cache_creation_tokens,
+           x.cost_usd);
+}
+
+/// How an agent process ended, with what its result reported. The model is
+/// written only when non-empty (the one resolved at start stays otherwise).
+/// `outcome` is the classification (success, transient, fault, crash,
+/// timeout, cancelled, shutdown; "" when not classified).
+struct run_outcome {
+  int64_t run_id = 0;
+  int64_t exit_code = 0;
+  run_usage usage;
+  std::string model;
+  std::string outcome;
+  std::string error;
+  int64_t retry_after_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
+  return f(caf::meta::type_name("orchd::run_outcome"), x.run_id, x.exit_code,
+           x.usage, x.model, x.outcome, x.error, x.retry_after_s);
+}
+
+/// One row of `agent_runs`.
+struct run_row {
+  int64_t id = 0;
+  caf::optional<int64_t> task_id;
+  std::string agent;
+  std::string started_at;
+  std::string finished_at;
+  caf::optional<int64_t> exit_code;
+  std::string output_path;
+  run_usage usage;
+  std::string model;
+  std::string effort;
+  caf::optional<int64_t> job_id;
+  std::string outcome;
+  std::string error;
+  int64_t retry_after_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_row& x) {
+  return f(caf::meta::type_name("orchd::run_row"), x.id, x.task_id, x.agent,
+           x.started_at, x.finished_at, x.exit_code, x.output_path, x.usage,
+           x.model, x.effort, x.job_id, x.outcome, x.error, x.retry_after_s);
+}
+
+/// How an agent process ended (the child watcher's report to its runner).
+/// `exit_code` is negative for a signal (-9: SIGKILL).
+struct process_exit {
+  int64_t pid = 0;
+  int64_t exit_code = 0;
+  /// The last `stdout_keep_bytes` of stdout.
+  std::string stdout_tail;
+  int64_t log_bytes = 0;
+  int64_t dropped_bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_exit& x) {
+  return f(caf::meta::type_name("orchd::process_exit"), x.pid, x.exit_code,
+           x.stdout_tail, x.log_bytes, x.dropped_bytes);
+}
+
+/// A runner's report to the scheduler when its job's run is over: the
+/// run (0 when none was started) and its classification.
+struct run_report {
+  int64_t job_id = 0;
+  int64_t run_id = 0;
+  /// A run_kind name (success, transient, fault, crash, timeout, ...).
+  std::string outcome;
+  std::string error;
+  int64_t retry_after_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_report& x) {
+  return f(caf::meta::type_name("orchd::run_report"), x.job_id, x.run_id,
+           x.outcome, x.error, x.retry_after_s);
+}
+
+// -- dependencies and freezes -----------------------------------------------
+
+/// "task_id is blocked by depends_on_task_id".
+struct dep_edge {
+  int64_t task_id = 0;
+  int64_t depends_on_task_id = 0;
+  std::string created_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dep_edge& x) {
+  return f(caf::meta::type_name("orchd::dep_edge"), x.task_id,
+           x.depends_on_task_id, x.created_at);
+}
+
+/// One row of the append-only `repo_freeze` journal.
+struct freeze_row {
+  int64_t id = 0;
+  std::string repo;
+  std::string frozen_at;
+  std::string reason;
+  std::string work_item_id;
+  std::string cleared_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, freeze_row& x) {
+  return f(caf::meta::type_name("orchd::freeze_row"), x.id, x.repo, x.frozen_at,
+           x.reason, x.work_item_id, x.cleared_at);
+}
+
+} // namespace orchd
+
+namespace orchd {
+
+/// What the storage actor has done since it started (for the inspector).
+struct storage_stats {
+  /// Transactions committed (each one fsync with synchronous=FULL).
+  int64_t commits = 0;
+  /// Transactions that failed to commit and were rolled back.
+  int64_t failed_commits = 0;
+  /// Write requests acknowledged after a commit.
+  int64_t writes = 0;
+  /// Read requests answered.
+  int64_t reads = 0;
+  /// Largest number of requests one commit answered.
+  int64_t largest_batch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
+  return f(caf::meta::type_name("orchd::storage_stats"), x.commits,
+           x.failed_commits, x.writes, x.reads, x.largest_batch);
+}
+
+} // namespace orchd
+
+// -- answers to callers that are not actors ----------------------------------
+
+namespace orchd {
+
+/// A webhook as the HTTP layer received it: raw body and the headers intake
+/// needs, before any check.
+struct webhook_delivery {
+  /// "plane" or "github".
+  std::string source;
+  /// X-Plane-Event / X-GitHub-Event.
+  std::string event_type;
+  /// X-Plane-Delivery / X-GitHub-Delivery.
+  std::string delivery_id;
+  /// X-Plane-Signature / X-Hub-Signature-256.
+  std::string signature;
+  std::string body;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_delivery& x) {
+  return f(caf::meta::type_name("orchd::webhook_delivery"), x.source,
+           x.event_type, x.delivery_id, x.signature, x.body);
+}
+
+/// What intake did with a delivery it accepted. A refused one is an error
+/// instead (ec::bad_signature, ec::malformed_payload, ec::storage_failed).
+struct webhook_receipt {
+  /// The event row; 0 for a duplicate.
+  int64_t event_id = 0;
+  /// The delivery was recorded before.
+  bool duplicate = false;
+  /// Non-empty: recorded but not acted on, and why.
+  std::string ignored_because;
+};
+
+/// The daemon's health as intake sees it: storage answered.
+struct health_report {
+  int64_t running_jobs = 0;
+};
+
+/// The operator's view of the queue: counts, every running job, the newest
+/// jobs.
+struct queue_summary {
+  job_counts counts;
+  std::vector<job_row> running;
+  std::vector<job_row> recent;
+};
+
+/// Carries an actor's typed answer to a caller that is not an actor (an
+/// HTTP session): the caller's own function, which may run on any thread
+/// and posts onto the caller's executor. Local only: it never crosses
+/// machines. The actor never learns how the answer is shown.
+template <class T>
+struct reply_to {
+  std::function<void(caf::expected<T>)> deliver;
+};
+
+} // namespace orchd
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::webhook_receipt>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::health_report>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::task_row>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::job_row>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::queue_summary>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<bool>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<int64_t>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::active_task>>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::freeze_row>>)

@@ -1,0 +1,494 @@
+#include "actors/daemon/daemon.hpp"
+
+#include "actors/admin/admin_api.hpp"
+#include "actors/core/actors.hpp"
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
+#include "actors/daemon/supervisor.hpp"
+#include "actors/engine/freeze_manager.hpp"
+#include "actors/engine/reaper.hpp"
+#include "actors/engine/recovery.hpp"
+#include "actors/engine/runner.hpp"
+#include "actors/engine/scheduler.hpp"
+#include "actors/intake/ci_events.hpp"
+#include "actors/intake/intake.hpp"
+#include "actors/intake/task_creator.hpp"
+#include "actors/os/child_process.hpp"
+#include "http/server/server.hpp"
+#include "storage/database.hpp"
+#include "storage/storage_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <iostream>
+#include <pthread.h>
+#include <signal.h>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace orchd {
+
+namespace {
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+int wait_for_stop_signal(const sigset_t& set) {
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+    // sigwait only fails for an invalid set; retry keeps us alive anyway.
+  }
+  return sig;
+}
+
+// Events recorded but not handled when a previous daemon died are handled
+// now, before new deliveries are taken (each actor handles them in order;
+// creating a task and recording a CI outcome are idempotent, so each event
+// is acted on once).
+void replay_unhandled_events(caf::actor_system& sys,
+                             const storage_actor& storage,
+                             const task_creator_actor& creator,
+                             const ci_events_actor& ci) {
+  caf::scoped_actor self{sys};
+  for (std::string source : {"plane", "github"}) {
+    self->request(storage, std::chrono::seconds(60), atom::unfinished_v,
+                  atom::event_v, source)
+        .receive(
+            [&](std::vector<stored_event>& events) {
+              if (!events.empty())
+                log::info("replaying ", events.size(), " unhandled ", source,
+                          " events");
+              for (auto& ev : events) {
+                if (source == "plane")
+                  self->send(creator, atom::handle_v, ev.id,
+                             std::move(ev.record.payload));
+                else
+                  self->send(ci, atom::handle_v, ev.id, ev.record.event_type,
+                             std::move(ev.record.payload));
+              }
+            },
+            [](const caf::error& err) {
+              log::error("cannot read unhandled events: ", describe(err));
+            });
+  }
+}
+
+// Agents get fds 0-2 by dup2 from pipes; if the daemon itself started
+// with one of them closed, a pipe could land there. Fill the gaps first.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0)
+      ::open("/dev/null", O_RDWR);
+}
+
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  if (ec)
+    return path;
+  auto p = std::filesystem::weakly_canonical(abs, ec);
+  return ec ? abs.string() : p.string();
+}
+
+std::shared_ptr<const runner_settings>
+make_runner_settings(const config& cfg, const std::string& instance) {
+  auto s = std::make_shared<runner_settings>();
+  s->output_dir = absolute_path(cfg.runner.output_dir);
+  s->output_cap_bytes = cfg.runner.output_cap_bytes;
+  s->kill_grace = std::chrono::seconds(cfg.runner.kill_grace_s);
+  s->workspace_root = absolute_path(cfg.workspace_root);
+  s->instance = instance;
+  auto& sec = cfg.secrets;
+  s->env = current_environment({sec.plane_webhook_secret_env,
+                                sec.github_webhook_secret_env,
+                                sec.admin_token_env, sec.telegram_token_env,
+                                sec.plane_api_key_env, "ORCHD_INSTANCE"});
+  return s;
+}
+
+scheduler_settings make_scheduler_settings(const config& cfg) {
+  scheduler_settings s;
+  s.max_concurrency = cfg.scheduler.max_concurrency;
+  for (auto& p : cfg.projects)
+    if (p.max_concurrency > 0)
+      s.repo_caps[p.repo] = p.max_concurrency;
+  s.dependency_gate = cfg.scheduler.dependency_gate;
+  s.backoff = {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s};
+  s.agents = cfg.agents;
+  return s;
+}
+
+reaper_settings make_reaper_settings(const config& cfg,
+                                     const std::string& instance) {
+  reaper_settings s;
+  s.interval = std::chrono::seconds(cfg.reaper.interval_s);
+  s.finalise_grace_s = cfg.reaper.finalise_grace_s;
+  s.backstop_s = cfg.reaper.backstop_s;
+  s.backoff = {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s};
+  s.instance = instance;
+  return s;
+}
+
+http::server_options make_http_options(const config& cfg) {
+  http::server_options o;
+  o.address = cfg.listen.address;
+  o.port = static_cast<uint16_t>(cfg.listen.port);
+  o.threads = static_cast<int>(cfg.http.threads);
+  o.header_limit = static_cast<size_t>(cfg.http.header_limit_bytes);
+  o.webhook_body_limit = static_cast<size_t>(cfg.http.webhook_body_limit_bytes);
+  o.body_limit = static_cast<size_t>(cfg.http.body_limit_bytes);
+  o.header_timeout = std::chrono::seconds(cfg.http.header_timeout_s);
+  o.body_timeout = std::chrono::seconds(cfg.http.body_timeout_s);
+  o.reply_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
+  o.max_connections = static_cast<size_t>(cfg.http.max_connections);
+  o.admin_token = cfg.secrets.admin_token;
+  return o;
+}
+
+intake_settings make_intake_settings(const config& cfg) {
+  intake_settings s;
+  s.plane_secret = cfg.secrets.plane_webhook_secret;
+  s.github_secret = cfg.secrets.github_webhook_secret;
+  s.allow_unsigned_plane = cfg.webhooks.allow_unsigned_plane;
+  s.allow_unsigned_github = cfg.webhooks.allow_unsigned_github;
+  s.plane_bot_user_id = cfg.webhooks.plane_bot_user_id;
+  s.max_json_depth = static_cast<size_t>(cfg.webhooks.max_json_depth);
+  s.storage_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
+  return s;
+}
+
+// Standard fds, the log level, and the stop signals blocked in every
+// thread started from here on (CAF's workers, the detached storage
+// thread), so only sigwait sees them.
+bool prepare_process(const config& cfg, const sigset_t& signals) {
+  ensure_standard_fds();
+  log::level lvl = log::level::info;
+  log::parse_level(cfg.log_level, lvl);
+  log::set_level(lvl);
+  if (auto rc = pthread_sigmask(SIG_BLOCK, &signals, nullptr); rc != 0) {
+    log::error("cannot block signals: ", std::strerror(rc));
+    return false;
+  }
+  return true;
+}
+
+caf::expected<std::shared_ptr<storage::database>>
+open_database(const config& cfg) {
+  storage::open_options opts;
+  opts.path = cfg.database.path;
+  opts.synchronous = cfg.database.synchronous;
+  opts.busy_timeout_ms = cfg.database.busy_timeout_ms;
+  auto db = storage::database::open(opts);
+  if (!db)
+    return db.error();
+  log::info("orchd.storage: ", cfg.database.path,
+            " open (synchronous=", cfg.database.synchronous, ")");
+  return std::shared_ptr<storage::database>{std::move(*db)};
+}
+
+caf::error make_folders(const runner_settings& runners) {
+  for (auto& dir : {runners.output_dir, runners.workspace_root}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+      return caf::make_error(ec::io_failed,
+                             "cannot create " + dir + ": " + ec.message());
+  }
+  return caf::none;
+}
+
+// Set when a supervised actor died: the daemon then exits non-zero.
+std::atomic<bool> actor_died{false};
+
+// The daemon's long-lived actors, started in order and stopped in reverse.
+struct daemon_actors {
+  storage_actor storage;
+  scheduler_actor scheduler;
+  freeze_manager_actor freezes;
+  reaper_actor reaper;
+  task_creator_actor creator;
+  ci_events_actor ci;
+  intake_actor intake;
+  admin_api_actor admin;
+  supervisor_actor supervisor;
+};
+
+// The job engine and the front door's actors, behind storage; every one
+// watched by the supervisor.
+daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
+                           storage_actor storage,
+                           std::shared_ptr<const runner_settings> runners,
+                           const std::string& instance) {
+  daemon_actors a;
+  a.storage = std::move(storage);
+  auto watcher = std::make_shared<child_watcher>();
+  auto timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
+  a.scheduler =
+      spawn_scheduler(sys, a.storage, make_scheduler_settings(cfg),
+                      process_runners(sys, a.storage, watcher, runners));
+  a.freezes = spawn_freeze_manager(sys, a.storage, a.scheduler, timeout);
+  a.reaper = spawn_reaper(sys, a.storage, a.scheduler,
+                          make_reaper_settings(cfg, instance),
+                          real_process_probe(instance));
+  a.creator = spawn_task_creator(sys, a.storage, cfg, a.scheduler);
+  a.ci = spawn_ci_events(sys, a.storage, cfg);
+  a.intake =
+      spawn_intake(sys, a.storage, a.creator, a.ci, make_intake_settings(cfg));
+  a.admin = spawn_admin_api(
+      sys, admin_backends{a.storage, a.scheduler, a.freezes}, timeout);
+  auto as_actor = [](const auto& h) {
+    return caf::actor_cast<caf::actor>(h);
+  };
+  a.supervisor = spawn_supervisor(sys,
+                                  {as_actor(a.storage), as_actor(a.scheduler),
+                                   as_actor(a.freezes), as_actor(a.reaper),
+                                   as_actor(a.creator), as_actor(a.ci),
+                                   as_actor(a.intake), as_actor(a.admin)},
+                                  [](const std::string&, const std::string&) {
+                                    actor_died = true;
+                                    // Wakes the main thread's sigwait: the
+                                    // daemon stops as on SIGTERM.
+                                    ::kill(::getpid(), SIGTERM);
+                                  });
+  return a;
+}
+
+// A second signal stops running agents now; a third exits at once.
+void handle_later_signals(const sigset_t& signals, scheduler_actor scheduler) {
+  std::thread{[signals, scheduler] {
+    auto again = wait_for_stop_signal(signals);
+    log::warn("received ", strsignal(again),
+              " again: stopping running agents (once more to exit now)");
+    caf::anon_send(scheduler, atom::kill_v);
+    auto third = wait_for_stop_signal(signals);
+    log::warn("received ", strsignal(third), " a third time, exiting now");
+    _exit(128 + third);
+  }}.detach();
+}
+
+// Agent runs are long and cost money: running ones may finish (webhooks
+// are still taken meanwhile), then the rest are stopped and requeued; the
+// front door closes; storage commits its open batch and closes the file.
+int stop_actors(caf::actor_system& sys, http::server& web,
+                const daemon_actors& a, int64_t drain_s) {
+  caf::anon_send(a.supervisor, atom::shutdown_v);
+  caf::scoped_actor self{sys};
+  self->request(a.scheduler, caf::infinite, atom::drain_v, drain_s)
+      .receive([](int64_t) {},
+               [](const caf::error& err) {
+                 log::error("orchd.scheduler did not drain: ", describe(err));
+               });
+  for (auto h : {caf::actor_cast<caf::actor>(a.reaper),
+                 caf::actor_cast<caf::actor>(a.freezes),
+                 caf::actor_cast<caf::actor>(a.scheduler)})
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  // Stop taking work: no new request reaches intake after this.
+  web.stop();
+  for (auto h :
+       {caf::actor_cast<caf::actor>(a.intake),
+        caf::actor_cast<caf::actor>(a.creator),
+        caf::actor_cast<caf::actor>(a.admin), caf::actor_cast<caf::actor>(a.ci),
+        caf::actor_cast<caf::actor>(a.supervisor)})
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  int result = exit_ok;
+  self->request(a.storage, std::chrono::seconds(60), atom::shutdown_v)
+      .receive([](bool) { log::info("orchd stopped"); },
+               [&](const caf::error& err) {
+                 log::error("orchd.storage did not shut down cleanly: ",
+                            describe(err));
+                 result = exit_failure;
+               });
+  return result;
+}
+
+} // namespace
+
+int serve(const config& cfg) {
+  auto signals = stop_signals();
+  if (!prepare_process(cfg, signals))
+    return exit_failure;
+  auto db = open_database(cfg);
+  if (!db) {
+    log::error("cannot use the database: ", describe(db.error()));
+    return exit_storage;
+  }
+  caf::actor_system_config sys_cfg;
+  register_types(sys_cfg);
+  configure_scheduler(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  auto storage = storage::spawn_storage(sys, std::move(*db), true);
+  auto give_up = [&](const caf::error& err) {
+    log::error(describe(err));
+    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    return exit_failure;
+  };
+  // The agents this daemon starts carry its database's path, so the next
+  // daemon over the same file finds those left behind.
+  auto instance = absolute_path(cfg.database.path);
+  auto runners = make_runner_settings(cfg, instance);
+  if (auto err = make_folders(*runners))
+    return give_up(err);
+  // The port first: a daemon that cannot listen stops before its job
+  // engine claims anything (no agent started for a daemon that exits).
+  http::server web{make_http_options(cfg)};
+  auto port = web.listen();
+  if (!port)
+    return give_up(port.error());
+  auto recovered =
+      recover_running_jobs(sys, storage, instance, std::chrono::seconds(60));
+  if (!recovered)
+    return give_up(caf::make_error(
+        ec::storage_failed,
+        "cannot recover the jobs a previous daemon left running: " +
+            describe(recovered.error())));
+  if (*recovered > 0)
+    log::warn("recovered ", *recovered,
+              " jobs left running by a previous daemon");
+  auto actors = start_actors(sys, cfg, storage, runners, instance);
+  for (auto [name, secret] :
+       {std::pair{"plane", &cfg.secrets.plane_webhook_secret},
+        std::pair{"github", &cfg.secrets.github_webhook_secret}})
+    if (secret->empty())
+      log::warn("no ", name, " webhook secret is set: /webhooks/", name,
+                " refuses every delivery");
+  web.serve(http::backends{actors.intake, actors.admin});
+  replay_unhandled_events(sys, storage, actors.creator, actors.ci);
+  log::info("listening on ", cfg.listen.address, ":", *port);
+  log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),
+            " projects, ", cfg.agents.size(), " agents");
+
+  auto sig = wait_for_stop_signal(signals);
+  if (actor_died)
+    log::error("stopping because an actor died (see above)");
+  else
+    log::info("received ", strsignal(sig),
+              ", stopping (again to stop running agents now)");
+  handle_later_signals(signals, actors.scheduler);
+  auto result = stop_actors(sys, web, actors, cfg.runner.drain_s);
+  return actor_died ? exit_failure : result;
+}
+
+// -- command line -------------------------------------------------------------
+
+namespace {
+
+const char* usage_text =
+    "usage: orchd serve [--config FILE] [--port N] [--db PATH] "
+    "[--log-level LEVEL]\n"
+    "       orchd check-config FILE\n"
+    "       orchd --version\n";
+
+int usage_error(const std::string& what) {
+  std::cerr << "orchd: " << what << "\n" << usage_text;
+  return exit_usage;
+}
+
+int config_failure(const config_error& err) {
+  std::cerr << "orchd: invalid configuration: " << err.to_string() << "\n";
+  return exit_usage;
+}
+
+bool parse_port(const std::string& text, int64_t& out) {
+  if (text.empty() || text.size() > 5 ||
+      text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  out = std::stoll(text);
+  return out <= 65535;
+}
+
+int check_config(const std::string& file) {
+  config cfg;
+  config_error err;
+  if (!load_config(file, cfg, err))
+    return config_failure(err);
+  read_secrets(cfg.secrets);
+  std::cout << to_json(cfg).dump(2) << "\n";
+  return exit_ok;
+}
+
+int serve_command(int argc, char** argv) {
+  std::string file;
+  std::string port;
+  std::string db;
+  std::string level;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= argc)
+        return false;
+      out = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    if (arg == "--config")
+      ok = value(file);
+    else if (arg == "--port")
+      ok = value(port);
+    else if (arg == "--db")
+      ok = value(db);
+    else if (arg == "--log-level")
+      ok = value(level);
+    else
+      return usage_error("unknown option " + arg);
+    if (!ok)
+      return usage_error(arg + " needs a value");
+  }
+  config cfg = default_config();
+  config_error err;
+  if (!file.empty() && !load_config(file, cfg, err))
+    return config_failure(err);
+  if (!port.empty() && !parse_port(port, cfg.listen.port))
+    return config_failure({"--port", "expected 0 to 65535"});
+  if (!db.empty())
+    cfg.database.path = db;
+  if (!level.empty())
+    cfg.log_level = level;
+  if (!validate_config(cfg, err))
+    return config_failure(err);
+  read_secrets(cfg.secrets);
+  return serve(cfg);
+}
+
+} // namespace
+
+int run_command_line(int argc, char** argv) {
+  if (argc < 2)
+    return usage_error("no command");
+  std::string cmd = argv[1];
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "orchd " << ORCHD_VERSION << "\n";
+    return exit_ok;
+  }
+  if (cmd == "--help" || cmd == "help") {
+    std::cout << usage_text;
+    return exit_ok;
+  }
+  if (cmd == "check-config") {
+    if (argc != 3)
+      return usage_error("check-config takes one file");
+    return check_config(argv[2]);
+  }
+  if (cmd == "serve")
+    return serve_command(argc, argv);
+  return usage_error("unknown command " + cmd);
+}
+
+} // namespace orchd

@@ -1,0 +1,303 @@
+#include "actors/engine/runner.hpp"
+
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
+#include "actors/logic/agent_result.hpp"
+#include "actors/os/child_process.hpp"
+#include "actors/os/worktree.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+namespace orchd {
+
+std::vector<std::string>
+expand_args(const std::vector<std::string>& args,
+            const std::vector<std::pair<std::string, std::string>>& values) {
+  std::vector<std::string> out;
+  for (auto arg : args) {
+    for (auto& [key, value] : values) {
+      auto placeholder = "{" + key + "}";
+      for (auto at = arg.find(placeholder); at != std::string::npos;
+           at = arg.find(placeholder, at + value.size()))
+        arg.replace(at, placeholder.size(), value);
+    }
+    out.push_back(std::move(arg));
+  }
+  return out;
+}
+
+runner_state::~runner_state() {
+  // A runner that terminates for any reason before its agent exited takes
+  // the agent's process group with it: no agent outlives its runner (the
+  // scheduler then finalises the job as a crash).
+  if (pid != 0 && !exited && watcher)
+    watcher->signal_group(pid, SIGKILL);
+}
+
+namespace {
+
+std::string job_name(const runner_state& st) {
+  return "orchd.runner: job " + std::to_string(st.job.id);
+}
+
+void report(runner_pointer self, run_kind kind, std::string error,
+            int64_t retry_after_s = 0) {
+  auto& st = self->state;
+  if (st.reported)
+    return;
+  st.reported = true;
+  self->send(st.scheduler, atom::finish_v,
+             run_report{st.job.id, st.run_id, to_string(kind), std::move(error),
+                        retry_after_s});
+  self->quit();
+}
+
+std::string kill_error(const runner_state& st) {
+  if (st.kill_reason == "timeout")
+    return "agent timed out after " + std::to_string(st.agent.timeout_s) + " s";
+  if (st.kill_reason == "cancelled")
+    return "cancelled";
+  return "daemon stopped while the agent ran";
+}
+
+void on_exit(runner_pointer self, process_exit e) {
+  auto& st = self->state;
+  st.exited = true;
+  auto result = parse_agent_result(e.stdout_tail, std::time(nullptr));
+  auto verdict = classify_run(result, e.exit_code);
+  if (!st.kill_reason.empty() && verdict.kind != run_kind::success) {
+    verdict.kind = parse_run_kind(st.kill_reason).value_or(run_kind::shutdown);
+    verdict.error = kill_error(st);
+    verdict.retry_after_s = 0;
+  }
+  log::info(job_name(st), ": run ", st.run_id,
+            " ended: ", to_string(verdict.kind), " (exit ", e.exit_code, ", ",
+            e.log_bytes, " bytes logged",
+            e.dropped_bytes > 0 ? ", output capped" : "", ")");
+  run_outcome out;
+  out.run_id = st.run_id;
+  out.exit_code = e.exit_code;
+  out.usage = result.usage;
+  out.model = result.model;
+  out.outcome = to_string(verdict.kind);
+  out.error = verdict.error;
+  out.retry_after_s = verdict.retry_after_s;
+  self->request(st.storage, st.settings->storage_timeout, atom::finish_v, out)
+      .then(
+          [self, verdict](bool) {
+            report(self, verdict.kind, verdict.error, verdict.retry_after_s);
+          },
+          [self, verdict](const caf::error& err) {
+            log::warn(job_name(self->state),
+                      ": cannot record the run's end: ", describe(err));
+            report(self, verdict.kind, verdict.error, verdict.retry_after_s);
+          });
+}
+
+void stop_agent(runner_pointer self, const std::string& reason) {
+  auto& st = self->state;
+  if (st.kill_reason.empty())
+    st.kill_reason = reason;
+  if (st.pid == 0 || st.exited)
+    return; // stopped as soon as it is spawned, or already gone
+  log::info(job_name(st), ": stopping agent pid ", st.pid, " (", reason, ")");
+  st.watcher->signal_group(st.pid, SIGTERM);
+  self->delayed_send(self, st.settings->kill_grace, atom::kill_v);
+}
+
+void launch(runner_pointer self) {
+  auto& st = self->state;
+  const auto& cfg = *st.settings;
+  auto stem = cfg.output_dir + "/" + std::to_string(st.run_id);
+  auto task_file = stem + ".task";
+  {
+    std::ofstream out{task_file, std::ios::binary | std::ios::trunc};
+    out << st.job.task_content;
+    if (!out) {
+      report(self, run_kind::crash, "cannot write the task file " + task_file);
+      return;
+    }
+  }
+  auto attempt = std::to_string(st.job.attempts);
+  auto job_id = std::to_string(st.job.id);
+  std::vector<std::pair<std::string, std::string>> values = {
+      {"task_file", task_file},    {"model", st.agent.model},
+      {"effort", st.agent.effort}, {"worktree", st.cwd},
+      {"job_id", job_id},          {"attempt", attempt}};
+  spawn_request req;
+  req.program = st.agent.program;
+  req.args = expand_args(st.agent.args, values);
+  req.cwd = st.cwd;
+  req.stdin_path = task_file;
+  req.log_path = stem + ".log";
+  req.output_cap_bytes = cfg.output_cap_bytes;
+  req.env = cfg.env;
+  auto task_id = st.job.task_id ? std::to_string(*st.job.task_id) : "";
+  for (auto& [k, v] : std::vector<std::pair<const char*, std::string>>{
+           {"ORCHD_TASK_ID", task_id},
+           {"ORCHD_JOB_ID", job_id},
+           {"ORCHD_ATTEMPT", attempt},
+           {"ORCHD_IDEMPOTENCY_KEY", job_id + "-" + attempt},
+           {"ORCHD_STAGE", st.task.stage},
+           {"ORCHD_AGENT", st.job.agent},
+           {"ORCHD_WORK_ITEM", st.task.work_item_id},
+           {"ORCHD_BRANCH", st.task.branch},
+           {"ORCHD_WORKTREE", st.cwd},
+           {"ORCHD_RUN_ID", std::to_string(st.run_id)},
+           {"ORCHD_TASK_FILE", task_file},
+           {"ORCHD_MODEL", st.agent.model},
+           {"ORCHD_EFFORT", st.agent.effort},
+           {"ORCHD_INSTANCE", cfg.instance}})
+    req.env.push_back(std::string{k} + "=" + v);
+  auto handle = caf::actor_cast<runner_actor>(self);
+  auto pid = st.watcher->spawn(req, [handle](process_exit e) {
+    caf::anon_send(handle, atom::exited_v, std::move(e));
+  });
+  if (!pid) {
+    auto error = describe(pid.error());
+    log::error(job_name(st), ": ", error);
+    run_outcome out;
+    out.run_id = st.run_id;
+    out.exit_code = -1;
+    out.outcome = to_string(run_kind::crash);
+    out.error = error;
+    self->request(st.storage, cfg.storage_timeout, atom::finish_v, out)
+        .then([](bool) {},
+              [self](const caf::error& err) {
+                log::warn(job_name(self->state),
+                          ": cannot record the failed start: ", describe(err));
+              });
+    report(self, run_kind::crash, error);
+    return;
+  }
+  st.pid = *pid;
+  // The pid is durable before the exit is acted on: `await` holds every
+  // other message (the exit among them) until storage answers. "started"
+  // is logged then, so whoever reads it finds the pid in the database.
+  self->request(st.storage, cfg.storage_timeout, atom::set_v,
+                job_pid{st.job.id, st.run_id, st.pid})
+      .await(
+          [self](bool) {
+            auto& st = self->state;
+            log::info(job_name(st), ": started run ", st.run_id, ", pid ",
+                      st.pid, " (agent ", st.job.agent, ", attempt ",
+                      st.job.attempts, "/", st.job.max_attempts, ")");
+          },
+          [self](const caf::error& err) {
+            log::warn(job_name(self->state),
+                      ": cannot stamp the pid: ", describe(err));
+          });
+  self->delayed_send(self, std::chrono::seconds(st.agent.timeout_s),
+                     atom::timeout_v);
+  if (!st.kill_reason.empty())
+    stop_agent(self, st.kill_reason);
+}
+
+void begin_run(runner_pointer self) {
+  auto& st = self->state;
+  if (st.job.task_id && st.task.id != 0) {
+    worktree_spec spec;
+    spec.workspace_root = st.settings->workspace_root;
+    spec.repo = st.task.repo;
+    spec.work_item_id = st.task.work_item_id;
+    st.cwd = worktree_path(spec);
+  } else {
+    st.cwd = st.settings->workspace_root;
+    std::error_code ec;
+    std::filesystem::create_directories(st.cwd, ec);
+  }
+  if (!std::filesystem::is_directory(st.cwd)) {
+    // Not made yet (the task creator is on it) or its git failed (the
+    // reconciler retries it): wait without spending a code-fault attempt.
+    report(self, run_kind::transient,
+           "the worktree " + st.cwd + " is not ready");
+    return;
+  }
+  run_start start;
+  start.job_id = st.job.id;
+  start.run.task_id = st.job.task_id;
+  start.run.agent = st.job.agent;
+  start.run.model = st.agent.model;
+  start.run.effort = st.agent.effort;
+  start.output_dir = st.settings->output_dir;
+  self->request(st.storage, st.settings->storage_timeout, atom::start_v, start)
+      .then(
+          [self](int64_t run_id) {
+            self->state.run_id = run_id;
+            launch(self);
+          },
+          [self](const caf::error& err) {
+            // A job that stopped running meanwhile (cancelled) is not ours.
+            auto kind =
+                err == ec::conflict ? run_kind::cancelled : run_kind::crash;
+            report(self, kind, "cannot start the run: " + describe(err));
+          });
+}
+
+} // namespace
+
+runner_actor::behavior_type
+runner(runner_pointer self, storage_actor storage, scheduler_actor scheduler,
+       std::shared_ptr<child_watcher> watcher,
+       std::shared_ptr<const runner_settings> settings, job_row job,
+       agent_config agent) {
+  auto& st = self->state;
+  st.storage = std::move(storage);
+  st.scheduler = std::move(scheduler);
+  st.watcher = std::move(watcher);
+  st.settings = std::move(settings);
+  st.job = std::move(job);
+  st.agent = std::move(agent);
+  if (st.job.task_id) {
+    self->request(st.storage, st.settings->storage_timeout, atom::get_v,
+                  atom::task_v, *st.job.task_id)
+        .then(
+            [self](task_row& task) {
+              self->state.task = std::move(task);
+              begin_run(self);
+            },
+            [self](const caf::error& err) {
+              if (err == ec::no_such_task) {
+                begin_run(self);
+                return;
+              }
+              report(self, run_kind::crash,
+                     "cannot read the task: " + describe(err));
+            });
+  } else {
+    begin_run(self);
+  }
+  return {
+      [self](atom::kill, const std::string& reason) {
+        stop_agent(self, reason);
+      },
+      [self](atom::kill) {
+        auto& st = self->state;
+        if (st.pid != 0 && !st.exited)
+          st.watcher->signal_group(st.pid, SIGKILL);
+      },
+      [self](atom::timeout) {
+        if (!self->state.exited)
+          stop_agent(self, "timeout");
+      },
+      [self](atom::exited, process_exit& e) { on_exit(self, std::move(e)); },
+  };
+}
+
+runner_actor spawn_runner(caf::actor_system& sys, const storage_actor& storage,
+                          const scheduler_actor& scheduler,
+                          std::shared_ptr<child_watcher> watcher,
+                          std::shared_ptr<const runner_settings> settings,
+                          job_row job, agent_config agent) {
+  return sys.spawn(runner, storage, scheduler, std::move(watcher),
+                   std::move(settings), std::move(job), std::move(agent));
+}
+
+} // namespace orchd

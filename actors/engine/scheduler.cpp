@@ -1,0 +1,373 @@
+#include "actors/engine/scheduler.hpp"
+
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
+#include "actors/engine/runner.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <algorithm>
+
+namespace orchd {
+
+namespace {
+
+void try_claim(scheduler_pointer self);
+void send_claim(scheduler_pointer self, const claim_options& opts);
+void give_back(scheduler_pointer self, const job_row& job);
+void finalise(scheduler_pointer self, const run_report& report);
+
+// How many claims to send now: one per free slot, but only one at a time
+// when projects have caps of their own (claims in flight cannot see each
+// other's repo).
+int64_t claims_to_send(const scheduler_state& st) {
+  auto free = st.settings.max_concurrency -
+              static_cast<int64_t>(st.running.size()) - st.claiming;
+  if (!st.settings.repo_caps.empty())
+    free = std::min<int64_t>(free, st.claiming == 0 ? 1 : 0);
+  return free;
+}
+
+// Repos with a cap of their own that their running jobs fill.
+std::vector<std::string> repos_at_cap(const scheduler_state& st) {
+  std::vector<std::string> out;
+  for (auto& [repo, cap] : st.settings.repo_caps) {
+    auto n = std::count_if(st.running.begin(), st.running.end(), [&](auto& kv) {
+      return kv.second.job.repo == repo;
+    });
+    if (cap > 0 && n >= cap)
+      out.push_back(repo);
+  }
+  return out;
+}
+
+// One timer for the earliest held-back job; a newer one replaces it.
+void arm_due_timer(scheduler_pointer self) {
+  auto generation = ++self->state.due_generation;
+  self->request(self->state.storage, self->state.settings.storage_timeout,
+                atom::next_v, atom::job_v)
+      .then(
+          [self, generation](const caf::optional<int64_t>& ms) {
+            if (!ms || generation != self->state.due_generation)
+              return;
+            self->delayed_send(self, std::chrono::milliseconds(*ms + 5),
+                               atom::due_v, generation);
+          },
+          [](const caf::error& err) {
+            log::warn("orchd.scheduler: cannot read the next due job: ",
+                      describe(err));
+          });
+}
+
+void check_drained(scheduler_pointer self) {
+  auto& st = self->state;
+  if (st.draining && st.running.empty() && st.finalising == 0 &&
+      st.drained.pending()) {
+    log::info("orchd.scheduler: drained, no agent running");
+    st.drained.deliver(st.drain_started_with);
+  }
+}
+
+void fail_unconfigured(scheduler_pointer self, const job_row& job) {
+  job_mark mark;
+  mark.job_id = job.id;
+  mark.status = "failed";
+  mark.error = "no agent '" + job.agent + "' is configured";
+  log::error("orchd.scheduler: job ", job.id, ": ", *mark.error);
+  self->request(self->state.storage, self->state.settings.storage_timeout,
+                atom::reap_v, mark)
+      .then([](bool) {},
+            [](const caf::error& err) {
+              log::error("orchd.scheduler: cannot fail a job: ", describe(err));
+            });
+}
+
+void start(scheduler_pointer self, job_row job) {
+  auto& st = self->state;
+  auto agent = st.settings.agents.find(job.agent);
+  if (agent == st.settings.agents.end()) {
+    fail_unconfigured(self, job);
+    return;
+  }
+  auto runner =
+      st.runners(caf::actor_cast<scheduler_actor>(self), job, agent->second);
+  // A runner that goes down without reporting must not keep its slot or
+  // leave its job running for good (the reaper skips jobs we own).
+  self->monitor(runner);
+  auto id = job.id;
+  st.running.emplace(id, scheduler_slot{std::move(job), std::move(runner)});
+}
+
+void try_claim(scheduler_pointer self) {
+  auto& st = self->state;
+  if (st.draining)
+    return;
+  auto n = claims_to_send(st);
+  if (n <= 0) {
+    // Full, or claims are out: look again when they are answered.
+    if (st.claiming > 0)
+      st.again = true;
+    return;
+  }
+  st.again = false;
+  claim_options opts;
+  opts.dependency_gate = st.settings.dependency_gate;
+  opts.excluded_repos = repos_at_cap(st);
+  for (int64_t i = 0; i < n; ++i)
+    send_claim(self, opts);
+}
+
+void send_claim(scheduler_pointer self, const claim_options& opts) {
+  auto& st = self->state;
+  ++st.claiming;
+  self->request(st.storage, st.settings.storage_timeout, atom::claim_v, opts)
+      .then(
+          [self](job_row& job) {
+            --self->state.claiming;
+            if (self->state.draining) {
+              // Claimed just as the drain began: give it back untouched.
+              give_back(self, job);
+              return;
+            }
+            start(self, std::move(job));
+            try_claim(self);
+          },
+          [self](const caf::error& err) {
+            auto& st = self->state;
+            --st.claiming;
+            if (err != ec::no_claimable_job) {
+              log::error("orchd.scheduler: claim failed: ", describe(err));
+              self->delayed_send(self, st.settings.claim_retry, atom::wake_v);
+              return;
+            }
+            if (st.again)
+              try_claim(self);
+            else if (st.claiming == 0)
+              arm_due_timer(self);
+          });
+}
+
+// A job claimed just as the drain began goes back to the queue untouched.
+void give_back(scheduler_pointer self, const job_row& job) {
+  job_mark back{job.id, "queued", caf::none, caf::none, caf::none};
+  self->request(self->state.storage, self->state.settings.storage_timeout,
+                atom::mark_v, back)
+      .then([](bool) {},
+            [id = job.id](const caf::error& err) {
+              log::error("orchd.scheduler: cannot give job ", id,
+                         " back to the queue: ", describe(err),
+                         " (the next start's recovery will)");
+            });
+}
+
+// A runner went down. One that reported first is no longer in `running`;
+// one that did not is finalised as a crash (its agent, if any, was killed
+// when the runner terminated), which frees its slot.
+void on_runner_down(scheduler_pointer self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  auto it = std::find_if(st.running.begin(), st.running.end(), [&](auto& kv) {
+    return kv.second.runner.address() == msg.source;
+  });
+  if (it == st.running.end())
+    return;
+  auto reason = describe(msg.reason);
+  log::error("orchd.scheduler: the runner of job ", it->first,
+             " went down without reporting: ", reason);
+  finalise(self, run_report{it->first, 0, to_string(run_kind::crash),
+                            "the runner went down: " + reason, 0});
+}
+
+void log_finalised(const job_row& job, const finalise_plan& plan, bool won) {
+  if (!won) {
+    log::info("orchd.scheduler: job ", job.id,
+              ": already finalised elsewhere, this outcome is dropped");
+    return;
+  }
+  if (plan.transient) {
+    log::info("orchd.scheduler: job ", job.id,
+              ": requeued after a transient failure, due in ",
+              plan.requeue.delay_s, " s: ", plan.requeue.error.value_or(""));
+    return;
+  }
+  if (plan.mark.status == "done")
+    log::info("orchd.scheduler: job ", job.id, ": done");
+  else if (plan.mark.status == "queued")
+    log::info("orchd.scheduler: job ", job.id, ": back in the queue (attempt ",
+              job.attempts, "/", job.max_attempts,
+              "): ", plan.mark.error.value_or(""));
+  else
+    log::warn("orchd.scheduler: job ", job.id,
+              ": failed: ", plan.mark.error.value_or(""));
+}
+
+void finalise(scheduler_pointer self, const run_report& report) {
+  auto& st = self->state;
+  auto it = st.running.find(report.job_id);
+  if (it == st.running.end()) {
+    log::warn("orchd.scheduler: a report for job ", report.job_id,
+              " that no runner of ours runs");
+    return;
+  }
+  auto job = std::move(it->second.job);
+  st.running.erase(it);
+  run_verdict verdict{parse_run_kind(report.outcome).value_or(run_kind::crash),
+                      report.error, report.retry_after_s};
+  auto plan = plan_finalise(job, report.run_id, verdict, st.settings.backoff);
+  if (report.run_id == 0) {
+    // No run was started: guard on "running" alone.
+    plan.mark.run_id = caf::none;
+    plan.mark.expected_run_id = caf::none;
+    plan.requeue.expected_run_id = int64_t{0};
+  }
+  ++st.finalising;
+  auto on_error = [self, job_id = job.id](const caf::error& err) {
+    log::error("orchd.scheduler: job ", job_id,
+               ": cannot finalise: ", describe(err), " (the reaper will)");
+    --self->state.finalising;
+    check_drained(self);
+  };
+  if (plan.transient) {
+    self->request(st.storage, st.settings.storage_timeout, atom::requeue_v,
+                  plan.requeue)
+        .then(
+            [self, job, plan](bool won) {
+              log_finalised(job, plan, won);
+              --self->state.finalising;
+              check_drained(self);
+            },
+            on_error);
+  } else {
+    self->request(st.storage, st.settings.storage_timeout, atom::reap_v,
+                  plan.mark)
+        .then(
+            [self, job, plan](bool won) {
+              log_finalised(job, plan, won);
+              if (won && plan.mark.status == "done")
+                log::info("orchd.scheduler: agent_finished: job ", job.id,
+                          ", task ",
+                          job.task_id ? std::to_string(*job.task_id) : "-",
+                          ", agent ", job.agent);
+              --self->state.finalising;
+              check_drained(self);
+            },
+            on_error);
+  }
+  try_claim(self);
+}
+
+} // namespace
+
+runner_factory
+process_runners(caf::actor_system& sys, const storage_actor& storage,
+                std::shared_ptr<child_watcher> watcher,
+                std::shared_ptr<const runner_settings> settings) {
+  return [&sys, storage, watcher, settings](const scheduler_actor& scheduler,
+                                            const job_row& job,
+                                            const agent_config& agent) {
+    return spawn_runner(sys, storage, scheduler, watcher, settings, job, agent);
+  };
+}
+
+scheduler_actor::behavior_type scheduler(scheduler_pointer self,
+                                         storage_actor storage,
+                                         scheduler_settings settings,
+                                         runner_factory runners) {
+  auto& st = self->state;
+  st.storage = std::move(storage);
+  st.settings = std::move(settings);
+  st.runners = std::move(runners);
+  self->set_down_handler(
+      [self](const caf::down_msg& msg) { on_runner_down(self, msg); });
+  try_claim(self);
+  return {
+      [self](atom::wake) { try_claim(self); },
+      [self](atom::due, int64_t generation) {
+        if (generation == self->state.due_generation)
+          try_claim(self);
+      },
+      [self](atom::enqueue, const new_job& job) -> caf::result<int64_t> {
+        auto rp = self->make_response_promise<int64_t>();
+        self->request(self->state.storage, self->state.settings.storage_timeout,
+                      atom::enqueue_v, job)
+            .then([rp](int64_t id) mutable { rp.deliver(id); },
+                  [rp](const caf::error& err) mutable { rp.deliver(err); });
+        // Sent right behind the enqueue, the claim joins its transaction
+        // (it sees the new row) and both share one commit.
+        try_claim(self);
+        return rp;
+      },
+      [self](atom::finish, const run_report& report) {
+        finalise(self, report);
+      },
+      [self](atom::list, atom::running) {
+        std::vector<int64_t> ids;
+        for (auto& [id, s] : self->state.running)
+          ids.push_back(id);
+        return ids;
+      },
+      [self](atom::cancel, int64_t job_id) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        self->request(self->state.storage, self->state.settings.storage_timeout,
+                      atom::cancel_v, job_id)
+            .then(
+                [self, rp, job_id](bool) mutable {
+                  log::info("orchd.scheduler: job ", job_id,
+                            " cancelled by the operator");
+                  auto it = self->state.running.find(job_id);
+                  if (it != self->state.running.end())
+                    self->send(it->second.runner, atom::kill_v,
+                               std::string{"cancelled"});
+                  rp.deliver(true);
+                },
+                [rp](const caf::error& err) mutable { rp.deliver(err); });
+        return rp;
+      },
+      [self](atom::requeue, atom::job, int64_t job_id) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        self->request(self->state.storage, self->state.settings.storage_timeout,
+                      atom::requeue_v, atom::job_v, job_id)
+            .then(
+                [self, rp, job_id](bool) mutable {
+                  log::info("orchd.scheduler: job ", job_id,
+                            " requeued by the operator");
+                  rp.deliver(true);
+                  try_claim(self);
+                },
+                [rp](const caf::error& err) mutable { rp.deliver(err); });
+        return rp;
+      },
+      [self](atom::drain, int64_t seconds) -> caf::result<int64_t> {
+        auto& st = self->state;
+        st.draining = true;
+        ++st.due_generation;
+        st.drain_started_with = static_cast<int64_t>(st.running.size());
+        if (st.running.empty())
+          return int64_t{0};
+        log::info("orchd.scheduler: draining, ", st.running.size(),
+                  " agents running, waiting up to ", seconds, " s");
+        st.drained = self->make_response_promise<int64_t>();
+        self->delayed_send(self, std::chrono::seconds(seconds), atom::kill_v);
+        return st.drained;
+      },
+      [self](atom::kill) {
+        auto& st = self->state;
+        if (!st.draining || st.running.empty())
+          return;
+        log::warn("orchd.scheduler: stopping ", st.running.size(),
+                  " running agents; their jobs go back to the queue");
+        for (auto& [id, s] : st.running)
+          self->send(s.runner, atom::kill_v, std::string{"shutdown"});
+      },
+  };
+}
+
+scheduler_actor spawn_scheduler(caf::actor_system& sys,
+                                const storage_actor& storage,
+                                scheduler_settings settings,
+                                runner_factory runners) {
+  return sys.spawn(scheduler, storage, std::move(settings), std::move(runners));
+}
+
+} // namespace orchd

@@ -1,0 +1,89 @@
+// The scheduler actor: the claim loop, the concurrency slots, and the
+// finalising of every run (DESIGN.md §1).
+#pragma once
+
+#include "actors/core/actors.hpp"
+#include "actors/logic/agent_result.hpp"
+#include "actors/logic/config.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace orchd {
+
+class child_watcher;
+struct runner_settings;
+
+/// Starts the runner of a claimed job (the daemon's spawns a real agent
+/// process; tests pass their own).
+using runner_factory =
+    std::function<runner_actor(const scheduler_actor& self, const job_row& job,
+                               const agent_config& agent)>;
+
+struct scheduler_settings {
+  int64_t max_concurrency = 4;
+  /// Per-repo caps (repo -> max running); absent or 0: only the global one.
+  std::map<std::string, int64_t> repo_caps;
+  bool dependency_gate = true;
+  backoff_settings backoff;
+  std::map<std::string, agent_config> agents;
+  std::chrono::seconds storage_timeout{60};
+  /// Retry of a claim that failed in storage.
+  std::chrono::milliseconds claim_retry{1000};
+};
+
+/// A running job and its runner.
+struct scheduler_slot {
+  job_row job;
+  runner_actor runner;
+};
+
+struct scheduler_state {
+  static inline const char* name = "orchd.scheduler";
+  storage_actor storage;
+  scheduler_settings settings;
+  runner_factory runners;
+  /// Running jobs by id, each with its (monitored) runner.
+  std::map<int64_t, scheduler_slot> running;
+  /// Claims sent and not yet answered; `again`: something changed while
+  /// they were out. Several claims join one group commit, so a burst of
+  /// free slots fills in one fsync.
+  int64_t claiming = 0;
+  bool again = false;
+  /// Only the newest due timer counts.
+  int64_t due_generation = 0;
+  /// Finalising writes sent and not yet answered (a drain waits for them).
+  int64_t finalising = 0;
+  bool draining = false;
+  caf::typed_response_promise<int64_t> drained;
+  int64_t drain_started_with = 0;
+};
+
+using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;
+
+/// The scheduler's behaviour; it claims at once.
+scheduler_actor::behavior_type scheduler(scheduler_pointer self,
+                                         storage_actor storage,
+                                         scheduler_settings settings,
+                                         runner_factory runners);
+
+/// The factory the daemon uses: real agent processes through `watcher`.
+runner_factory process_runners(caf::actor_system& sys,
+                               const storage_actor& storage,
+                               std::shared_ptr<child_watcher> watcher,
+                               std::shared_ptr<const runner_settings> settings);
+
+/// Spawns the scheduler; it claims at once (call it after restart recovery).
+scheduler_actor spawn_scheduler(caf::actor_system& sys,
+                                const storage_actor& storage,
+                                scheduler_settings settings,
+                                runner_factory runners);
+
+} // namespace orchd

@@ -1,0 +1,178 @@
+#include "actors/intake/intake.hpp"
+
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
+#include "actors/logic/signature.hpp"
+#include "actors/logic/webhook_payload.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+namespace orchd {
+
+namespace {
+
+// Plane sends a fresh delivery id on every retry: its events are keyed by
+// what the retry shares with the original (work item, field, new value,
+// updated_at), so the events table's unique delivery id de-duplicates both.
+std::string plane_delivery_key(const plane_event& ev) {
+  return "plane:" + hmac_sha256_hex("orchd plane dedup", ev.dedup_key());
+}
+
+} // namespace
+
+intake_decision check_delivery(const webhook_delivery& d,
+                               const intake_settings& s) {
+  intake_decision out;
+  auto refuse = [&](ec code, std::string text) {
+    out.refusal = caf::make_error(code, std::move(text));
+    return out;
+  };
+  bool plane = d.source == "plane";
+  auto& secret = plane ? s.plane_secret : s.github_secret;
+  auto unsigned_ok = plane ? s.allow_unsigned_plane : s.allow_unsigned_github;
+  if (secret.empty()) {
+    if (!unsigned_ok)
+      return refuse(ec::bad_signature,
+                    "no " + d.source +
+                        " webhook secret is configured; refusing "
+                        "every delivery");
+  } else {
+    auto valid = plane ? plane_signature_valid(secret, d.body, d.signature)
+                       : github_signature_valid(secret, d.body, d.signature);
+    if (!valid)
+      return refuse(ec::bad_signature, d.signature.empty()
+                                           ? "missing signature"
+                                           : "signature does not match");
+  }
+  out.record.source = d.source;
+  out.record.payload = d.body;
+  if (plane) {
+    auto ev = parse_plane_event(d.body, s.max_json_depth);
+    if (!ev)
+      return refuse(ec::malformed_payload, describe(ev.error()));
+    out.record.event_type = ev->event;
+    out.record.delivery_id = plane_delivery_key(*ev);
+    if (ev->event != "issue") {
+      out.acted_on = false;
+      out.ignored_because = "Plane " + ev->event + " events are not acted on";
+    } else if (!s.plane_bot_user_id.empty() &&
+               ev->actor_id == s.plane_bot_user_id) {
+      out.acted_on = false;
+      out.ignored_because = "caused by orchd's own Plane user";
+    }
+  } else {
+    if (d.event_type.empty())
+      return refuse(ec::malformed_payload, "missing X-GitHub-Event header");
+    auto ev = parse_github_event(d.event_type, d.body, s.max_json_depth);
+    if (!ev)
+      return refuse(ec::malformed_payload, describe(ev.error()));
+    out.record.event_type = d.event_type;
+    out.record.delivery_id = d.delivery_id;
+    if (!is_ci_event_kind(d.event_type)) {
+      out.acted_on = false;
+      out.ignored_because =
+          "GitHub " + d.event_type + " events are not acted on";
+    } else if (!ev->branches.empty()) {
+      // Mapped to its task by the write that records it (see ci_events
+      // for a result that names no branch).
+      out.ci = {ev->repo, ev->branches, ev->result};
+    }
+  }
+  out.record.processed = !out.acted_on;
+  return out;
+}
+
+namespace {
+
+using intake_pointer = intake_actor::stateful_pointer<intake_state>;
+
+intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
+                                   task_creator_actor task_creator,
+                                   ci_events_actor ci_events,
+                                   intake_settings settings) {
+  self->state.storage = std::move(storage);
+  self->state.task_creator = std::move(task_creator);
+  self->state.ci_events = std::move(ci_events);
+  self->state.settings = std::move(settings);
+  return {
+      [self](atom::webhook, webhook_delivery& d,
+             reply_to<webhook_receipt>& reply) {
+        auto& st = self->state;
+        auto decision = check_delivery(d, st.settings);
+        if (decision.refusal) {
+          ++st.refused;
+          log::info("orchd.intake: refused ", d.source, " delivery ",
+                    d.delivery_id, ": ", describe(decision.refusal));
+          reply.deliver(std::move(decision.refusal));
+          return;
+        }
+        // A new event that is acted on goes on once it is durable: Plane
+        // work items to the task creator, GitHub CI results that name no
+        // branch to ci_events (its payload is kept: the record moves into
+        // the request); the others were mapped by the write itself.
+        bool mapped = !decision.ci.branches.empty();
+        std::string routed;
+        if (decision.acted_on && !mapped)
+          routed = decision.record.payload;
+        auto ci_result = decision.ci.result;
+        auto source = d.source;
+        auto kind = d.event_type;
+        auto acted_on = decision.acted_on;
+        auto ignored_because = std::move(decision.ignored_because);
+        self->request(st.storage, st.settings.storage_timeout, atom::add_v,
+                      std::move(decision.record), std::move(decision.ci))
+            .then(
+                [self, reply, acted_on, ignored_because, source, kind, mapped,
+                 ci_result, routed = std::move(routed)](const event_ack& ack) {
+                  auto& st = self->state;
+                  if (!ack.created) {
+                    ++st.duplicates;
+                    reply.deliver(webhook_receipt{0, true, {}});
+                    return;
+                  }
+                  ++st.accepted;
+                  if (!acted_on) {
+                    reply.deliver(
+                        webhook_receipt{ack.id, false, ignored_because});
+                    return;
+                  }
+                  if (mapped)
+                    log::info("orchd.intake: CI event ", ack.id, " -> task ",
+                              ack.task_id ? std::to_string(*ack.task_id)
+                                          : std::string{"none"},
+                              " (", ci_result.empty() ? "no result" : ci_result,
+                              ")");
+                  else if (source == "plane" && st.task_creator)
+                    self->send(st.task_creator, atom::handle_v, ack.id, routed);
+                  else if (source == "github" && st.ci_events)
+                    self->send(st.ci_events, atom::handle_v, ack.id, kind,
+                               routed);
+                  reply.deliver(webhook_receipt{ack.id, false, {}});
+                },
+                [reply](const caf::error& err) {
+                  log::error("orchd.intake: recording failed: ", describe(err));
+                  reply.deliver(err);
+                });
+      },
+      [self](atom::health, reply_to<health_report>& reply) {
+        self->request(self->state.storage, self->state.settings.storage_timeout,
+                      atom::count_v, atom::running_v)
+            .then(
+                [reply](int64_t running) {
+                  reply.deliver(health_report{running});
+                },
+                [reply](const caf::error& err) { reply.deliver(err); });
+      },
+  };
+}
+
+} // namespace
+
+intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,
+                          task_creator_actor task_creator,
+                          ci_events_actor ci_events, intake_settings settings) {
+  return sys.spawn(intake, std::move(storage), std::move(task_creator),
+                   std::move(ci_events), std::move(settings));
+}
+
+} // namespace orchd

@@ -1,0 +1,178 @@
+#include "actors/intake/task_creator.hpp"
+
+#include "actors/core/error.hpp"
+#include "actors/core/log.hpp"
+#include "actors/logic/webhook_payload.hpp"
+#include "actors/os/worktree.hpp"
+
+#include <caf/spawn_options.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+namespace orchd {
+
+bool trigger_matches(const project_config& p, const plane_event& ev) {
+  auto& states = p.trigger_states;
+  bool state_ok =
+      states.empty() ||
+      std::any_of(states.begin(), states.end(), [&](const std::string& s) {
+        return s == ev.state_name || s == ev.state_group;
+      });
+  auto& labels = p.trigger_labels;
+  bool label_ok =
+      labels.empty() ||
+      std::any_of(
+          ev.labels.begin(), ev.labels.end(), [&](const std::string& l) {
+            return std::find(labels.begin(), labels.end(), l) != labels.end();
+          });
+  return state_ok && label_ok;
+}
+
+work_item_request make_work_item_request(const project_config& p,
+                                         const plane_event& ev,
+                                         int64_t analyst_max_attempts) {
+  work_item_request x;
+  x.plane_id = ev.work_item_id;
+  x.repo = p.repo;
+  x.prefix = p.prefix;
+  x.sequence_id = ev.sequence_id;
+  x.sequential = p.numbering == "sequential";
+  x.branch_prefix = p.branch_prefix;
+  x.title_slug = slugify(ev.name);
+  x.title = ev.name;
+  x.analyst_content = ev.name;
+  if (!ev.description.empty())
+    x.analyst_content += "\n\n" + ev.description;
+  x.analyst_max_attempts = analyst_max_attempts;
+  return x;
+}
+
+namespace {
+
+using creator_pointer =
+    task_creator_actor::stateful_pointer<task_creator_state>;
+
+constexpr auto storage_timeout = std::chrono::seconds(30);
+
+void mark_handled(creator_pointer self, int64_t event_id) {
+  self->request(self->state.storage, storage_timeout, atom::mark_v,
+                atom::event_v, event_id)
+      .then([](bool) {},
+            [event_id](const caf::error& err) {
+              // Left unhandled: handled again at the next start.
+              log::error("orchd.task_creator: cannot mark event ", event_id,
+                         " handled: ", describe(err));
+            });
+}
+
+const project_config* find_project(const task_creator_state& st,
+                                   const std::string& plane_project_id) {
+  for (auto& p : st.projects)
+    if (p.plane_project_id == plane_project_id)
+      return &p;
+  return nullptr;
+}
+
+task_creator_actor::behavior_type task_creator(creator_pointer self,
+                                               storage_actor storage,
+                                               config cfg,
+                                               scheduler_actor scheduler) {
+  self->state.scheduler = std::move(scheduler);
+  self->state.storage = std::move(storage);
+  self->state.projects = cfg.projects;
+  self->state.workspace_root = cfg.workspace_root;
+  if (auto i = cfg.agents.find("analyst"); i != cfg.agents.end())
+    self->state.analyst_max_attempts = i->second.max_attempts;
+  return {
+      [self](atom::handle, int64_t event_id, const std::string& payload) {
+        auto& st = self->state;
+        auto ev = parse_plane_event(payload);
+        if (!ev)
+          log::error("orchd.task_creator: event ", event_id,
+                     " cannot be read: ", describe(ev.error()));
+        const project_config* project = nullptr;
+        if (ev)
+          project = find_project(st, ev->project_id);
+        if (!ev || ev->event != "issue" || ev->action == "deleted" ||
+            !project || !trigger_matches(*project, *ev)) {
+          if (ev && !project)
+            log::debug("orchd.task_creator: no project for Plane project ",
+                       ev->project_id);
+          return mark_handled(self, event_id);
+        }
+        auto request =
+            make_work_item_request(*project, *ev, st.analyst_max_attempts);
+        worktree_spec spec;
+        spec.clone_path = project->clone_path;
+        spec.workspace_root = st.workspace_root;
+        spec.repo = project->repo;
+        spec.task_folder = project->task_folder;
+        spec.title = ev->name;
+        spec.text = ev->description;
+        // The storage actor answers in request order, and each answer's
+        // follow-up (git included) runs to its end before the next one: no
+        // two creations interleave, without holding back the mailbox (an
+        // await would park every later message in a cache CAF rescans).
+        self->request(st.storage, storage_timeout, atom::create_v, request)
+            .then(
+                [self, event_id, spec](task_claim& claim) mutable {
+                  auto& task = claim.task;
+                  // The creator makes the worktree; a task still in 'created'
+                  // (a crash after the commit, or a failed git) gets it again.
+                  if (claim.created || task.stage == "created" ||
+                      task.stage == "setup_failed") {
+                    spec.branch = task.branch;
+                    spec.work_item_id = task.work_item_id;
+                    bool had_worktree = worktree_exists(spec);
+                    if (auto path = ensure_worktree(spec)) {
+                      if (claim.created) {
+                        ++self->state.created;
+                        log::info("orchd.task_creator: task ", task.id, " ",
+                                  task.work_item_id, " on ", task.branch,
+                                  " in ", *path);
+                      }
+                      // Its analyst can run now that the worktree exists
+                      // (a later update of the item changes nothing).
+                      if (!had_worktree && self->state.scheduler)
+                        self->send(self->state.scheduler, atom::wake_v);
+                    } else {
+                      ++self->state.setup_failures;
+                      log::error("orchd.task_creator: task ", task.id, " ",
+                                 task.work_item_id, ": ",
+                                 describe(path.error()));
+                      // Visible on the task; the reconciler retries it later.
+                      self->request(self->state.storage, storage_timeout,
+                                    atom::set_v, atom::stage_v, task.id,
+                                    std::string{"setup_failed"})
+                          .then([](bool) {},
+                                [](const caf::error& err) {
+                                  log::error(
+                                      "orchd.task_creator: cannot record the "
+                                      "failure: ",
+                                      describe(err));
+                                });
+                    }
+                  }
+                  mark_handled(self, event_id);
+                },
+                [event_id](const caf::error& err) {
+                  log::error("orchd.task_creator: event ", event_id,
+                             " not handled (retried at the next start): ",
+                             describe(err));
+                });
+      },
+  };
+}
+
+} // namespace
+
+task_creator_actor spawn_task_creator(caf::actor_system& sys,
+                                      storage_actor storage, const config& cfg,
+                                      scheduler_actor scheduler) {
+  return sys.spawn<caf::detached>(task_creator, std::move(storage), cfg,
+                                  std::move(scheduler));
+}
+
+} // namespace orchd

@@ -1,0 +1,43 @@
+// The task creator: one task per Plane work item, with its worktree.
+#pragma once
+
+#include "actors/core/actors.hpp"
+#include "actors/logic/config.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <string>
+#include <vector>
+
+namespace orchd {
+
+struct plane_event;
+
+/// Whether a work item is in the project's trigger (state name or group,
+/// and label), so that it enters the pipeline.
+bool trigger_matches(const project_config& project, const plane_event& ev);
+
+/// The storage request that creates the work item's task and first job.
+work_item_request make_work_item_request(const project_config& project,
+                                         const plane_event& ev,
+                                         int64_t analyst_max_attempts);
+
+struct task_creator_state {
+  static inline const char* name = "orchd.task_creator";
+  storage_actor storage;
+  /// Woken when a task's worktree is ready (none in tests without one).
+  scheduler_actor scheduler;
+  std::vector<project_config> projects;
+  std::string workspace_root;
+  int64_t analyst_max_attempts = 2;
+  int64_t created = 0;
+  int64_t setup_failures = 0;
+};
+
+/// Spawns the task creator on its own thread: it runs git, which blocks,
+/// and it handles one event at a time by design.
+task_creator_actor spawn_task_creator(caf::actor_system& sys,
+                                      storage_actor storage, const config& cfg,
+                                      scheduler_actor scheduler = {});
+
+} // namespace orchd

@@ -1,0 +1,244 @@
+#include "actors/logic/agent_result.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace orchd {
+
+namespace {
+
+using nlohmann::json;
+
+caf::optional<int64_t> int_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number())
+    return caf::none;
+  return it->get<int64_t>();
+}
+
+std::string lower(std::string_view text) {
+  std::string out{text};
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+bool contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// The result object inside a parsed value, if any.
+const json* result_object(const json& value) {
+  if (value.is_object())
+    return &value;
+  if (!value.is_array())
+    return nullptr;
+  for (auto it = value.rbegin(); it != value.rend(); ++it)
+    if (it->is_object() && it->value("type", "") == "result")
+      return &*it;
+  return nullptr;
+}
+
+// "Claude AI usage limit reached|1767225600": the reset time, as a delay.
+int64_t usage_limit_reset_s(const std::string& text, int64_t now_s) {
+  auto bar = text.rfind('|');
+  if (bar == std::string::npos || !contains(lower(text), "limit"))
+    return 0;
+  auto digits = text.substr(bar + 1);
+  if (digits.empty() || digits.size() > 12 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  auto reset = std::stoll(digits);
+  return reset > now_s ? reset - now_s : 0;
+}
+
+void read_result(const json& r, int64_t now_s, agent_result& out) {
+  out.parsed = true;
+  out.subtype = r.value("subtype", "");
+  out.is_error = r.value("is_error", false);
+  out.api_error_status = int_field(r, "api_error_status").value_or(0);
+  if (auto it = r.find("result"); it != r.end() && it->is_string())
+    out.text = it->get<std::string>();
+  if (auto it = r.find("errors");
+      out.text.empty() && it != r.end() && it->is_array())
+    for (auto& e : *it)
+      if (e.is_string())
+        out.text += (out.text.empty() ? "" : "; ") + e.get<std::string>();
+  if (auto it = r.find("usage"); it != r.end() && it->is_object()) {
+    out.usage.input_tokens = int_field(*it, "input_tokens");
+    out.usage.output_tokens = int_field(*it, "output_tokens");
+    out.usage.cache_read_tokens = int_field(*it, "cache_read_input_tokens");
+    out.usage.cache_creation_tokens =
+        int_field(*it, "cache_creation_input_tokens");
+  }
+  if (auto it = r.find("total_cost_usd"); it != r.end() && it->is_number())
+    out.usage.cost_usd = it->get<double>();
+  if (auto it = r.find("model"); it != r.end() && it->is_string())
+    out.model = it->get<std::string>();
+  if (auto it = r.find("modelUsage");
+      out.model.empty() && it != r.end() && it->is_object()) {
+    int64_t most = -1;
+    for (auto& [name, usage] : it->items()) {
+      auto n =
+          usage.is_object() ? int_field(usage, "outputTokens").value_or(0) : 0;
+      if (n > most) {
+        most = n;
+        out.model = name;
+      }
+    }
+  }
+  if (auto hint = int_field(r, "retry_after"); hint && *hint > 0)
+    out.retry_after_s = *hint;
+  else
+    out.retry_after_s = usage_limit_reset_s(out.text, now_s);
+}
+
+bool try_parse(std::string_view text, int64_t now_s, agent_result& out) {
+  auto value = json::parse(text.begin(), text.end(), nullptr, false);
+  if (value.is_discarded())
+    return false;
+  auto r = result_object(value);
+  if (r == nullptr)
+    return false;
+  read_result(*r, now_s, out);
+  return true;
+}
+
+} // namespace
+
+agent_result parse_agent_result(std::string_view stdout_text, int64_t now_s) {
+  agent_result out;
+  if (try_parse(stdout_text, now_s, out))
+    return out;
+  // Noise before the result: try each line from the last one back.
+  auto end = stdout_text.size();
+  while (end > 0) {
+    auto start = stdout_text.rfind('\n', end - 1);
+    auto from = start == std::string_view::npos ? 0 : start + 1;
+    auto line = stdout_text.substr(from, end - from);
+    auto first = line.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos &&
+        (line[first] == '{' || line[first] == '[') &&
+        try_parse(line, now_s, out))
+      return out;
+    if (start == std::string_view::npos)
+      break;
+    end = start;
+  }
+  return agent_result{};
+}
+
+const char* to_string(run_kind x) {
+  switch (x) {
+  case run_kind::success:
+    return "success";
+  case run_kind::transient:
+    return "transient";
+  case run_kind::fault:
+    return "fault";
+  case run_kind::crash:
+    return "crash";
+  case run_kind::timeout:
+    return "timeout";
+  case run_kind::cancelled:
+    return "cancelled";
+  case run_kind::shutdown:
+    return "shutdown";
+  }
+  return "crash";
+}
+
+caf::optional<run_kind> parse_run_kind(std::string_view name) {
+  for (auto k : {run_kind::success, run_kind::transient, run_kind::fault,
+                 run_kind::crash, run_kind::timeout, run_kind::cancelled,
+                 run_kind::shutdown})
+    if (name == to_string(k))
+      return k;
+  return caf::none;
+}
+
+run_verdict classify_run(const agent_result& result, int64_t exit_code) {
+  if (!result.parsed) {
+    auto how = exit_code < 0 ? "killed by signal " + std::to_string(-exit_code)
+                             : "exit code " + std::to_string(exit_code);
+    return {run_kind::crash, "agent crashed: " + how + ", no result", 0};
+  }
+  if (result.subtype == "success" && !result.is_error)
+    return {run_kind::success, "", 0};
+  auto text = lower(result.text);
+  bool transient =
+      result.is_error &&
+      (result.api_error_status == 429 || result.api_error_status == 529 ||
+       contains(text, "rate limit") || contains(text, "overloaded") ||
+       contains(text, "usage limit"));
+  // An error result may still say subtype "success" (an API error).
+  std::string error = result.subtype.empty() || result.subtype == "success"
+                          ? "error"
+                          : result.subtype;
+  if (result.api_error_status != 0)
+    error += " (api status " + std::to_string(result.api_error_status) + ")";
+  if (!result.text.empty())
+    error += ": " + result.text;
+  if (transient)
+    return {run_kind::transient, error, result.retry_after_s};
+  return {run_kind::fault, error, 0};
+}
+
+int64_t transient_delay_s(int64_t attempt, int64_t base_s, int64_t cap_s,
+                          int64_t hint_s) {
+  constexpr int64_t one_day_s = 24 * 3600;
+  int64_t delay = cap_s;
+  if (attempt < 40) {
+    auto factor = int64_t{1} << std::max<int64_t>(attempt, 0);
+    if (base_s <= cap_s / factor)
+      delay = factor * base_s;
+  }
+  delay = std::min(delay, cap_s);
+  return std::max(delay, std::min(hint_s, one_day_s));
+}
+
+finalise_plan plan_finalise(const job_row& job, int64_t run_id,
+                            const run_verdict& verdict,
+                            const backoff_settings& backoff) {
+  finalise_plan plan;
+  plan.mark.job_id = job.id;
+  plan.mark.run_id = run_id;
+  plan.mark.expected_run_id = run_id;
+  auto retry_or_fail = [&] {
+    plan.mark.status =
+        job.attempts < job.max_attempts ? "queued" : std::string{"failed"};
+    plan.mark.error = verdict.error;
+  };
+  switch (verdict.kind) {
+  case run_kind::success:
+    plan.mark.status = "done";
+    break;
+  case run_kind::transient:
+    plan.transient = true;
+    plan.requeue.job_id = job.id;
+    plan.requeue.expected_run_id = run_id;
+    plan.requeue.error = verdict.error;
+    plan.requeue.delay_s =
+        transient_delay_s(job.transient_attempts + 1, backoff.base_s,
+                          backoff.cap_s, verdict.retry_after_s);
+    break;
+  case run_kind::fault:
+  case run_kind::crash:
+  case run_kind::timeout:
+    retry_or_fail();
+    break;
+  case run_kind::cancelled:
+    plan.mark.status = "failed";
+    plan.mark.error = std::string{"cancelled"};
+    break;
+  case run_kind::shutdown:
+    plan.mark.status = "queued";
+    plan.mark.error = verdict.error;
+    break;
+  }
+  return plan;
+}
+
+} // namespace orchd

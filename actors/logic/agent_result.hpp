@@ -1,0 +1,106 @@
+// The agent contract's pure half (DESIGN.md §5): what an agent's stdout
+// says, how a run is classified, how long a transient failure backs off,
+// and what finalising a job writes. No actor, no clock, no I/O: the runner,
+// the scheduler and the reaper all decide through these functions.
+#pragma once
+
+#include "actors/core/records.hpp"
+
+#include <caf/optional.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace orchd {
+
+/// Claude Code's `--output-format json` result, as far as orchd reads it.
+struct agent_result {
+  /// False when stdout held no result object (a crash, or noise only).
+  bool parsed = false;
+  std::string subtype;
+  bool is_error = false;
+  int64_t api_error_status = 0;
+  /// `result`, or the joined `errors` when there is no result text.
+  std::string text;
+  run_usage usage;
+  /// `model`, else the `modelUsage` entry with the most output tokens.
+  std::string model;
+  /// A server hint, in seconds from now: `retry_after` (seconds), or the
+  /// reset time of a usage-limit message ("...limit reached|<epoch>").
+  int64_t retry_after_s = 0;
+};
+
+/// Reads the result from an agent's stdout: the whole text as one JSON
+/// value, else the last line that is one (output before the result is
+/// noise). An array counts by its last element whose `type` is "result".
+/// `now_s` (Unix seconds) turns a reset time into a delay.
+agent_result parse_agent_result(std::string_view stdout_text, int64_t now_s);
+
+/// How a run ended, as the scheduler acts on it. The names are stored in
+/// `agent_runs.outcome`.
+enum class run_kind {
+  /// subtype "success" and not is_error.
+  success,
+  /// Rate limit, overload, usage limit: back off, not a code-fault attempt.
+  transient,
+  /// A result that is an error (max turns, tool failure, ...).
+  fault,
+  /// No parseable result.
+  crash,
+  /// Killed at the agent's timeout.
+  timeout,
+  /// Killed by an operator's cancel.
+  cancelled,
+  /// Killed at the end of a shutdown drain, or left by a daemon that died.
+  shutdown,
+};
+
+const char* to_string(run_kind x);
+
+/// Parses a stored name; unknown or empty names are none.
+caf::optional<run_kind> parse_run_kind(std::string_view name);
+
+/// A run's classification: the kind, the error kept on the job, and the
+/// Retry-After floor for a transient one.
+struct run_verdict {
+  run_kind kind = run_kind::crash;
+  std::string error;
+  int64_t retry_after_s = 0;
+};
+
+/// Classifies a finished process from its result and exit. The exit code
+/// alone decides nothing: success needs the result to say so; no result is
+/// a crash whatever the code. `exit_code` is negative for a signal.
+run_verdict classify_run(const agent_result& result, int64_t exit_code);
+
+/// Backoff of a transient failure: min(2^attempt × base, cap) seconds,
+/// where `attempt` counts this failure (the first is 2^1); a server's hint
+/// is a floor (even above the cap: retrying before a usage limit resets is
+/// a sure failure), itself bounded to one day.
+int64_t transient_delay_s(int64_t attempt, int64_t base_s, int64_t cap_s,
+                          int64_t hint_s);
+
+struct backoff_settings {
+  int64_t base_s = 10;
+  int64_t cap_s = 600;
+};
+
+/// What finalising a run writes: a guarded status change, or a guarded
+/// transient requeue. Both are guarded on (running, this run), so a
+/// finaliser that lost the race changes nothing.
+struct finalise_plan {
+  bool transient = false;
+  job_mark mark;
+  transient_requeue requeue;
+};
+
+/// Success -> done; transient -> requeue with backoff; fault, crash and
+/// timeout -> queued again while attempts < max_attempts, else failed;
+/// cancelled -> failed; shutdown -> queued (the daemon's fault, not the
+/// agent's).
+finalise_plan plan_finalise(const job_row& job, int64_t run_id,
+                            const run_verdict& verdict,
+                            const backoff_settings& backoff);
+
+} // namespace orchd

@@ -1,0 +1,196 @@
+// orchd's configuration: one JSON file with comments (conf/orchd.json),
+// every key defaulted, validated before any actor starts. Secrets never
+// come from the file: it names the environment variables holding them.
+#pragma once
+
+#include "actors/logic/webhook_payload.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace orchd {
+
+struct listen_config {
+  std::string address = "127.0.0.1";
+  /// 0 lets the OS choose.
+  int64_t port = 8080;
+};
+
+/// The HTTP server's limits: every one guards against a client that is
+/// slow, large or hostile.
+struct http_config {
+  int64_t threads = 1;
+  int64_t header_limit_bytes = 16 * 1024;
+  /// GitHub sends up to 25 MB; Beast's own default is 1 MB.
+  int64_t webhook_body_limit_bytes = 25 * 1024 * 1024;
+  int64_t body_limit_bytes = 64 * 1024;
+  int64_t header_timeout_s = 10;
+  int64_t body_timeout_s = 60;
+  int64_t max_connections = 1024;
+  /// A request whose actor gives no reply within this gets 503.
+  int64_t reply_timeout_s = 10;
+};
+
+/// How webhooks are accepted.
+struct webhooks_config {
+  /// Accept deliveries without a signature when no secret is configured
+  /// (off: a route without a secret refuses everything).
+  bool allow_unsigned_plane = false;
+  bool allow_unsigned_github = false;
+  /// orchd's own Plane user: its events are recorded but not acted on, so
+  /// orchd's own comments and state changes do not loop back.
+  std::string plane_bot_user_id;
+  /// Deeper JSON is refused (400) before it is parsed.
+  int64_t max_json_depth = default_json_depth;
+};
+
+struct database_config {
+  std::string path = "var/orchd.db";
+  /// off, normal, full or extra; full survives power loss.
+  std::string synchronous = "full";
+  int64_t busy_timeout_ms = 5000;
+};
+
+/// Names of the environment variables that hold each secret, and the values
+/// read from them at start-up (empty when unset).
+struct secrets_config {
+  std::string plane_webhook_secret_env = "ORCHD_PLANE_WEBHOOK_SECRET";
+  std::string github_webhook_secret_env = "ORCHD_GITHUB_WEBHOOK_SECRET";
+  std::string admin_token_env = "ORCHD_ADMIN_TOKEN";
+  std::string telegram_token_env = "ORCHD_TELEGRAM_TOKEN";
+  std::string plane_api_key_env = "ORCHD_PLANE_API_KEY";
+
+  std::string plane_webhook_secret;
+  std::string github_webhook_secret;
+  std::string admin_token;
+  std::string telegram_token;
+  std::string plane_api_key;
+};
+
+struct project_config {
+  /// owner/name, as CI events name it.
+  std::string repo;
+  /// Work-item prefix, e.g. ET (ET-042).
+  std::string prefix;
+  /// The local clone worktrees are made from.
+  std::string clone_path;
+  std::string plane_project_id;
+  std::string telegram_chat_id;
+  std::string pipeline = "default";
+  /// A work item enters the pipeline when its state's name or group is one
+  /// of these (empty: any state) and it has one of `trigger_labels`
+  /// (empty: no label needed).
+  std::vector<std::string> trigger_states = {"started"};
+  std::vector<std::string> trigger_labels;
+  /// "plane": ids from Plane's sequence id (ET-042); "sequential": the
+  /// repo's last id plus one.
+  std::string numbering = "plane";
+  /// Branches are <branch_prefix><ID>-<slug of the title>.
+  std::string branch_prefix = "agent/";
+  /// Where a task's documents live inside its worktree.
+  std::string task_folder = "docs/work-items";
+  /// Agents of this project running at once (0: only the global cap).
+  int64_t max_concurrency = 0;
+};
+
+struct agent_config {
+  std::string program;
+  std::vector<std::string> args;
+  std::string model;
+  /// "", low, medium, high, xhigh or max.
+  std::string effort;
+  int64_t timeout_s = 3600;
+  int64_t max_attempts = 2;
+};
+
+struct scheduler_config {
+  int64_t max_concurrency = 4;
+  int64_t backoff_base_s = 10;
+  int64_t backoff_cap_s = 600;
+  bool dependency_gate = true;
+};
+
+/// How agent processes are run.
+struct runner_config {
+  /// Each run's output (stdout and stderr) goes to <output_dir>/<run>.log
+  /// and its task file to <output_dir>/<run>.task.
+  std::string output_dir = "var/runs";
+  /// Output beyond this is dropped (read, never blocking the agent).
+  int64_t output_cap_bytes = 64 * 1024 * 1024;
+  /// Between SIGTERM and SIGKILL to an agent's process group.
+  int64_t kill_grace_s = 10;
+  /// On SIGTERM running agents get this long to finish (a second signal
+  /// skips it); those still running are then killed and requeued.
+  int64_t drain_s = 600;
+};
+
+struct reaper_config {
+  int64_t interval_s = 30;
+  int64_t finalise_grace_s = 120;
+  int64_t backstop_s = 6 * 3600;
+};
+
+struct reconciler_config {
+  int64_t interval_s = 60;
+  /// Seconds a task may sit in a stage with no active job before it is
+  /// looked at again, by stage name.
+  std::map<std::string, int64_t> stage_grace_s;
+};
+
+struct endpoint_config {
+  std::string base_url;
+};
+
+struct config {
+  listen_config listen;
+  http_config http;
+  webhooks_config webhooks;
+  database_config database;
+  std::string workspace_root = "var/worktrees";
+  std::string log_level = "info";
+  secrets_config secrets;
+  std::vector<project_config> projects;
+  std::map<std::string, agent_config> agents;
+  scheduler_config scheduler;
+  runner_config runner;
+  reaper_config reaper;
+  reconciler_config reconciler;
+  endpoint_config telegram;
+  endpoint_config plane;
+};
+
+/// The embedded defaults: what orchd runs on with an empty file.
+config default_config();
+
+/// A configuration problem, named by the key's path
+/// (e.g. `projects[1].prefix: expected a string`).
+struct config_error {
+  std::string path;
+  std::string message;
+
+  std::string to_string() const {
+    return path.empty() ? message : path + ": " + message;
+  }
+};
+
+/// Parses and validates a configuration text over the defaults. Returns the
+/// first problem found, if any, in `err`.
+bool parse_config(const std::string& text, config& out, config_error& err);
+
+/// Reads and parses a file (see parse_config).
+bool load_config(const std::string& file, config& out, config_error& err);
+
+/// Fills the secret values from the environment variables the config names.
+void read_secrets(secrets_config& secrets);
+
+/// Re-validates after command-line overrides (port, db path, log level).
+bool validate_config(const config& cfg, config_error& err);
+
+/// The effective configuration as JSON; secrets show only "set"/"unset".
+nlohmann::json to_json(const config& cfg);
+
+} // namespace orchd

@@ -1,5 +1,0 @@
-#include "actors/daemon.hpp"
-
-int main(int argc, char** argv) {
-  return orchd::run_command_line(argc, argv);
-}

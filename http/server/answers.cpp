@@ -1,0 +1,154 @@
+#include "http/server/answers.hpp"
+
+#include "actors/core/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace orchd::http {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Rows hold text from webhooks and agents: never let the encoder throw on
+// bytes that are not UTF-8.
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json text_or_null(const std::string& x) {
+  return x.empty() ? json(nullptr) : json(x);
+}
+
+template <class T>
+json opt(const caf::optional<T>& x) {
+  return x ? json(*x) : json(nullptr);
+}
+
+json to_json(const task_row& x) {
+  return {{"id", x.id},
+          {"plane_id", text_or_null(x.plane_id)},
+          {"work_item_id", text_or_null(x.work_item_id)},
+          {"repo", x.repo},
+          {"branch", text_or_null(x.branch)},
+          {"stage", x.stage},
+          {"title", text_or_null(x.title)},
+          {"created_at", x.created_at},
+          {"updated_at", x.updated_at},
+          {"tracker_message_id", opt(x.tracker_message_id)}};
+}
+
+json to_json(const job_row& x) {
+  return {{"id", x.id},
+          {"agent", x.agent},
+          {"repo", x.repo},
+          {"task_id", opt(x.task_id)},
+          {"status", x.status},
+          {"attempts", x.attempts},
+          {"max_attempts", x.max_attempts},
+          {"transient_attempts", x.transient_attempts},
+          {"run_id", opt(x.run_id)},
+          {"pid", opt(x.pid)},
+          {"error", text_or_null(x.error)},
+          {"created_at", x.created_at},
+          {"started_at", text_or_null(x.started_at)},
+          {"finished_at", text_or_null(x.finished_at)},
+          {"available_at", text_or_null(x.available_at)}};
+}
+
+json to_json(const freeze_row& f) {
+  return {{"id", f.id},
+          {"repo", f.repo},
+          {"frozen_at", f.frozen_at},
+          {"reason", text_or_null(f.reason)},
+          {"work_item_id", text_or_null(f.work_item_id)}};
+}
+
+json to_json(const std::vector<job_row>& jobs) {
+  json out = json::array();
+  for (auto& j : jobs)
+    out.push_back(to_json(j));
+  return out;
+}
+
+} // namespace
+
+http_answer error_answer(int status, const std::string& text) {
+  return {status, dump(json{{"error", text}})};
+}
+
+int status_of(const caf::error& err) {
+  if (err == ec::bad_signature)
+    return 401;
+  if (err == ec::malformed_payload || err == ec::invalid_argument)
+    return 400;
+  if (err == ec::no_such_task || err == ec::no_such_job ||
+      err == ec::not_frozen)
+    return 404;
+  if (err == ec::conflict || err == ec::dependency_cycle)
+    return 409;
+  return 503;
+}
+
+http_answer answer_error(const caf::error& err) {
+  auto status = status_of(err);
+  if (status == 503)
+    return error_answer(503, "unavailable: " + describe(err));
+  return error_answer(status, describe(err));
+}
+
+http_answer answer(const webhook_receipt& x) {
+  if (x.duplicate)
+    return {200, dump(json{{"duplicate", true}})};
+  if (!x.ignored_because.empty())
+    return {202, dump(json{{"event_id", x.event_id},
+                           {"ignored", x.ignored_because}})};
+  return {200, dump(json{{"event_id", x.event_id}})};
+}
+
+http_answer answer(const health_report& x) {
+  return {200, dump(json{{"status", "ok"},
+                         {"storage", "ok"},
+                         {"running_jobs", x.running_jobs}})};
+}
+
+http_answer answer_health_error(const caf::error& err) {
+  return {503, dump(json{{"status", "degraded"}, {"storage", describe(err)}})};
+}
+
+http_answer answer(const task_row& x) {
+  return {200, dump(to_json(x))};
+}
+
+http_answer answer(const job_row& x) {
+  return {200, dump(to_json(x))};
+}
+
+http_answer answer(const std::vector<active_task>& tasks) {
+  json out = json::array();
+  for (auto& t : tasks) {
+    auto j = to_json(t.task);
+    j["age_s"] = t.age_s;
+    out.push_back(std::move(j));
+  }
+  return {200, dump(json{{"tasks", out}})};
+}
+
+http_answer answer(const queue_summary& x) {
+  json counts = {{"queued", x.counts.queued},
+                 {"running", x.counts.running},
+                 {"done", x.counts.done},
+                 {"failed", x.counts.failed}};
+  return {200, dump(json{{"counts", counts},
+                         {"running", to_json(x.running)},
+                         {"recent", to_json(x.recent)}})};
+}
+
+http_answer answer(const std::vector<freeze_row>& rows) {
+  json out = json::array();
+  for (auto& f : rows)
+    out.push_back(to_json(f));
+  return {200, dump(json{{"freezes", out}})};
+}
+
+} // namespace orchd::http

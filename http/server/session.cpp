@@ -1,0 +1,183 @@
+#include "http/server/session.hpp"
+
+#include "http/server/answers.hpp"
+
+#include "actors/core/log.hpp"
+#include "actors/logic/signature.hpp"
+
+#include <algorithm>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+namespace orchd::http {
+
+session::session(tcp::socket&& socket, server::impl& server)
+    : stream_(std::move(socket))
+    , server_(server)
+    , reply_timer_(stream_.get_executor()) {}
+
+session::~session() {
+  --server_.open_connections;
+}
+
+void session::start() {
+  // Start on the connection's strand.
+  net::dispatch(
+      stream_.get_executor(),
+      beast::bind_front_handler(&session::read_header, shared_from_this()));
+}
+
+void session::refuse_busy() {
+  answer(error_answer(503, "too many open connections"), false);
+}
+
+void session::read_header() {
+  // A fresh parser per request: limits apply to this request alone.
+  parser_.emplace();
+  parser_->header_limit(static_cast<uint32_t>(server_.opts.header_limit));
+  // The route, and so its body limit, is known only after the header: until
+  // then the largest limit applies (a declared length beyond it is refused
+  // while the header is parsed).
+  parser_->body_limit(
+      std::max(server_.opts.body_limit, server_.opts.webhook_body_limit));
+  stream_.expires_after(server_.opts.header_timeout);
+  bhttp::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&session::on_header, shared_from_this()));
+}
+
+namespace {
+
+bool is_json(beast::string_view content_type) {
+  auto type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ')
+    type.remove_suffix(1);
+  return beast::iequals(type, "application/json");
+}
+
+} // namespace
+
+void session::on_header(beast::error_code ec, size_t) {
+  if (ec == bhttp::error::end_of_stream || ec == net::error::eof)
+    return close();
+  if (ec == beast::error::timeout) {
+    log::debug("http: header read timed out, closing");
+    return close();
+  }
+  if (ec == bhttp::error::body_limit)
+    return answer(error_answer(413, "body too large"), false);
+  if (ec == bhttp::error::header_limit)
+    return answer(error_answer(431, "request headers too large"), false);
+  if (ec)
+    return answer(error_answer(400, "malformed request: " + ec.message()),
+                  false);
+  auto& req = parser_->get();
+  // Beast accepts repeated equal Content-Lengths; a smuggling-safe server
+  // does not.
+  if (req.count(bhttp::field::content_length) > 1)
+    return answer(error_answer(400, "more than one Content-Length"), false);
+  route_ = find_route(req.method(), req.target());
+  if (route_.kind == route::not_found)
+    return answer(error_answer(404, "no such path"), false);
+  if (route_.kind == route::wrong_method) {
+    auto a = error_answer(405, std::string{"use "} + route_.allow);
+    return answer(std::move(a), false);
+  }
+  if (route_.is_admin()) {
+    auto auth = req[bhttp::field::authorization];
+    constexpr beast::string_view scheme = "Bearer ";
+    bool ok = auth.size() > scheme.size() &&
+              beast::iequals(auth.substr(0, scheme.size()), scheme) &&
+              secret_matches(server_.opts.admin_token,
+                             std::string_view{auth.data() + scheme.size(),
+                                              auth.size() - scheme.size()});
+    if (!ok)
+      return answer(error_answer(401, "admin routes need "
+                                      "Authorization: Bearer <admin token>"),
+                    false);
+  }
+  size_t limit = route_.is_webhook() ? server_.opts.webhook_body_limit
+                                     : server_.opts.body_limit;
+  if (route_.takes_json() && !is_json(req[bhttp::field::content_type]))
+    return answer(error_answer(415, "Content-Type must be application/json"),
+                  false);
+  if (auto declared = parser_->content_length(); declared && *declared > limit)
+    return answer(error_answer(413, "body larger than " +
+                                        std::to_string(limit) + " bytes"),
+                  false);
+  parser_->body_limit(limit);
+  stream_.expires_after(server_.opts.body_timeout);
+  bhttp::async_read(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&session::on_body, shared_from_this()));
+}
+
+void session::on_body(beast::error_code ec, size_t) {
+  if (ec == bhttp::error::body_limit)
+    return answer(error_answer(413, "body too large"), false);
+  if (ec == beast::error::timeout) {
+    log::debug("http: body read timed out, closing");
+    return close();
+  }
+  if (ec)
+    return answer(error_answer(400, "malformed request: " + ec.message()),
+                  false);
+  stream_.expires_never();
+  auto& req = parser_->get();
+  auto keep_alive = req.keep_alive();
+  answered_ = false;
+  auto seq = ++request_seq_;
+  auto self = shared_from_this();
+  auto server = server_.shared_from_this();
+  // The actor's reply comes on a CAF thread: post it to this connection's
+  // strand. `server` keeps the io_context alive for the post.
+  auto respond = [self, server, seq, keep_alive](http_answer a) {
+    net::post(self->stream_.get_executor(),
+              [self, seq, keep_alive, a = std::move(a)]() mutable {
+                if (self->answered_ || seq != self->request_seq_)
+                  return;
+                self->answer(std::move(a), keep_alive);
+              });
+  };
+  reply_timer_.expires_after(server_.opts.reply_timeout);
+  reply_timer_.async_wait([self, seq](beast::error_code ec) {
+    if (ec || self->answered_ || seq != self->request_seq_)
+      return;
+    self->answer(error_answer(503, "no answer in time, retry"), false);
+  });
+  dispatch_request(route_, req, server_.actors, std::move(respond));
+}
+
+void session::answer(http_answer a, bool keep_alive) {
+  answered_ = true;
+  reply_timer_.cancel();
+  out_ = std::make_shared<response>(static_cast<bhttp::status>(a.status), 11);
+  out_->set(bhttp::field::server, "orchd");
+  out_->set(bhttp::field::content_type, "application/json");
+  if (a.status == 405)
+    out_->set(bhttp::field::allow, route_.allow);
+  out_->keep_alive(keep_alive);
+  out_->body() = std::move(a.body);
+  out_->body() += '\n';
+  out_->prepare_payload();
+  stream_.expires_after(server_.opts.body_timeout);
+  bhttp::async_write(stream_, *out_,
+                     beast::bind_front_handler(&session::on_written,
+                                               shared_from_this(),
+                                               !keep_alive));
+}
+
+void session::on_written(bool close_after, beast::error_code ec, size_t) {
+  out_.reset();
+  if (ec || close_after)
+    return close();
+  read_header();
+}
+
+void session::close() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.close();
+}
+
+} // namespace orchd::http

@@ -1,0 +1,124 @@
+// Internal to http/: the per-connection session and the route table.
+#pragma once
+
+#include "http/server/answers.hpp"
+#include "http/server/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace orchd::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+using request = bhttp::request<bhttp::string_body>;
+using response = bhttp::response<bhttp::string_body>;
+
+/// What a route is, known from the request line alone.
+struct route {
+  enum kind_t {
+    not_found,
+    wrong_method,
+    plane,
+    github,
+    health,
+    queue,
+    tasks,
+    task,
+    job,
+    cancel_job,
+    requeue_job,
+    unfreeze,
+    freezes,
+    task_deps
+  } kind;
+  /// Allowed method, for 405's Allow header.
+  const char* allow = "";
+  /// The {id} of /tasks/{id}, /jobs/{id} and their sub-paths.
+  int64_t id = 0;
+  bool is_webhook() const { return kind == plane || kind == github; }
+  /// Routes behind the admin token.
+  bool is_admin() const {
+    return kind != not_found && kind != wrong_method && kind != health &&
+           !is_webhook();
+  }
+  /// Routes whose body is a JSON document (415 otherwise).
+  bool takes_json() const {
+    return is_webhook() || kind == unfreeze || kind == task_deps;
+  }
+};
+
+/// Finds the route of a method and target (path and query).
+route find_route(bhttp::verb method, beast::string_view target);
+
+/// Hands a complete request to its actor; `respond` may run on any thread.
+void dispatch_request(const route& r, request& req, const backends& actors,
+                      std::function<void(http_answer)> respond);
+
+/// The server's state. Members are destroyed in reverse order: the
+/// io_context (and with it every queued handler and idle session) goes
+/// before the options and actors the sessions refer to. A pending actor
+/// reply holds a shared_ptr to it, so a reply that comes late posts onto a
+/// stopped io_context instead of a destroyed one.
+struct server::impl : std::enable_shared_from_this<server::impl> {
+  explicit impl(server_options o)
+      : opts(std::move(o)) {}
+
+  server_options opts;
+  backends actors;
+  std::atomic<size_t> open_connections{0};
+  net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+
+  void accept();
+};
+
+/// One connection: reads requests one at a time (header first, so limits
+/// and the route are known before the body is read), answers each, and
+/// echoes keep-alive.
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket&& socket, server::impl& server);
+  ~session();
+
+  void start();
+
+  /// Answers 503 and closes (connection cap reached).
+  void refuse_busy();
+
+private:
+  void read_header();
+  void on_header(beast::error_code ec, size_t);
+  void on_body(beast::error_code ec, size_t);
+  void answer(http_answer a, bool keep_alive);
+  void on_written(bool close, beast::error_code ec, size_t);
+  void close();
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<response> out_;
+  route route_{route::not_found};
+  server::impl& server_;
+  net::steady_timer reply_timer_;
+  /// Bumped per request, so a late actor reply for an answered (timed-out)
+  /// request is dropped.
+  uint64_t request_seq_ = 0;
+  bool answered_ = true;
+};
+
+} // namespace orchd::http

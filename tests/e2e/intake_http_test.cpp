@@ -1,0 +1,237 @@
+// The webhook front door over real HTTP: the real binary on an OS-chosen
+// loopback port, a real SQLite file, every row of the bad-input table.
+#include "actors/logic/signature.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/test.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+using namespace orchd;
+using test::connection;
+using test::status_of;
+
+namespace {
+
+const std::string github_secret = "It's a Secret to Everybody";
+const std::string plane_secret = "plane_wh_0123456789abcdef0123456789abcdef";
+
+std::string post(const std::string& path, const std::string& body,
+                 const std::vector<std::string>& headers,
+                 const std::string& content_type = "application/json") {
+  std::string req = "POST " + path + " HTTP/1.1\r\nHost: test\r\n";
+  if (!content_type.empty())
+    req += "Content-Type: " + content_type + "\r\n";
+  for (auto& h : headers)
+    req += h + "\r\n";
+  req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  return req + body;
+}
+
+std::vector<std::string>
+github_headers(const std::string& body, const std::string& delivery,
+               const std::string& event = "check_run") {
+  return {"X-GitHub-Event: " + event, "X-GitHub-Delivery: " + delivery,
+          "X-Hub-Signature-256: sha256=" +
+              hmac_sha256_hex(github_secret, body)};
+}
+
+std::vector<std::string> plane_headers(const std::string& body) {
+  return {"X-Plane-Event: issue", "X-Plane-Delivery: d-1",
+          "X-Plane-Signature: " + hmac_sha256_hex(plane_secret, body)};
+}
+
+// The daemon under test, with small limits so they are quick to reach.
+struct daemon_fixture {
+  test::temp_dir dir;
+  std::string db = dir.file("orchd.db");
+  std::unique_ptr<test::child_process> proc;
+  uint16_t port = 0;
+
+  daemon_fixture() {
+    std::ofstream{dir.file("orchd.json")} << R"({
+      "listen": {"port": 0},
+      "http": {"webhook_body_limit_bytes": 65536, "header_limit_bytes": 4096,
+               "header_timeout_s": 1, "body_timeout_s": 2}
+    })";
+    setenv("ORCHD_GITHUB_WEBHOOK_SECRET", github_secret.c_str(), 1);
+    setenv("ORCHD_PLANE_WEBHOOK_SECRET", plane_secret.c_str(), 1);
+    setenv("ORCHD_ADMIN_TOKEN", "admin-token", 1);
+    proc = std::make_unique<test::child_process>(
+        ORCHD_BINARY,
+        std::vector<std::string>{"serve", "--config", dir.file("orchd.json"),
+                                 "--db", db},
+        dir.path().string());
+    unsetenv("ORCHD_GITHUB_WEBHOOK_SECRET");
+    unsetenv("ORCHD_PLANE_WEBHOOK_SECRET");
+    unsetenv("ORCHD_ADMIN_TOKEN");
+    port = test::wait_until_listening(*proc);
+  }
+
+  ~daemon_fixture() {
+    proc->signal(SIGTERM);
+    CHECK(proc->wait_exit() == 0);
+  }
+
+  std::string roundtrip(const std::string& raw) {
+    connection c{port};
+    c.send_raw(raw);
+    return c.read_response();
+  }
+
+  int64_t events() {
+    auto opened = test::open_db(db);
+    return std::stoll(test::sql_rows(*opened, "SELECT COUNT(*) FROM events"));
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(daemon_fixture, "a signed delivery is recorded once") {
+  auto body = test::read_fixture("github_check_run_completed.body.json");
+  auto raw = post("/webhooks/github", body, github_headers(body, "g-1"));
+  auto first = roundtrip(raw);
+  CHECK(status_of(first) == 200);
+  CHECK(first.find("\"event_id\"") != std::string::npos);
+  auto again = roundtrip(raw);
+  CHECK(status_of(again) == 200);
+  CHECK(again.find("\"duplicate\":true") != std::string::npos);
+  CHECK(events() == 1);
+  auto plane = test::read_fixture("plane_issue_updated.body.json");
+  CHECK(status_of(roundtrip(
+            post("/webhooks/plane", plane, plane_headers(plane)))) == 200);
+  // Plane retries with a fresh delivery id: still one event.
+  auto retry = plane_headers(plane);
+  retry[1] = "X-Plane-Delivery: d-2";
+  auto dup = roundtrip(post("/webhooks/plane", plane, retry));
+  CHECK(dup.find("\"duplicate\":true") != std::string::npos);
+  CHECK(events() == 2);
+}
+
+TEST_CASE_FIXTURE(daemon_fixture, "keep-alive serves several requests") {
+  connection c{port};
+  auto body =
+      std::string{R"({"zen": "hi", "repository": {"full_name": "a/b"}})"};
+  c.send_raw(
+      post("/webhooks/github", body, github_headers(body, "ping-1", "ping")));
+  CHECK(status_of(c.read_response()) == 202);
+  c.send_raw("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(status_of(c.read_response()) == 200);
+  CHECK(events() == 1);
+}
+
+TEST_CASE_FIXTURE(daemon_fixture,
+                  "bad input gets its status and stores nothing") {
+  auto good = test::read_fixture("github_check_run_completed.body.json");
+  SUBCASE("no signature") {
+    CHECK(status_of(roundtrip(post("/webhooks/github", good,
+                                   {"X-GitHub-Event: check_run"}))) == 401);
+  }
+  SUBCASE("wrong signature") {
+    auto h = github_headers(good, "g-1");
+    h[2] = "X-Hub-Signature-256: sha256=" + std::string(64, '0');
+    CHECK(status_of(roundtrip(post("/webhooks/github", good, h))) == 401);
+  }
+  SUBCASE("not JSON") {
+    std::string body = "this is not json";
+    CHECK(status_of(roundtrip(post("/webhooks/github", body,
+                                   github_headers(body, "g-1")))) == 400);
+  }
+  SUBCASE("JSON nested 100,000 deep") {
+    std::string body(60000, '[');
+    CHECK(status_of(roundtrip(post("/webhooks/github", body,
+                                   github_headers(body, "g-1")))) == 400);
+  }
+  SUBCASE("Plane without data.id") {
+    std::string body = R"({"event": "issue", "action": "updated", "data": {}})";
+    auto answer = roundtrip(post("/webhooks/plane", body, plane_headers(body)));
+    CHECK(status_of(answer) == 400);
+    CHECK(answer.find("data.id") != std::string::npos);
+  }
+  SUBCASE("GitHub without repository") {
+    std::string body = R"({"action": "completed", "check_run": {}})";
+    CHECK(status_of(roundtrip(post("/webhooks/github", body,
+                                   github_headers(body, "g-1")))) == 400);
+  }
+  SUBCASE("Content-Type not JSON") {
+    CHECK(status_of(roundtrip(post("/webhooks/github", good,
+                                   github_headers(good, "g-1"),
+                                   "text/plain"))) == 415);
+  }
+  SUBCASE("declared body over the limit, answered before the body") {
+    connection c{port};
+    c.send_raw("POST /webhooks/github HTTP/1.1\r\nHost: t\r\n"
+               "Content-Type: application/json\r\n"
+               "Content-Length: 10000000\r\n\r\n");
+    CHECK(status_of(c.read_response()) == 413);
+  }
+  SUBCASE("chunked body over the limit") {
+    connection c{port};
+    c.send_raw("POST /webhooks/github HTTP/1.1\r\nHost: t\r\n"
+               "Content-Type: application/json\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n");
+    std::string chunk(16384, 'x');
+    char size[16];
+    std::snprintf(size, sizeof(size), "%zx\r\n", chunk.size());
+    for (int i = 0; i < 8; ++i)
+      c.send_raw(size + chunk + "\r\n");
+    CHECK(status_of(c.read_response()) == 413);
+  }
+  SUBCASE("headers over the limit") {
+    std::string big = "X-Filler: " + std::string(8000, 'a');
+    CHECK(status_of(roundtrip(post("/webhooks/github", good,
+                                   {big, "X-GitHub-Event: x"}))) == 431);
+  }
+  SUBCASE("Content-Length with Transfer-Encoding") {
+    CHECK(status_of(roundtrip("POST /webhooks/github HTTP/1.1\r\nHost: t\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Content-Length: 2\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n{}")) == 400);
+  }
+  SUBCASE("two Content-Lengths") {
+    CHECK(status_of(roundtrip("POST /webhooks/github HTTP/1.1\r\nHost: t\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Content-Length: 2\r\nContent-Length: 2\r\n\r\n"
+                              "{}")) == 400);
+  }
+  SUBCASE("unknown path and wrong method") {
+    CHECK(status_of(roundtrip("GET /nope HTTP/1.1\r\nHost: t\r\n\r\n")) == 404);
+    CHECK(status_of(roundtrip(
+              "GET /webhooks/plane HTTP/1.1\r\nHost: t\r\n\r\n")) == 405);
+  }
+  CHECK(events() == 0);
+  // The daemon is still up and well.
+  CHECK(status_of(roundtrip("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")) ==
+        200);
+}
+
+TEST_CASE_FIXTURE(daemon_fixture,
+                  "a client sending one byte at a time is cut off") {
+  connection c{port};
+  c.send_raw("P");
+  // header_timeout_s is 1: the server closes; we wait for that event.
+  CHECK(c.closed_by_server(10000));
+}
+
+TEST_CASE_FIXTURE(daemon_fixture, "admin routes need the bearer token") {
+  auto get = [&](const std::string& path, const std::string& auth) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: t\r\n";
+    if (!auth.empty())
+      req += "Authorization: " + auth + "\r\n";
+    return roundtrip(req + "\r\n");
+  };
+  CHECK(status_of(get("/queue", "")) == 401);
+  CHECK(status_of(get("/queue", "Bearer wrong-token")) == 401);
+  auto queue = get("/queue", "Bearer admin-token");
+  CHECK(status_of(queue) == 200);
+  CHECK(queue.find("\"queued\":0") != std::string::npos);
+  CHECK(status_of(get("/tasks", "Bearer admin-token")) == 200);
+  auto missing = get("/tasks/42", "Bearer admin-token");
+  CHECK(status_of(missing) == 404);
+  CHECK(status_of(get("/jobs/7", "Bearer admin-token")) == 404);
+  CHECK(status_of(get("/tasks/abc", "Bearer admin-token")) == 404);
+  CHECK(status_of(roundtrip("POST /queue HTTP/1.1\r\nHost: t\r\n"
+                            "Content-Length: 0\r\n\r\n")) == 405);
+}

@@ -1,0 +1,524 @@
+// The job engine end to end: the real orchd binary, a real SQLite file,
+// real agent processes (the fake agent and small shell agents), real
+// signals. Jobs are put in the file before the daemon starts, as a previous
+// daemon would have left them; the daemon claims them on start.
+#include "actors/os/child_process.hpp"
+#include "storage/store.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/test.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <csignal>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <netinet/in.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace orchd;
+using json = nlohmann::json;
+using test::child_process;
+using test::status_of;
+
+namespace {
+
+const std::string orchd_bin = ORCHD_BINARY;
+const std::string fake_agent =
+    std::string{ORCHD_SOURCE_DIR} + "/scripts/fake-agent";
+const std::string admin_token = "engine-admin-token";
+
+// A one-line success result, for shell agents.
+const std::string success_json =
+    R"({"type":"result","subtype":"success","is_error":false,"result":"ok",)"
+    R"("usage":{"input_tokens":1,"output_tokens":2},"total_cost_usd":0.01})";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string body_of(const std::string& response) {
+  auto at = response.find("\r\n\r\n");
+  return at == std::string::npos ? "" : response.substr(at + 4);
+}
+
+struct engine {
+  test::temp_dir dir;
+  std::string db_path = dir.file("orchd.db");
+  json cfg;
+  std::unique_ptr<child_process> daemon;
+  uint16_t port = 0;
+  /// The --port the daemon gets (0: the OS chooses).
+  std::string port_arg = "0";
+
+  engine() {
+    cfg = {
+        {"workspace_root", dir.file("worktrees")},
+        {"runner",
+         {{"output_dir", dir.file("runs")},
+          {"kill_grace_s", 1},
+          {"drain_s", 600}}},
+        {"scheduler",
+         {{"max_concurrency", 4}, {"backoff_base_s", 1}, {"backoff_cap_s", 1}}},
+        {"agents",
+         {{"developer", {{"program", fake_agent}, {"timeout_s", 60}}},
+          {"analyst", {{"program", fake_agent}, {"timeout_s", 60}}}}}};
+  }
+
+  // Stops a daemon still running the way an operator would, skipping the
+  // drain (SIGTERM, then SIGINT: two different signals never merge), so no
+  // agent outlives the test.
+  ~engine() {
+    if (daemon && ::kill(daemon->pid(), SIGTERM) == 0) {
+      ::kill(daemon->pid(), SIGINT);
+      daemon->wait_exit();
+    }
+  }
+
+  // A shell agent: `sh -c script`.
+  void shell_agent(const std::string& name, const std::string& script,
+                   int64_t timeout_s = 60, int64_t max_attempts = 2) {
+    cfg["agents"][name] = {{"program", "/bin/sh"},
+                           {"args", {"-c", script}},
+                           {"timeout_s", timeout_s},
+                           {"max_attempts", max_attempts}};
+  }
+
+  storage::store& store() {
+    if (!db_) {
+      db_ = test::open_db(db_path);
+      st_ = std::make_unique<storage::store>(*db_);
+    }
+    return *st_;
+  }
+
+  int64_t job(const std::string& agent, const std::string& content,
+              caf::optional<int64_t> task = caf::none, int64_t attempts = 2,
+              const std::string& repo = "acme/widgets") {
+    new_job j;
+    j.max_attempts = attempts;
+    j.agent = agent;
+    j.repo = repo;
+    j.task_id = task;
+    j.task_content = content;
+    return test::unbox(store().enqueue(j));
+  }
+
+  // A task with its (hand-made) worktree folder.
+  int64_t task(const std::string& plane_id, const std::string& item,
+               const std::string& repo = "acme/widgets") {
+    auto t = test::unbox(store().create_task(
+                             new_task{plane_id, item, repo, "b-" + item, item}))
+                 .task;
+    auto owner = repo.substr(0, repo.find('/'));
+    auto name = repo.substr(repo.find('/') + 1);
+    std::filesystem::create_directories(
+        dir.file("worktrees/" + owner + "__" + name + "/" + item));
+    return t.id;
+  }
+
+  // Starts the daemon with `env` ("K=V") added to its environment.
+  void start(const std::vector<std::string>& env = {}) {
+    st_.reset();
+    db_.reset();
+    std::ofstream{dir.file("orchd.json")} << cfg.dump(2);
+    std::vector<std::string> args{"ORCHD_ADMIN_TOKEN=" + admin_token,
+                                  "FAKE_AGENT_STATE_DIR=" + dir.file(""),
+                                  "FAKE_AGENT_TRACE=" + dir.file("trace")};
+    args.insert(args.end(), env.begin(), env.end());
+    for (auto x : {orchd_bin, std::string{"serve"}, std::string{"--config"},
+                   dir.file("orchd.json"), std::string{"--db"}, db_path,
+                   std::string{"--port"}, port_arg})
+      args.push_back(x);
+    daemon = std::make_unique<child_process>("/usr/bin/env", args,
+                                             dir.path().string());
+    if (port_arg == "0")
+      port = test::wait_until_listening(*daemon);
+  }
+
+  void wait_log(const std::string& needle, int seconds = 60) {
+    REQUIRE_MESSAGE(
+        daemon->wait_for_output(needle, std::chrono::seconds(seconds)),
+        "no '" << needle << "' in:\n"
+               << daemon->output());
+  }
+
+  void wait_done(int64_t job) {
+    wait_log("job " + std::to_string(job) + ": done");
+  }
+
+  std::string request(const std::string& method, const std::string& path,
+                      const std::string& body = "") {
+    test::connection c{port};
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\n" +
+                      "Authorization: Bearer " + admin_token + "\r\n" +
+                      "Content-Type: application/json\r\n" +
+                      "Content-Length: " + std::to_string(body.size()) +
+                      "\r\nConnection: close\r\n\r\n" + body;
+    REQUIRE(c.send_raw(req));
+    return c.read_response();
+  }
+
+  json job_row(int64_t id) {
+    auto r = request("GET", "/jobs/" + std::to_string(id));
+    REQUIRE(status_of(r) == 200);
+    return json::parse(body_of(r));
+  }
+
+  // The same query through a connection of the test's own.
+  std::string sql(const std::string& query) {
+    return test::sql_value(*test::open_db(db_path), query);
+  }
+
+  // "start|end job ns" lines the fake agent wrote.
+  struct trace_line {
+    std::string what;
+    int64_t job;
+    int64_t ns;
+  };
+
+  std::vector<trace_line> trace() {
+    std::vector<trace_line> out;
+    std::istringstream in{slurp(dir.file("trace"))};
+    trace_line t;
+    while (in >> t.what >> t.job >> t.ns)
+      out.push_back(t);
+    return out;
+  }
+
+private:
+  std::shared_ptr<storage::database> db_;
+  std::unique_ptr<storage::store> st_;
+};
+
+// Children of `parent` that are zombies.
+int zombies_of(pid_t parent) {
+  int n = 0;
+  auto dir = opendir("/proc");
+  while (auto ent = readdir(dir)) {
+    if (ent->d_name[0] < '1' || ent->d_name[0] > '9')
+      continue;
+    std::ifstream in{std::string{"/proc/"} + ent->d_name + "/stat"};
+    std::string line;
+    if (!std::getline(in, line))
+      continue;
+    auto close = line.rfind(')');
+    char state = 0;
+    int ppid = 0;
+    if (close != std::string::npos &&
+        std::sscanf(line.c_str() + close + 2, "%c %d", &state, &ppid) == 2 &&
+        ppid == parent && state == 'Z')
+      ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("max_concurrency is never exceeded, and every job runs once") {
+  engine e;
+  e.cfg["scheduler"]["max_concurrency"] = 3;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i)
+    ids.push_back(e.job("developer", "[fake:slow]"));
+  e.start({"FAKE_AGENT_SLEEP_S=0.2"});
+  for (auto id : ids)
+    e.wait_done(id);
+  std::vector<std::pair<int64_t, int>> events;
+  std::map<int64_t, int> ends;
+  for (auto& t : e.trace()) {
+    events.emplace_back(t.ns, t.what == "start" ? 1 : -1);
+    ends[t.job] += t.what == "end" ? 1 : 0;
+  }
+  std::sort(events.begin(), events.end());
+  int running = 0;
+  int most = 0;
+  for (auto& [ns, delta] : events)
+    most = std::max(most, running += delta);
+  CHECK(most <= 3);
+  CHECK(most >= 2); // it did run agents side by side
+  CHECK(ends.size() == 12);
+  for (auto& [job, n] : ends)
+    CHECK(n == 1);
+  CHECK(e.sql("SELECT COUNT(*) FROM jobs WHERE status = 'done'") == "12");
+  CHECK(e.sql("SELECT COUNT(*) FROM agent_runs WHERE outcome = 'success' "
+              "AND input_tokens = 12 AND output_tokens = 78 "
+              "AND model = 'fake-model-1'") == "12");
+}
+
+TEST_CASE("the agent runs in its worktree with the contract's environment "
+          "and only fds 0-2") {
+  engine e;
+  // The shell tests each fd with a stat (a builtin that opens nothing)
+  // before it makes any redirection of its own.
+  e.shell_agent("developer",
+                "open=''; n=0; while [ $n -lt 1024 ]; do "
+                "[ -e /proc/$$/fd/$n ] && open=\"$open $n\"; n=$((n+1)); "
+                "done; echo \"$open\" > fds.txt; "
+                "env | grep ^ORCHD_ | sort > env.txt; cat > task.txt; "
+                "echo '" +
+                    success_json + "'");
+  auto t = e.task("plane-1", "ET-007");
+  auto id = e.job("developer", "do the thing", t);
+  e.start();
+  e.wait_done(id);
+  auto wt = e.dir.file("worktrees/acme__widgets/ET-007/");
+  CHECK(slurp(wt + "fds.txt") == " 0 1 2\n");
+  CHECK(slurp(wt + "task.txt") == "do the thing");
+  auto env = slurp(wt + "env.txt");
+  for (auto want :
+       {"ORCHD_JOB_ID=" + std::to_string(id), std::string{"ORCHD_ATTEMPT=1"},
+        "ORCHD_IDEMPOTENCY_KEY=" + std::to_string(id) + "-1",
+        "ORCHD_TASK_ID=" + std::to_string(t),
+        std::string{"ORCHD_STAGE=created"},
+        std::string{"ORCHD_WORK_ITEM=ET-007"},
+        std::string{"ORCHD_BRANCH=b-ET-007"},
+        std::string{"ORCHD_AGENT=developer"}})
+    CHECK_MESSAGE(env.find(want + "\n") != std::string::npos, want);
+  // The admin token is the daemon's, never the agent's.
+  CHECK(env.find("ORCHD_ADMIN_TOKEN") == std::string::npos);
+  auto j = e.job_row(id);
+  CHECK(j["status"] == "done");
+  CHECK(j["pid"].is_number());
+}
+
+TEST_CASE("a timed-out agent dies with its whole group, grandchildren too") {
+  engine e;
+  // Both ignore SIGTERM: only the SIGKILL after the grace ends them.
+  e.shell_agent("developer",
+                "trap '' TERM; sleep 300 & echo $! > grandchild.pid; "
+                "echo $$ > leader.pid; wait; wait",
+                1, 1);
+  auto id = e.job("developer", "hang", caf::none, 1);
+  e.start();
+  e.wait_log("job " + std::to_string(id) +
+             ": failed: agent timed out after 1 s");
+  auto root = e.dir.file("worktrees/");
+  auto grandchild = std::stoll(slurp(root + "grandchild.pid"));
+  auto leader = std::stoll(slurp(root + "leader.pid"));
+  CHECK_FALSE(process_alive(grandchild));
+  CHECK_FALSE(process_alive(leader));
+  CHECK(e.sql("SELECT outcome FROM agent_runs") == "timeout");
+}
+
+TEST_CASE("1,000 agents spawned and reaped leave no zombie") {
+  engine e;
+  e.cfg["scheduler"]["max_concurrency"] = 16;
+  e.shell_agent("developer", "echo '" + success_json + "'");
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 1000; ++i)
+    ids.push_back(e.job("developer", "x"));
+  e.start();
+  for (auto id : ids)
+    e.wait_done(id);
+  CHECK(e.sql("SELECT COUNT(*) FROM jobs WHERE status = 'done'") == "1000");
+  CHECK(zombies_of(e.daemon->pid()) == 0);
+}
+
+TEST_CASE("100 MB of output neither hangs the agent nor passes the cap") {
+  engine e;
+  e.cfg["runner"]["output_cap_bytes"] = 1024 * 1024;
+  auto id = e.job("developer", "[fake:huge]");
+  e.start({"FAKE_AGENT_OUTPUT_MB=100"});
+  e.wait_done(id);
+  auto run = e.job_row(id)["run_id"].get<int64_t>();
+  auto log = e.dir.file("runs/" + std::to_string(run) + ".log");
+  auto size = std::filesystem::file_size(log);
+  CHECK(size >= 1024 * 1024);
+  CHECK(size <= 1024 * 1024 + 200);
+  CHECK(slurp(log).find("output capped at 1048576 bytes") != std::string::npos);
+}
+
+TEST_CASE("a 429 is requeued no sooner than its Retry-After, without "
+          "spending an attempt") {
+  engine e;
+  auto id = e.job("developer", "[fake:rate_limited_once]");
+  e.start({"FAKE_AGENT_RETRY_AFTER_S=2"});
+  e.wait_done(id);
+  auto t = e.trace();
+  REQUIRE(t.size() == 4);
+  CHECK(t[1].what == "end");
+  CHECK(t[2].what == "start");
+  CHECK(t[2].ns - t[1].ns >= 2'000'000'000);
+  CHECK(e.sql("SELECT attempts, transient_attempts FROM jobs") == "1|1");
+}
+
+TEST_CASE("the serial gate and a freeze hold a new task's analyst until "
+          "the operator unfreezes") {
+  engine e;
+  auto t = e.task("plane-1", "ET-001");
+  auto analyst = e.job("analyst", "analyse", t);
+  e.store().freeze_repo("acme/widgets", "DEGRADED verdict", "ET-000");
+  auto other = e.job("developer", "not gated");
+  e.start();
+  e.wait_done(other);
+  CHECK(e.job_row(analyst)["status"] == "queued");
+  auto freezes = json::parse(body_of(e.request("GET", "/freezes")));
+  REQUIRE(freezes["freezes"].size() == 1);
+  CHECK(freezes["freezes"][0]["repo"] == "acme/widgets");
+  CHECK(status_of(e.request("POST", "/serial-gate/unfreeze",
+                            R"({"repo":"acme/gadgets"})")) == 404);
+  CHECK(status_of(e.request("POST", "/serial-gate/unfreeze", R"({})")) == 400);
+  CHECK(status_of(e.request("POST", "/serial-gate/unfreeze",
+                            R"({"repo":"acme/widgets"})")) == 200);
+  e.wait_done(analyst);
+  CHECK(status_of(e.request("POST", "/serial-gate/unfreeze",
+                            R"({"repo":"acme/widgets"})")) == 404);
+}
+
+TEST_CASE("the dependency gate holds a task's job; cycles are refused") {
+  engine e;
+  auto a = e.task("plane-a", "ET-001");
+  auto b = e.task("plane-b", "ET-002");
+  test::unbox(e.store().add_dependency(b, a));
+  auto held = e.job("developer", "waits for a", b);
+  auto free = e.job("developer", "free", a);
+  e.start();
+  e.wait_done(free);
+  CHECK(e.job_row(held)["status"] == "queued");
+  auto deps = [&](int64_t task, const std::string& body) {
+    return e.request("POST", "/tasks/" + std::to_string(task) + "/deps", body);
+  };
+  auto cycle = deps(a, R"({"depends_on":)" + std::to_string(b) + "}");
+  CHECK(status_of(cycle) == 409);
+  CHECK(body_of(cycle).find(std::to_string(a) + " -> " + std::to_string(b) +
+                            " -> " + std::to_string(a)) != std::string::npos);
+  CHECK(status_of(deps(a, R"({"depends_on":)" + std::to_string(a) + "}")) ==
+        409);
+  CHECK(status_of(deps(a, R"({"depends_on":999})")) == 404);
+  CHECK(status_of(deps(a, R"({"depends_on":"x"})")) == 400);
+  CHECK(e.sql("SELECT COUNT(*) FROM job_deps") == "1");
+  // Task a finishes (the pipeline's stage change, here by hand); the next
+  // change the scheduler hears of releases b's job.
+  e.sql("UPDATE tasks SET stage = 'done' WHERE id = " + std::to_string(a));
+  CHECK(status_of(deps(b, R"({"depends_on":)" + std::to_string(a) + "}")) ==
+        200);
+  e.wait_done(held);
+}
+
+TEST_CASE("cancel kills a running agent; requeue puts the job back") {
+  engine e;
+  auto id = e.job("developer", "[fake:slow]");
+  e.start({"FAKE_AGENT_SLEEP_S=300"});
+  e.wait_log("job " + std::to_string(id) + ": started run");
+  auto pid = e.job_row(id)["pid"].get<int64_t>();
+  auto cancelled = e.request("POST", "/jobs/" + std::to_string(id) + "/cancel");
+  CHECK(status_of(cancelled) == 200);
+  CHECK(json::parse(body_of(cancelled))["error"] == "cancelled");
+  e.wait_log("job " + std::to_string(id) + ": run 1 ended: cancelled");
+  CHECK_FALSE(process_alive(pid));
+  CHECK(e.job_row(id)["status"] == "failed");
+  CHECK(status_of(e.request("POST",
+                            "/jobs/" + std::to_string(id) + "/cancel")) == 409);
+  CHECK(status_of(e.request("POST", "/jobs/999/cancel")) == 404);
+  CHECK(status_of(e.request("POST", "/jobs/" + std::to_string(id) +
+                                        "/requeue")) == 200);
+  e.wait_log("job " + std::to_string(id) + ": started run 2");
+  CHECK(status_of(e.request("POST", "/jobs/" + std::to_string(id) +
+                                        "/requeue")) == 409);
+}
+
+TEST_CASE("kill -9 of the daemon: the restart kills the old agents and "
+          "each job completes exactly once") {
+  engine e;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(e.job("developer", "[fake:slow]"));
+  e.start({"FAKE_AGENT_SLEEP_S=300"});
+  for (auto id : ids)
+    e.wait_log("job " + std::to_string(id) + ": started run");
+  std::vector<int64_t> old_pids;
+  for (auto id : ids)
+    old_pids.push_back(e.job_row(id)["pid"].get<int64_t>());
+  e.daemon->signal(SIGKILL);
+  e.daemon->wait_exit();
+  // Orphaned, the agents live on: a new daemon must not run beside them.
+  for (auto pid : old_pids)
+    CHECK(process_alive(pid));
+  e.start({"FAKE_AGENT_SLEEP_S=0"});
+  for (auto id : ids)
+    e.wait_done(id);
+  for (auto pid : old_pids)
+    CHECK_FALSE(process_alive(pid));
+  CHECK(e.daemon->output().find("recovered 3 jobs") != std::string::npos);
+  std::map<int64_t, int> ends;
+  for (auto& t : e.trace())
+    ends[t.job] += t.what == "end" ? 1 : 0;
+  for (auto id : ids)
+    CHECK(ends[id] == 1);
+  // One run ended by the restart and one success per job, nothing more.
+  std::string runs;
+  for (auto id : ids)
+    runs += std::to_string(id) + "|shutdown|1\n" + std::to_string(id) +
+            "|success|1\n";
+  runs.pop_back();
+  CHECK(e.sql("SELECT job_id, outcome, COUNT(*) FROM agent_runs "
+              "GROUP BY job_id, outcome ORDER BY job_id, outcome") == runs);
+  CHECK(e.sql("SELECT DISTINCT attempts FROM jobs") == "2");
+}
+
+TEST_CASE("SIGTERM lets a running agent finish; a second one stops it and "
+          "requeues its job") {
+  SUBCASE("drained") {
+    engine e;
+    auto id = e.job("developer", "[fake:slow]");
+    e.start({"FAKE_AGENT_SLEEP_S=1"});
+    e.wait_log("job " + std::to_string(id) + ": started run");
+    e.daemon->signal(SIGTERM);
+    e.wait_log("scheduler: draining");
+    CHECK(e.daemon->wait_exit() == 0);
+    CHECK(e.daemon->output().find("job " + std::to_string(id) + ": done") !=
+          std::string::npos);
+    e.daemon.reset();
+    CHECK(e.sql("SELECT status FROM jobs") == "done");
+  }
+  SUBCASE("stopped") {
+    engine e;
+    auto id = e.job("developer", "[fake:slow]");
+    e.start({"FAKE_AGENT_SLEEP_S=300"});
+    e.wait_log("job " + std::to_string(id) + ": started run");
+    auto pid = e.job_row(id)["pid"].get<int64_t>();
+    e.daemon->signal(SIGTERM);
+    e.wait_log("scheduler: draining");
+    e.daemon->signal(SIGTERM);
+    CHECK(e.daemon->wait_exit() == 0);
+    e.daemon.reset();
+    CHECK_FALSE(process_alive(pid));
+    CHECK(e.sql("SELECT status, error FROM jobs") ==
+          "queued|daemon stopped while the agent ran");
+  }
+}
+
+TEST_CASE("a daemon that cannot listen on its port runs no agent") {
+  // Another listener holds the port.
+  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(holder >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::bind(holder, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  REQUIRE(::listen(holder, 1) == 0);
+  REQUIRE(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  engine e;
+  auto id = e.job("developer", "[fake:ok]");
+  e.port_arg = std::to_string(ntohs(addr.sin_port));
+  e.start();
+  CHECK(e.daemon->wait_exit() == 1);
+  CHECK(e.daemon->output().find("cannot bind") != std::string::npos);
+  // Nothing was claimed: no attempt, no run, no agent.
+  CHECK(e.sql("SELECT status || '|' || attempts FROM jobs WHERE id = " +
+              std::to_string(id)) == "queued|0");
+  CHECK(e.sql("SELECT COUNT(*) FROM agent_runs") == "0");
+  CHECK(e.trace().empty());
+  ::close(holder);
+}

@@ -1,0 +1,129 @@
+// Configuration: defaults, comments, and errors named by the key's path.
+#include "actors/logic/config.hpp"
+
+#include "tests/support/test.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <fstream>
+
+using namespace orchd;
+
+namespace {
+
+// The error text for a config, or "" when it parses.
+std::string problem(const std::string& text) {
+  config cfg;
+  config_error err;
+  if (parse_config(text, cfg, err))
+    return "";
+  return err.to_string();
+}
+
+const char* two_projects = R"({
+  "projects": [
+    {"repo": "acme/widgets", "prefix": "ET", "clone_path": "/src/widgets",
+     "plane_project_id": "p1"},
+    {"repo": "acme/gadgets", "prefix": 7, "clone_path": "/src/gadgets",
+     "plane_project_id": "p2"}
+  ]
+})";
+
+} // namespace
+
+TEST_CASE("the embedded defaults are valid and use the fake agent") {
+  auto cfg = default_config();
+  config_error err;
+  CHECK(validate_config(cfg, err));
+  CHECK(cfg.database.path == "var/orchd.db");
+  CHECK(cfg.database.synchronous == "full");
+  CHECK(cfg.listen.address == "127.0.0.1");
+  REQUIRE(cfg.agents.count("analyst") == 1);
+  CHECK(cfg.agents["analyst"].program == "scripts/fake-agent");
+}
+
+TEST_CASE("an empty object is the defaults; comments are allowed") {
+  config cfg;
+  config_error err;
+  REQUIRE(parse_config("// nothing to change\n{ /* really */ }", cfg, err));
+  CHECK(cfg.listen.port == default_config().listen.port);
+}
+
+TEST_CASE("the shipped conf/orchd.json is valid and states the defaults") {
+  config cfg;
+  config_error err;
+  REQUIRE_MESSAGE(load_config(ORCHD_SOURCE_DIR "/conf/orchd.json", cfg, err),
+                  err.to_string());
+  CHECK(to_json(cfg) == to_json(default_config()));
+}
+
+TEST_CASE("errors name the key by its path") {
+  CHECK(problem(two_projects) == "projects[1].prefix: expected a string");
+  CHECK(problem(R"({"listen": {"port": "80"}})") ==
+        "listen.port: expected an integer");
+  CHECK(problem(R"({"listen": {"port": 70000}})") ==
+        "listen.port: expected 0 to 65535");
+  CHECK(problem(R"({"listen": {"prot": 80}})") == "listen.prot: unknown key");
+  CHECK(problem(R"({"databse": {}})") == "databse: unknown key");
+  CHECK(problem(R"({"database": {"synchronous": "fast"}})") ==
+        "database.synchronous: expected one of off, normal, full, extra");
+  CHECK(problem(R"({"projects": [{"repo": "a/b", "prefix": "AB",
+                                  "clone_path": "/x"}]})") ==
+        "projects[0].plane_project_id: missing required key");
+  CHECK(problem(R"({"projects": [{"repo": "a/b", "prefix": "ab",
+                                  "clone_path": "/x",
+                                  "plane_project_id": "p"}]})") ==
+        "projects[0].prefix: expected capital letters and digits, e.g. ET");
+  CHECK(problem(R"({"agents": {"critic": {"model": "x"}}})") ==
+        "agents.critic.program: missing required key");
+  CHECK(problem(R"({"agents": {"analyst": {"args": ["-p", 3]}}})") ==
+        "agents.analyst.args[1]: expected a string");
+  CHECK(
+      problem(R"({"scheduler": {"backoff_base_s": 10, "backoff_cap_s": 5}})") ==
+      "scheduler.backoff_cap_s: must not be less than backoff_base_s");
+  CHECK(problem(R"({"secrets": {"admin_token_env": "my token"}})") ==
+        "secrets.admin_token_env: expected an environment variable name "
+        "(A-Z, 0-9, _)");
+  CHECK(problem(R"({"webhooks": {"max_json_depth": 100000}})") ==
+        "webhooks.max_json_depth: must be at most 1024");
+  CHECK(problem("[1, 2]") == "(top level): expected an object");
+  CHECK(problem("{\"listen\": ").rfind("not valid JSON", 0) == 0);
+}
+
+TEST_CASE("two projects may not share a repo or a Plane project") {
+  CHECK(problem(R"({"projects": [
+    {"repo": "a/b", "prefix": "AB", "clone_path": "/x", "plane_project_id": "1"},
+    {"repo": "a/b", "prefix": "CD", "clone_path": "/y", "plane_project_id": "2"}
+  ]})") == "projects[1].repo: same repo as projects[0]");
+  CHECK(problem(R"({"projects": [
+    {"repo": "a/b", "prefix": "AB", "clone_path": "/x", "plane_project_id": "1"},
+    {"repo": "a/c", "prefix": "CD", "clone_path": "/y", "plane_project_id": "1"}
+  ]})") == "projects[1].plane_project_id: same Plane project as projects[0]");
+}
+
+TEST_CASE("an agent named in the file starts from its default") {
+  config cfg;
+  config_error err;
+  REQUIRE(parse_config(R"({"agents": {"developer": {"model": "opus",
+                                                    "effort": "high"}}})",
+                       cfg, err));
+  CHECK(cfg.agents["developer"].program == "scripts/fake-agent");
+  CHECK(cfg.agents["developer"].model == "opus");
+  CHECK(cfg.agents["developer"].effort == "high");
+  CHECK(cfg.agents.size() == default_config().agents.size());
+}
+
+TEST_CASE("secrets come from the environment variables the file names") {
+  config cfg;
+  config_error err;
+  REQUIRE(parse_config(
+      R"({"secrets": {"admin_token_env": "ORCHD_TEST_ADMIN"}})", cfg, err));
+  setenv("ORCHD_TEST_ADMIN", "s3cret", 1);
+  read_secrets(cfg.secrets);
+  unsetenv("ORCHD_TEST_ADMIN");
+  CHECK(cfg.secrets.admin_token == "s3cret");
+  auto shown = to_json(cfg).dump();
+  CHECK(shown.find("s3cret") == std::string::npos);
+  CHECK(to_json(cfg)["secrets"]["admin_token"]["value"] == "set");
+}
