@@ -22,6 +22,8 @@ namespace {
 struct runner_log {
   std::vector<int64_t> started;
   std::map<int64_t, std::string> killed;
+  /// The newest runner of each job.
+  std::map<int64_t, runner_actor> handles;
 };
 
 // A runner that runs nothing: the test reports for it. Killed, it reports
@@ -31,21 +33,22 @@ runner_actor fake_runner(caf::actor_system& sys, scheduler_actor scheduler,
   log->started.push_back(job.id);
   // The job is an argument, not only a capture: CAF 0.17 dereferences a
   // null argument tuple when a function is spawned without any.
-  return sys.spawn(
-      [=](runner_actor::pointer self, job_row) -> runner_actor::behavior_type {
-        return {
-            [=](atom::kill, const std::string& reason) {
-              log->killed[job.id] = reason;
-              self->send(scheduler, atom::finish_v,
-                         run_report{job.id, 0, reason, reason, 0});
-              self->quit();
-            },
-            [](atom::kill) {},
-            [](atom::timeout) {},
-            [](atom::exited, const process_exit&) {},
-        };
-      },
-      job);
+  return log->handles[job.id] = sys.spawn(
+             [=](runner_actor::pointer self,
+                 job_row) -> runner_actor::behavior_type {
+               return {
+                   [=](atom::kill, const std::string& reason) {
+                     log->killed[job.id] = reason;
+                     self->send(scheduler, atom::finish_v,
+                                run_report{job.id, 0, reason, reason, 0});
+                     self->quit();
+                   },
+                   [](atom::kill) {},
+                   [](atom::timeout) {},
+                   [](atom::exited, const process_exit&) {},
+               };
+             },
+             job);
 }
 
 struct scheduler_fixture : test::actor_fixture {
@@ -91,6 +94,8 @@ struct scheduler_fixture : test::actor_fixture {
   }
 
   ~scheduler_fixture() {
+    // Strong handles would keep idle stand-in runners alive for good.
+    runners->handles.clear();
     caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
     run();
@@ -220,4 +225,30 @@ TEST_CASE_FIXTURE(scheduler_fixture, "drain: no new claims, running agents "
   // Killed by the drain: back in the queue, not failed.
   CHECK(status(b) == "queued");
   CHECK(status(a) == "done");
+}
+
+TEST_CASE_FIXTURE(scheduler_fixture, "a runner that dies without reporting "
+                                     "fails its run as a crash and frees "
+                                     "its slot") {
+  auto a = queued("developer", "r");
+  auto b = queued("developer", "r");
+  scheduler_settings s;
+  s.max_concurrency = 1;
+  start(s);
+  REQUIRE(runners->started == std::vector<int64_t>{a});
+  // As if the runner threw: it never reports.
+  self->send_exit(runners->handles[a], caf::exit_reason::unhandled_exception);
+  run();
+  // Attempt 1 of 2 spent: back in the queue with the reason, and as the
+  // oldest job it takes the freed slot again.
+  CHECK(sql_value(*db, "SELECT error FROM jobs WHERE id = " + std::to_string(a))
+            .find("the runner went down") == 0);
+  CHECK(runners->started == std::vector<int64_t>{a, a});
+  // Its second runner dies too: no attempts left, failed for good, and the
+  // slot goes to the next job.
+  self->send_exit(runners->handles[a], caf::exit_reason::kill);
+  run();
+  CHECK(status(a) == "failed");
+  CHECK(runners->started == std::vector<int64_t>{a, a, b});
+  CHECK(status(b) == "running");
 }
