@@ -40,7 +40,7 @@ inline task_row read_task(const statement& s) {
   x.work_item_id = s.text(2);
   x.repo = s.text(3);
   x.branch = s.text(4);
-  x.stage = s.text(5);
+  x.stage = parse_task_stage(s.text(5));
   x.agent_running = s.text(6);
   x.created_at = s.text(7);
   x.updated_at = s.text(8);
@@ -59,7 +59,9 @@ inline job_row read_job(const statement& s) {
   x.repo = s.text(2);
   x.task_id = s.opt_int64(3);
   x.task_content = s.text(4);
-  x.status = s.text(5);
+  // The legacy schema knows these four; a job in any other state is never
+  // claimed (the claim reads 'queued'), so it shows as failed.
+  x.status = parse_job_status(s.text(5)).value_or(job_status::failed);
   x.attempts = s.int64(6);
   x.max_attempts = s.int64(7);
   x.run_id = s.opt_int64(8);

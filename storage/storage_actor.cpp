@@ -237,14 +237,14 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::list, atom::active) {
         return read(self, [](store& s) { return s.active_tasks(); });
       },
-      [self](atom::list, atom::task, const string& repo, const string& stage) {
+      [self](atom::list, atom::task, const string& repo, task_stage stage) {
         return read(self,
                     [&](store& s) { return s.tasks_in_stage(repo, stage); });
       },
       [self](atom::create, const new_task& x) {
         return write(self, [&](store& s) { return s.create_task(x); });
       },
-      [self](atom::set, atom::stage, int64_t id, const string& stage) {
+      [self](atom::set, atom::stage, int64_t id, task_stage stage) {
         return write(self, [&](store& s) { return s.set_stage(id, stage); });
       },
       // -- work item ids --

@@ -86,11 +86,11 @@ std::vector<active_task> store::active_tasks() {
 }
 
 std::vector<task_row> store::tasks_in_stage(const std::string& repo,
-                                            const std::string& stage) {
+                                            task_stage stage) {
   auto q = db_.prepare("SELECT " ORCHD_TASK_COLUMNS " FROM tasks "
                        "WHERE repo = ?1 AND stage = ?2 ORDER BY id");
   q->bind(1, std::string_view{repo});
-  q->bind(2, std::string_view{stage});
+  q->bind(2, std::string_view{to_string(stage)});
   std::vector<task_row> result;
   while (q->step())
     result.push_back(read_task(*q));
@@ -125,14 +125,13 @@ caf::expected<task_claim> store::create_task(const new_task& x) {
   return task_claim{std::move(*row), true};
 }
 
-caf::expected<bool> store::set_stage(int64_t task_id,
-                                     const std::string& stage) {
-  if (stage.empty())
-    return invalid("an empty stage");
+caf::expected<bool> store::set_stage(int64_t task_id, task_stage stage) {
+  if (stage == task_stage::unknown)
+    return invalid("the unknown stage is never written");
   auto q = db_.prepare("UPDATE tasks SET stage = ?2, "
                        "updated_at = datetime('now') WHERE id = ?1");
   q->bind(1, task_id);
-  q->bind(2, std::string_view{stage});
+  q->bind(2, std::string_view{to_string(stage)});
   q->step();
   return db_.changes() > 0;
 }
@@ -313,6 +312,8 @@ std::vector<stored_event> store::unprocessed_events(const std::string& source) {
 caf::expected<task_claim> store::create_work_item(const work_item_request& x) {
   if (x.prefix.empty())
     return invalid("a work item needs a prefix");
+  if (x.first_agent.empty())
+    return invalid("a work item needs its first agent");
   if (auto found = task_by_plane_id(x.plane_id))
     return task_claim{std::move(*found), false};
   else if (found.error() != ec::no_such_task)
@@ -328,11 +329,11 @@ caf::expected<task_claim> store::create_work_item(const work_item_request& x) {
   if (!made)
     return made.error();
   new_job first;
-  first.agent = "analyst";
+  first.agent = x.first_agent;
   first.repo = x.repo;
   first.task_id = made->task.id;
-  first.task_content = x.analyst_content;
-  first.max_attempts = x.analyst_max_attempts;
+  first.task_content = x.first_content;
+  first.max_attempts = x.first_max_attempts;
   if (auto job = enqueue(first); !job)
     return job.error();
   return made;
@@ -381,9 +382,9 @@ caf::expected<int64_t> store::begin_run(const run_start& x) {
   auto job = job_by_id(x.job_id);
   if (!job)
     return job.error();
-  if (job->status != "running")
+  if (job->status != job_status::running)
     return caf::make_error(ec::conflict, "job " + std::to_string(x.job_id) +
-                                             " is " + job->status +
+                                             " is " + to_string(job->status) +
                                              ", not running");
   auto q = db_.prepare("INSERT INTO agent_runs "
                        "(task_id, agent, model, effort, job_id) "
@@ -427,7 +428,10 @@ caf::expected<bool> store::finish_run(const run_outcome& x) {
   else
     q->bind_null(7);
   q->bind_text_or_null(8, x.model);
-  q->bind_text_or_null(9, x.outcome);
+  if (x.outcome)
+    q->bind(9, std::string_view{to_string(*x.outcome)});
+  else
+    q->bind_null(9);
   q->bind_text_or_null(10, x.error);
   q->bind(11, x.retry_after_s);
   q->step();
@@ -459,7 +463,7 @@ caf::expected<run_row> store::run_by_id(int64_t id) {
   x.model = q->text(12);
   x.effort = q->text(13);
   x.job_id = q->opt_int64(14);
-  x.outcome = q->text(15);
+  x.outcome = parse_run_kind(q->text(15));
   x.error = q->text(16);
   x.retry_after_s = q->int64(17);
   return x;

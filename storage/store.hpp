@@ -33,12 +33,12 @@ public:
   std::vector<active_task> active_tasks();
   /// Tasks of a repo in one stage (e.g. `development`), oldest first.
   std::vector<task_row> tasks_in_stage(const std::string& repo,
-                                       const std::string& stage);
+                                       task_stage stage);
   /// Looks up by plane id and inserts only when absent; both plane id
   /// columns get the id. Returns the row and whether this call made it.
   caf::expected<task_claim> create_task(const new_task& x);
   /// Sets the stage and stamps `updated_at`; false for an unknown task.
-  caf::expected<bool> set_stage(int64_t task_id, const std::string& stage);
+  caf::expected<bool> set_stage(int64_t task_id, task_stage stage);
 
   // -- work item ids --------------------------------------------------------
 
@@ -79,7 +79,7 @@ public:
   /// Unhandled events of a source recorded since orchd took the file over
   /// (the Python system's leftovers are not replayed), oldest first.
   std::vector<stored_event> unprocessed_events(const std::string& source);
-  /// Creates the work item's task and enqueues its analyst job in one
+  /// Creates the work item's task and enqueues its first job in one
   /// transaction; an existing task for the plane id is returned unchanged.
   caf::expected<task_claim> create_work_item(const work_item_request& x);
   /// The first task of the repo on one of `branches`, tried in order.

@@ -34,14 +34,15 @@ namespace {
 
 #define ORCHD_CLAIM_TAIL " ORDER BY j.id LIMIT 1"
 
-// Serial gate: an analyst job waits while its repo has an active freeze or
+// Serial gate: a job of an agent in ?3 (a JSON array; the first stage's,
+// "analyst" by default) waits while its repo has an active freeze or
 // another unfinished task ahead of it. "Ahead" is an older task (lower id)
 // or one already past 'created': LEGACY.md's rule ("another task of the
 // repo is not done") read literally would block every analyst for good as
 // soon as two new tasks of one repo wait together; this keeps its intent
 // (one task of a repo in flight at a time) and serves the oldest first.
 constexpr const char* claim_gated_sql = ORCHD_CLAIM_HEAD
-    " AND (j.agent != 'analyst' OR ("
+    " AND (j.agent NOT IN (SELECT value FROM json_each(?3)) OR ("
     "  NOT EXISTS (SELECT 1 FROM repo_freeze f"
     "   WHERE f.repo = j.repo AND f.cleared_at IS NULL)"
     "  AND NOT EXISTS (SELECT 1 FROM tasks o"
@@ -53,17 +54,20 @@ constexpr const char* claim_gated_sql = ORCHD_CLAIM_HEAD
 // evaluated, so one broken table never wedges every project's queue.
 constexpr const char* claim_open_sql = ORCHD_CLAIM_HEAD ORCHD_CLAIM_TAIL;
 
-caf::expected<job_row> run_claim(database& db, const char* sql,
+caf::expected<job_row> run_claim(database& db, bool gated,
                                  const claim_options& opts) {
   job_row job;
   std::string now;
   {
-    auto q = db.prepare(sql);
+    auto q = db.prepare(gated ? claim_gated_sql : claim_open_sql);
     q->bind(1, int64_t{opts.dependency_gate ? 1 : 0});
     if (opts.excluded_repos.empty())
       q->bind_null(2);
     else
       q->bind(2, std::string_view{nlohmann::json(opts.excluded_repos).dump()});
+    if (gated)
+      q->bind(3,
+              std::string_view{nlohmann::json(opts.serial_gate_agents).dump()});
     if (!q->step())
       return caf::make_error(ec::no_claimable_job);
     job = read_job(*q);
@@ -77,7 +81,7 @@ caf::expected<job_row> run_claim(database& db, const char* sql,
   u->step();
   if (db.changes() == 0)
     return caf::make_error(ec::no_claimable_job);
-  job.status = "running";
+  job.status = job_status::running;
   ++job.attempts;
   job.started_at = std::move(now);
   job.finished_at.clear();
@@ -123,14 +127,14 @@ caf::expected<int64_t> store::enqueue(const new_job& x) {
 
 caf::expected<job_row> store::claim_next_job(const claim_options& opts) {
   try {
-    return run_claim(db_, claim_gated_sql, opts);
+    return run_claim(db_, true, opts);
   } catch (const sql_error& e) {
     if (is_write_failure(e.code()))
       throw;
     log::warn("orchd.storage: serial gate unavailable, claiming without it: ",
               e.what());
   }
-  return run_claim(db_, claim_open_sql, opts);
+  return run_claim(db_, false, opts);
 }
 
 // `available_at` is whole-second text (compared with datetime('now') as the
@@ -173,11 +177,9 @@ constexpr const char* mark_sql =
 
 caf::expected<bool> update_status(database& db, const job_mark& x,
                                   bool only_running) {
-  if (!is_job_status(x.status))
-    return invalid("unknown job status '" + x.status + "'");
   auto q = db.prepare(mark_sql);
   q->bind(1, x.job_id);
-  q->bind(2, std::string_view{x.status});
+  q->bind(2, std::string_view{to_string(x.status)});
   q->bind(3, x.run_id);
   q->bind(4, x.error);
   q->bind(5, int64_t{only_running ? 1 : 0});
@@ -228,9 +230,10 @@ std::vector<running_job> store::running_jobs() {
   std::vector<running_job> result;
   constexpr int n = job_column_count;
   while (q->step())
-    result.push_back(running_job{
-        read_job(*q), q->int64(n), q->opt_int64(n + 1), q->text(n + 2),
-        q->opt_int64(n + 3), q->text(n + 4), q->text(n + 5), q->int64(n + 6)});
+    result.push_back(running_job{read_job(*q), q->int64(n), q->opt_int64(n + 1),
+                                 q->text(n + 2), q->opt_int64(n + 3),
+                                 parse_run_kind(q->text(n + 4)), q->text(n + 5),
+                                 q->int64(n + 6)});
   return result;
 }
 
@@ -246,16 +249,23 @@ job_counts store::count_jobs() {
   auto q = db_.prepare("SELECT status, COUNT(*) FROM jobs GROUP BY status");
   job_counts result;
   while (q->step()) {
-    auto status = q->text(0);
     auto n = q->int64(1);
-    if (status == "queued")
-      result.queued = n;
-    else if (status == "running")
-      result.running = n;
-    else if (status == "done")
-      result.done = n;
-    else if (status == "failed")
-      result.failed = n;
+    if (auto status = parse_job_status(q->text(0))) {
+      switch (*status) {
+      case job_status::queued:
+        result.queued = n;
+        break;
+      case job_status::running:
+        result.running = n;
+        break;
+      case job_status::done:
+        result.done = n;
+        break;
+      case job_status::failed:
+        result.failed = n;
+        break;
+      }
+    }
   }
   return result;
 }
@@ -292,7 +302,7 @@ caf::expected<bool> store::cancel_job(int64_t job_id) {
   q->step();
   if (db_.changes() == 0)
     return caf::make_error(ec::conflict, "job " + std::to_string(job_id) +
-                                             " is " + job->status +
+                                             " is " + to_string(job->status) +
                                              ", not queued or running");
   return true;
 }
@@ -309,7 +319,7 @@ caf::expected<bool> store::requeue_failed(int64_t job_id) {
   q->step();
   if (db_.changes() == 0)
     return caf::make_error(ec::conflict, "job " + std::to_string(job_id) +
-                                             " is " + job->status +
+                                             " is " + to_string(job->status) +
                                              ", only a failed job is requeued");
   return true;
 }

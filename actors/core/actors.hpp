@@ -32,11 +32,11 @@ using storage_actor = caf::typed_actor<
     caf::replies_to<atom::list, atom::active>::with<std::vector<active_task>>,
     // Tasks of (repo, stage), oldest first.
     caf::replies_to<atom::list, atom::task, std::string,
-                    std::string>::with<std::vector<task_row>>,
+                    task_stage>::with<std::vector<task_row>>,
     // Creates the task unless one exists for the plane id: (row, created).
     caf::replies_to<atom::create, new_task>::with<task_claim>,
     // Sets (task id, stage), stamping updated_at; false for an unknown task.
-    caf::replies_to<atom::set, atom::stage, int64_t, std::string>::with<bool>,
+    caf::replies_to<atom::set, atom::stage, int64_t, task_stage>::with<bool>,
     // -- work item ids --
     // The next PREFIX-NNN of (repo, prefix).
     caf::replies_to<atom::next, atom::item, std::string,
@@ -212,7 +212,7 @@ using task_creator_actor = caf::typed_actor<
 using runner_actor = caf::typed_actor<
     // Stops the agent for a reason (timeout, cancelled, shutdown): SIGTERM
     // to its process group, SIGKILL after the grace.
-    caf::reacts_to<atom::kill, std::string>,
+    caf::reacts_to<atom::kill, run_kind>,
     // Internal: the grace after SIGTERM is over.
     caf::reacts_to<atom::kill>,
     // Internal: the agent's time is up.

@@ -3,6 +3,8 @@
 // 0.17 `inspect`. Text columns that are NULL in the database read as "".
 #pragma once
 
+#include "actors/core/states.hpp"
+
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
@@ -25,7 +27,7 @@ struct task_row {
   std::string work_item_id;
   std::string repo;
   std::string branch;
-  std::string stage;
+  task_stage stage = task_stage::created;
   std::string agent_running;
   std::string created_at;
   std::string updated_at;
@@ -155,16 +157,18 @@ struct work_item_request {
   std::string branch_prefix;
   std::string title_slug;
   std::string title;
-  /// The first job: the analyst's task content and attempts.
-  std::string analyst_content;
-  int64_t analyst_max_attempts = 2;
+  /// The first job: its agent (the project's first stage), task content
+  /// and attempts.
+  std::string first_agent = "analyst";
+  std::string first_content;
+  int64_t first_max_attempts = 2;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, work_item_request& x) {
   return f(caf::meta::type_name("orchd::work_item_request"), x.plane_id, x.repo,
            x.prefix, x.sequence_id, x.sequential, x.branch_prefix, x.title_slug,
-           x.title, x.analyst_content, x.analyst_max_attempts);
+           x.title, x.first_agent, x.first_content, x.first_max_attempts);
 }
 
 /// The answer of an event insert: the row id (0 for a duplicate) and
@@ -184,13 +188,6 @@ typename Inspector::result_type inspect(Inspector& f, event_ack& x) {
 
 // -- jobs -------------------------------------------------------------------
 
-/// The job statuses of the legacy schema, in the order counts report them.
-inline constexpr std::string_view job_statuses[] = {"queued", "running", "done",
-                                                    "failed"};
-
-/// True for one of `job_statuses`.
-bool is_job_status(std::string_view status);
-
 /// One row of `jobs`.
 struct job_row {
   int64_t id = 0;
@@ -198,7 +195,7 @@ struct job_row {
   std::string repo;
   caf::optional<int64_t> task_id;
   std::string task_content;
-  std::string status;
+  job_status status = job_status::queued;
   int64_t attempts = 0;
   int64_t max_attempts = 0;
   caf::optional<int64_t> run_id;
@@ -236,16 +233,18 @@ typename Inspector::result_type inspect(Inspector& f, new_job& x) {
 }
 
 /// How to claim: the dependency gate can be switched off; jobs of
-/// `excluded_repos` (projects at their own concurrency cap) are skipped.
+/// `excluded_repos` (projects at their own concurrency cap) are skipped;
+/// jobs of `serial_gate_agents` wait at the per-repo serial gate.
 struct claim_options {
   bool dependency_gate = true;
   std::vector<std::string> excluded_repos;
+  std::vector<std::string> serial_gate_agents = {"analyst"};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim_options& x) {
   return f(caf::meta::type_name("orchd::claim_options"), x.dependency_gate,
-           x.excluded_repos);
+           x.excluded_repos, x.serial_gate_agents);
 }
 
 /// A status change of one job. done/failed stamp `finished_at`; queued
@@ -257,7 +256,7 @@ typename Inspector::result_type inspect(Inspector& f, claim_options& x) {
 /// changes nothing.
 struct job_mark {
   int64_t job_id = 0;
-  std::string status;
+  job_status status = job_status::queued;
   caf::optional<int64_t> run_id;
   caf::optional<std::string> error;
   caf::optional<int64_t> expected_run_id;
@@ -299,15 +298,15 @@ typename Inspector::result_type inspect(Inspector& f, job_pid& x) {
 }
 
 /// A running job as the reaper sees it, with its run's exit (if any).
-/// The run's classified outcome ("" for a run the Python system made) lets
-/// the reaper finalise the job exactly as its runner would have.
+/// The run's classified outcome (none for a run the Python system made)
+/// lets the reaper finalise the job exactly as its runner would have.
 struct running_job {
   job_row job;
   int64_t running_age_s = 0;
   caf::optional<int64_t> exit_code;
   std::string run_finished_at;
   caf::optional<int64_t> finished_age_s;
-  std::string run_outcome;
+  caf::optional<run_kind> run_outcome;
   std::string run_error;
   int64_t run_retry_after_s = 0;
 };
@@ -384,14 +383,13 @@ typename Inspector::result_type inspect(Inspector& f, run_usage& x) {
 
 /// How an agent process ended, with what its result reported. The model is
 /// written only when non-empty (the one resolved at start stays otherwise).
-/// `outcome` is the classification (success, transient, fault, crash,
-/// timeout, cancelled, shutdown; "" when not classified).
+/// `outcome` is the classification (none when not classified).
 struct run_outcome {
   int64_t run_id = 0;
   int64_t exit_code = 0;
   run_usage usage;
   std::string model;
-  std::string outcome;
+  caf::optional<run_kind> outcome;
   std::string error;
   int64_t retry_after_s = 0;
 };
@@ -415,7 +413,7 @@ struct run_row {
   std::string model;
   std::string effort;
   caf::optional<int64_t> job_id;
-  std::string outcome;
+  caf::optional<run_kind> outcome;
   std::string error;
   int64_t retry_after_s = 0;
 };
@@ -449,8 +447,7 @@ typename Inspector::result_type inspect(Inspector& f, process_exit& x) {
 struct run_report {
   int64_t job_id = 0;
   int64_t run_id = 0;
-  /// A run_kind name (success, transient, fault, crash, timeout, ...).
-  std::string outcome;
+  run_kind outcome = run_kind::crash;
   std::string error;
   int64_t retry_after_s = 0;
 };

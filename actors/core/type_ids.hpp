@@ -104,6 +104,8 @@ CAF_ADD_TYPE_ID(orchd, (orchd::job_pid))
 CAF_ADD_TYPE_ID(orchd, (orchd::run_start))
 CAF_ADD_TYPE_ID(orchd, (orchd::process_exit))
 CAF_ADD_TYPE_ID(orchd, (orchd::run_report))
+CAF_ADD_TYPE_ID(orchd, (orchd::task_stage))
+CAF_ADD_TYPE_ID(orchd, (orchd::run_kind))
 
 CAF_END_TYPE_ID_BLOCK(orchd)
 

@@ -131,6 +131,7 @@ scheduler_settings make_scheduler_settings(const config& cfg) {
     if (p.max_concurrency > 0)
       s.repo_caps[p.repo] = p.max_concurrency;
   s.dependency_gate = cfg.scheduler.dependency_gate;
+  s.serial_gate_agents = cfg.scheduler.serial_gate_agents;
   s.backoff = {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s};
   s.agents = cfg.agents;
   return s;

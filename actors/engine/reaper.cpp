@@ -30,8 +30,8 @@ finalise_plan plan_from_run(const running_job& job,
                             const backoff_settings& backoff) {
   run_verdict verdict;
   auto code = job.exit_code.value_or(-1);
-  if (auto kind = parse_run_kind(job.run_outcome)) {
-    verdict = {*kind, job.run_error, job.run_retry_after_s};
+  if (job.run_outcome) {
+    verdict = {*job.run_outcome, job.run_error, job.run_retry_after_s};
   } else {
     verdict.kind = code == 0 ? run_kind::success : run_kind::crash;
     verdict.error = "agent exited with code " + std::to_string(code);
@@ -80,13 +80,13 @@ void write_plan(reaper_pointer self, std::shared_ptr<sweep> s,
     s->done_one(false);
   };
   ++s->pending;
-  if (plan.transient)
+  if (plan.is_transient())
     self->request(st.storage, st.settings.storage_timeout, atom::requeue_v,
-                  plan.requeue)
+                  plan.requeue())
         .then([s](bool won) { s->done_one(won); }, on_error);
   else
     self->request(st.storage, st.settings.storage_timeout, atom::reap_v,
-                  plan.mark)
+                  plan.mark())
         .then([s](bool won) { s->done_one(won); }, on_error);
 }
 
@@ -121,14 +121,14 @@ void reap(reaper_pointer self, const std::vector<running_job>& jobs,
       log::warn("orchd.reaper: job ", r.job.id, ": running for ",
                 r.running_age_s, " s, past the backstop; killing it");
       st.probe.kill(r);
-      finalise_plan plan;
-      plan.mark.job_id = r.job.id;
-      plan.mark.status = "failed";
-      plan.mark.error = "ran longer than the backstop (" +
-                        std::to_string(st.settings.backstop_s) + " s)";
+      job_mark mark;
+      mark.job_id = r.job.id;
+      mark.status = job_status::failed;
+      mark.error = "ran longer than the backstop (" +
+                   std::to_string(st.settings.backstop_s) + " s)";
       if (run_id != 0)
-        plan.mark.expected_run_id = run_id;
-      write_plan(self, s, plan);
+        mark.expected_run_id = run_id;
+      write_plan(self, s, finalise_plan{mark});
       break;
     }
     }

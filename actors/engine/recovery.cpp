@@ -36,14 +36,14 @@ caf::expected<int64_t> recover_running_jobs(caf::actor_system& sys,
       run_outcome out;
       out.run_id = *job.run_id;
       out.exit_code = -9;
-      out.outcome = "shutdown";
+      out.outcome = run_kind::shutdown;
       out.error = error;
       self->request(storage, timeout, atom::finish_v, out)
           .receive([](bool) {}, [&](caf::error& err) { failure = err; });
     }
     job_mark mark;
     mark.job_id = job.id;
-    mark.status = "queued";
+    mark.status = job_status::queued;
     mark.error = error;
     mark.expected_run_id = job.run_id;
     self->request(storage, timeout, atom::reap_v, mark)

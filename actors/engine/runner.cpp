@@ -53,16 +53,16 @@ void report(runner_pointer self, run_kind kind, std::string error,
   if (st.reported)
     return;
   st.reported = true;
-  self->send(st.scheduler, atom::finish_v,
-             run_report{st.job.id, st.run_id, to_string(kind), std::move(error),
-                        retry_after_s});
+  self->send(
+      st.scheduler, atom::finish_v,
+      run_report{st.job.id, st.run_id, kind, std::move(error), retry_after_s});
   self->quit();
 }
 
 std::string kill_error(const runner_state& st) {
-  if (st.kill_reason == "timeout")
+  if (st.kill_reason == run_kind::timeout)
     return "agent timed out after " + std::to_string(st.agent.timeout_s) + " s";
-  if (st.kill_reason == "cancelled")
+  if (st.kill_reason == run_kind::cancelled)
     return "cancelled";
   return "daemon stopped while the agent ran";
 }
@@ -72,8 +72,8 @@ void on_exit(runner_pointer self, process_exit e) {
   st.exited = true;
   auto result = parse_agent_result(e.stdout_tail, std::time(nullptr));
   auto verdict = classify_run(result, e.exit_code);
-  if (!st.kill_reason.empty() && verdict.kind != run_kind::success) {
-    verdict.kind = parse_run_kind(st.kill_reason).value_or(run_kind::shutdown);
+  if (st.kill_reason && verdict.kind != run_kind::success) {
+    verdict.kind = *st.kill_reason;
     verdict.error = kill_error(st);
     verdict.retry_after_s = 0;
   }
@@ -86,7 +86,7 @@ void on_exit(runner_pointer self, process_exit e) {
   out.exit_code = e.exit_code;
   out.usage = result.usage;
   out.model = result.model;
-  out.outcome = to_string(verdict.kind);
+  out.outcome = verdict.kind;
   out.error = verdict.error;
   out.retry_after_s = verdict.retry_after_s;
   self->request(st.storage, st.settings->storage_timeout, atom::finish_v, out)
@@ -101,13 +101,14 @@ void on_exit(runner_pointer self, process_exit e) {
           });
 }
 
-void stop_agent(runner_pointer self, const std::string& reason) {
+void stop_agent(runner_pointer self, run_kind reason) {
   auto& st = self->state;
-  if (st.kill_reason.empty())
+  if (!st.kill_reason)
     st.kill_reason = reason;
   if (st.pid == 0 || st.exited)
     return; // stopped as soon as it is spawned, or already gone
-  log::info(job_name(st), ": stopping agent pid ", st.pid, " (", reason, ")");
+  log::info(job_name(st), ": stopping agent pid ", st.pid, " (",
+            to_string(reason), ")");
   st.watcher->signal_group(st.pid, SIGTERM);
   self->delayed_send(self, st.settings->kill_grace, atom::kill_v);
 }
@@ -145,7 +146,7 @@ void launch(runner_pointer self) {
            {"ORCHD_JOB_ID", job_id},
            {"ORCHD_ATTEMPT", attempt},
            {"ORCHD_IDEMPOTENCY_KEY", job_id + "-" + attempt},
-           {"ORCHD_STAGE", st.task.stage},
+           {"ORCHD_STAGE", to_string(st.task.stage)},
            {"ORCHD_AGENT", st.job.agent},
            {"ORCHD_WORK_ITEM", st.task.work_item_id},
            {"ORCHD_BRANCH", st.task.branch},
@@ -166,7 +167,7 @@ void launch(runner_pointer self) {
     run_outcome out;
     out.run_id = st.run_id;
     out.exit_code = -1;
-    out.outcome = to_string(run_kind::crash);
+    out.outcome = run_kind::crash;
     out.error = error;
     self->request(st.storage, cfg.storage_timeout, atom::finish_v, out)
         .then([](bool) {},
@@ -196,8 +197,8 @@ void launch(runner_pointer self) {
           });
   self->delayed_send(self, std::chrono::seconds(st.agent.timeout_s),
                      atom::timeout_v);
-  if (!st.kill_reason.empty())
-    stop_agent(self, st.kill_reason);
+  if (st.kill_reason)
+    stop_agent(self, *st.kill_reason);
 }
 
 void begin_run(runner_pointer self) {
@@ -275,9 +276,7 @@ runner(runner_pointer self, storage_actor storage, scheduler_actor scheduler,
     begin_run(self);
   }
   return {
-      [self](atom::kill, const std::string& reason) {
-        stop_agent(self, reason);
-      },
+      [self](atom::kill, run_kind reason) { stop_agent(self, reason); },
       [self](atom::kill) {
         auto& st = self->state;
         if (st.pid != 0 && !st.exited)
@@ -285,7 +284,7 @@ runner(runner_pointer self, storage_actor storage, scheduler_actor scheduler,
       },
       [self](atom::timeout) {
         if (!self->state.exited)
-          stop_agent(self, "timeout");
+          stop_agent(self, run_kind::timeout);
       },
       [self](atom::exited, process_exit& e) { on_exit(self, std::move(e)); },
   };

@@ -57,8 +57,9 @@ struct runner_state {
   int64_t pid = 0;
   bool exited = false;
   bool reported = false;
-  /// Why the agent is being stopped (first reason wins); "" while not.
-  std::string kill_reason;
+  /// Why the agent is being stopped (timeout, cancelled, shutdown; the
+  /// first reason wins); none while it is not.
+  caf::optional<run_kind> kill_reason;
 };
 
 using runner_pointer = runner_actor::stateful_pointer<runner_state>;

@@ -73,7 +73,7 @@ void check_drained(scheduler_pointer self) {
 void fail_unconfigured(scheduler_pointer self, const job_row& job) {
   job_mark mark;
   mark.job_id = job.id;
-  mark.status = "failed";
+  mark.status = job_status::failed;
   mark.error = "no agent '" + job.agent + "' is configured";
   log::error("orchd.scheduler: job ", job.id, ": ", *mark.error);
   self->request(self->state.storage, self->state.settings.storage_timeout,
@@ -115,6 +115,7 @@ void try_claim(scheduler_pointer self) {
   claim_options opts;
   opts.dependency_gate = st.settings.dependency_gate;
   opts.excluded_repos = repos_at_cap(st);
+  opts.serial_gate_agents = st.settings.serial_gate_agents;
   for (int64_t i = 0; i < n; ++i)
     send_claim(self, opts);
 }
@@ -151,7 +152,7 @@ void send_claim(scheduler_pointer self, const claim_options& opts) {
 
 // A job claimed just as the drain began goes back to the queue untouched.
 void give_back(scheduler_pointer self, const job_row& job) {
-  job_mark back{job.id, "queued", caf::none, caf::none, caf::none};
+  job_mark back{job.id, job_status::queued, caf::none, caf::none, caf::none};
   self->request(self->state.storage, self->state.settings.storage_timeout,
                 atom::mark_v, back)
       .then([](bool) {},
@@ -175,7 +176,7 @@ void on_runner_down(scheduler_pointer self, const caf::down_msg& msg) {
   auto reason = describe(msg.reason);
   log::error("orchd.scheduler: the runner of job ", it->first,
              " went down without reporting: ", reason);
-  finalise(self, run_report{it->first, 0, to_string(run_kind::crash),
+  finalise(self, run_report{it->first, 0, run_kind::crash,
                             "the runner went down: " + reason, 0});
 }
 
@@ -185,21 +186,26 @@ void log_finalised(const job_row& job, const finalise_plan& plan, bool won) {
               ": already finalised elsewhere, this outcome is dropped");
     return;
   }
-  if (plan.transient) {
+  if (plan.is_transient()) {
+    auto& r = plan.requeue();
     log::info("orchd.scheduler: job ", job.id,
-              ": requeued after a transient failure, due in ",
-              plan.requeue.delay_s, " s: ", plan.requeue.error.value_or(""));
+              ": requeued after a transient failure, due in ", r.delay_s,
+              " s: ", r.error.value_or(""));
     return;
   }
-  if (plan.mark.status == "done")
+  auto& m = plan.mark();
+  switch (m.status) {
+  case job_status::done:
     log::info("orchd.scheduler: job ", job.id, ": done");
-  else if (plan.mark.status == "queued")
+    break;
+  case job_status::queued:
     log::info("orchd.scheduler: job ", job.id, ": back in the queue (attempt ",
-              job.attempts, "/", job.max_attempts,
-              "): ", plan.mark.error.value_or(""));
-  else
+              job.attempts, "/", job.max_attempts, "): ", m.error.value_or(""));
+    break;
+  default:
     log::warn("orchd.scheduler: job ", job.id,
-              ": failed: ", plan.mark.error.value_or(""));
+              ": failed: ", m.error.value_or(""));
+  }
 }
 
 void finalise(scheduler_pointer self, const run_report& report) {
@@ -212,48 +218,41 @@ void finalise(scheduler_pointer self, const run_report& report) {
   }
   auto job = std::move(it->second.job);
   st.running.erase(it);
-  run_verdict verdict{parse_run_kind(report.outcome).value_or(run_kind::crash),
-                      report.error, report.retry_after_s};
+  run_verdict verdict{report.outcome, report.error, report.retry_after_s};
   auto plan = plan_finalise(job, report.run_id, verdict, st.settings.backoff);
   if (report.run_id == 0) {
     // No run was started: guard on "running" alone.
-    plan.mark.run_id = caf::none;
-    plan.mark.expected_run_id = caf::none;
-    plan.requeue.expected_run_id = int64_t{0};
+    if (plan.is_transient()) {
+      plan.requeue().expected_run_id = int64_t{0};
+    } else {
+      plan.mark().run_id = caf::none;
+      plan.mark().expected_run_id = caf::none;
+    }
   }
   ++st.finalising;
+  auto done = [self, job, plan](bool won) {
+    log_finalised(job, plan, won);
+    if (won && !plan.is_transient() && plan.mark().status == job_status::done)
+      log::info("orchd.scheduler: agent_finished: job ", job.id, ", task ",
+                job.task_id ? std::to_string(*job.task_id) : "-", ", agent ",
+                job.agent);
+    --self->state.finalising;
+    check_drained(self);
+  };
   auto on_error = [self, job_id = job.id](const caf::error& err) {
     log::error("orchd.scheduler: job ", job_id,
                ": cannot finalise: ", describe(err), " (the reaper will)");
     --self->state.finalising;
     check_drained(self);
   };
-  if (plan.transient) {
+  if (plan.is_transient())
     self->request(st.storage, st.settings.storage_timeout, atom::requeue_v,
-                  plan.requeue)
-        .then(
-            [self, job, plan](bool won) {
-              log_finalised(job, plan, won);
-              --self->state.finalising;
-              check_drained(self);
-            },
-            on_error);
-  } else {
+                  plan.requeue())
+        .then(done, on_error);
+  else
     self->request(st.storage, st.settings.storage_timeout, atom::reap_v,
-                  plan.mark)
-        .then(
-            [self, job, plan](bool won) {
-              log_finalised(job, plan, won);
-              if (won && plan.mark.status == "done")
-                log::info("orchd.scheduler: agent_finished: job ", job.id,
-                          ", task ",
-                          job.task_id ? std::to_string(*job.task_id) : "-",
-                          ", agent ", job.agent);
-              --self->state.finalising;
-              check_drained(self);
-            },
-            on_error);
-  }
+                  plan.mark())
+        .then(done, on_error);
   try_claim(self);
 }
 
@@ -318,7 +317,7 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
                   auto it = self->state.running.find(job_id);
                   if (it != self->state.running.end())
                     self->send(it->second.runner, atom::kill_v,
-                               std::string{"cancelled"});
+                               run_kind::cancelled);
                   rp.deliver(true);
                 },
                 [rp](const caf::error& err) mutable { rp.deliver(err); });
@@ -358,7 +357,7 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
         log::warn("orchd.scheduler: stopping ", st.running.size(),
                   " running agents; their jobs go back to the queue");
         for (auto& [id, s] : st.running)
-          self->send(s.runner, atom::kill_v, std::string{"shutdown"});
+          self->send(s.runner, atom::kill_v, run_kind::shutdown);
       },
   };
 }

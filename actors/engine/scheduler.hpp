@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace orchd {
 
@@ -32,6 +33,8 @@ struct scheduler_settings {
   /// Per-repo caps (repo -> max running); absent or 0: only the global one.
   std::map<std::string, int64_t> repo_caps;
   bool dependency_gate = true;
+  /// Agents whose jobs wait at the per-repo serial gate.
+  std::vector<std::string> serial_gate_agents = {"analyst"};
   backoff_settings backoff;
   std::map<std::string, agent_config> agents;
   std::chrono::seconds storage_timeout{60};

@@ -60,7 +60,7 @@ void record(ci_pointer self, ci_outcome outcome) {
 void resolve_by_stage(ci_pointer self, ci_outcome outcome,
                       const std::string& repo) {
   self->request(self->state.storage, storage_timeout, atom::list_v,
-                atom::task_v, repo, std::string{"development"})
+                atom::task_v, repo, task_stage::development)
       .then(
           [self, outcome, repo](std::vector<task_row>& tasks) mutable {
             if (tasks.size() == 1) {

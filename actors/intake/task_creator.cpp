@@ -32,7 +32,7 @@ bool trigger_matches(const project_config& p, const plane_event& ev) {
 
 work_item_request make_work_item_request(const project_config& p,
                                          const plane_event& ev,
-                                         int64_t analyst_max_attempts) {
+                                         int64_t first_max_attempts) {
   work_item_request x;
   x.plane_id = ev.work_item_id;
   x.repo = p.repo;
@@ -42,10 +42,11 @@ work_item_request make_work_item_request(const project_config& p,
   x.branch_prefix = p.branch_prefix;
   x.title_slug = slugify(ev.name);
   x.title = ev.name;
-  x.analyst_content = ev.name;
+  x.first_agent = p.first_agent;
+  x.first_content = ev.name;
   if (!ev.description.empty())
-    x.analyst_content += "\n\n" + ev.description;
-  x.analyst_max_attempts = analyst_max_attempts;
+    x.first_content += "\n\n" + ev.description;
+  x.first_max_attempts = first_max_attempts;
   return x;
 }
 
@@ -83,8 +84,8 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
   self->state.storage = std::move(storage);
   self->state.projects = cfg.projects;
   self->state.workspace_root = cfg.workspace_root;
-  if (auto i = cfg.agents.find("analyst"); i != cfg.agents.end())
-    self->state.analyst_max_attempts = i->second.max_attempts;
+  for (auto& [name, agent] : cfg.agents)
+    self->state.max_attempts[name] = agent.max_attempts;
   return {
       [self](atom::handle, int64_t event_id, const std::string& payload) {
         auto& st = self->state;
@@ -102,8 +103,8 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
                        ev->project_id);
           return mark_handled(self, event_id);
         }
-        auto request =
-            make_work_item_request(*project, *ev, st.analyst_max_attempts);
+        auto request = make_work_item_request(
+            *project, *ev, st.max_attempts_of(project->first_agent));
         worktree_spec spec;
         spec.clone_path = project->clone_path;
         spec.workspace_root = st.workspace_root;
@@ -121,8 +122,8 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
                   auto& task = claim.task;
                   // The creator makes the worktree; a task still in 'created'
                   // (a crash after the commit, or a failed git) gets it again.
-                  if (claim.created || task.stage == "created" ||
-                      task.stage == "setup_failed") {
+                  if (claim.created || task.stage == task_stage::created ||
+                      task.stage == task_stage::setup_failed) {
                     spec.branch = task.branch;
                     spec.work_item_id = task.work_item_id;
                     bool had_worktree = worktree_exists(spec);
@@ -145,7 +146,7 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
                       // Visible on the task; the reconciler retries it later.
                       self->request(self->state.storage, storage_timeout,
                                     atom::set_v, atom::stage_v, task.id,
-                                    std::string{"setup_failed"})
+                                    task_stage::setup_failed)
                           .then([](bool) {},
                                 [](const caf::error& err) {
                                   log::error(

@@ -6,6 +6,7 @@
 
 #include <caf/actor_system.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@ bool trigger_matches(const project_config& project, const plane_event& ev);
 /// The storage request that creates the work item's task and first job.
 work_item_request make_work_item_request(const project_config& project,
                                          const plane_event& ev,
-                                         int64_t analyst_max_attempts);
+                                         int64_t first_max_attempts);
 
 struct task_creator_state {
   static inline const char* name = "orchd.task_creator";
@@ -29,9 +30,15 @@ struct task_creator_state {
   scheduler_actor scheduler;
   std::vector<project_config> projects;
   std::string workspace_root;
-  int64_t analyst_max_attempts = 2;
+  /// Each agent's max_attempts, for the first job of a task.
+  std::map<std::string, int64_t> max_attempts;
   int64_t created = 0;
   int64_t setup_failures = 0;
+
+  int64_t max_attempts_of(const std::string& agent) const {
+    auto i = max_attempts.find(agent);
+    return i == max_attempts.end() ? 2 : i->second;
+  }
 };
 
 /// Spawns the task creator on its own thread: it runs git, which blocks,

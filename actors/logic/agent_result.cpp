@@ -130,35 +130,6 @@ agent_result parse_agent_result(std::string_view stdout_text, int64_t now_s) {
   return agent_result{};
 }
 
-const char* to_string(run_kind x) {
-  switch (x) {
-  case run_kind::success:
-    return "success";
-  case run_kind::transient:
-    return "transient";
-  case run_kind::fault:
-    return "fault";
-  case run_kind::crash:
-    return "crash";
-  case run_kind::timeout:
-    return "timeout";
-  case run_kind::cancelled:
-    return "cancelled";
-  case run_kind::shutdown:
-    return "shutdown";
-  }
-  return "crash";
-}
-
-caf::optional<run_kind> parse_run_kind(std::string_view name) {
-  for (auto k : {run_kind::success, run_kind::transient, run_kind::fault,
-                 run_kind::crash, run_kind::timeout, run_kind::cancelled,
-                 run_kind::shutdown})
-    if (name == to_string(k))
-      return k;
-  return caf::none;
-}
-
 run_verdict classify_run(const agent_result& result, int64_t exit_code) {
   if (!result.parsed) {
     auto how = exit_code < 0 ? "killed by signal " + std::to_string(-exit_code)
@@ -202,43 +173,42 @@ int64_t transient_delay_s(int64_t attempt, int64_t base_s, int64_t cap_s,
 finalise_plan plan_finalise(const job_row& job, int64_t run_id,
                             const run_verdict& verdict,
                             const backoff_settings& backoff) {
-  finalise_plan plan;
-  plan.mark.job_id = job.id;
-  plan.mark.run_id = run_id;
-  plan.mark.expected_run_id = run_id;
-  auto retry_or_fail = [&] {
-    plan.mark.status =
-        job.attempts < job.max_attempts ? "queued" : std::string{"failed"};
-    plan.mark.error = verdict.error;
-  };
-  switch (verdict.kind) {
-  case run_kind::success:
-    plan.mark.status = "done";
-    break;
-  case run_kind::transient:
-    plan.transient = true;
-    plan.requeue.job_id = job.id;
-    plan.requeue.expected_run_id = run_id;
-    plan.requeue.error = verdict.error;
-    plan.requeue.delay_s =
+  if (verdict.kind == run_kind::transient) {
+    transient_requeue requeue;
+    requeue.job_id = job.id;
+    requeue.expected_run_id = run_id;
+    requeue.error = verdict.error;
+    requeue.delay_s =
         transient_delay_s(job.transient_attempts + 1, backoff.base_s,
                           backoff.cap_s, verdict.retry_after_s);
+    return {requeue};
+  }
+  job_mark mark;
+  mark.job_id = job.id;
+  mark.run_id = run_id;
+  mark.expected_run_id = run_id;
+  mark.error = verdict.error;
+  switch (verdict.kind) {
+  case run_kind::success:
+    mark.status = job_status::done;
+    mark.error = caf::none;
     break;
   case run_kind::fault:
   case run_kind::crash:
   case run_kind::timeout:
-    retry_or_fail();
+    mark.status = job.attempts < job.max_attempts ? job_status::queued
+                                                  : job_status::failed;
     break;
   case run_kind::cancelled:
-    plan.mark.status = "failed";
-    plan.mark.error = std::string{"cancelled"};
+    mark.status = job_status::failed;
+    mark.error = std::string{"cancelled"};
     break;
   case run_kind::shutdown:
-    plan.mark.status = "queued";
-    plan.mark.error = verdict.error;
+  case run_kind::transient:
+    mark.status = job_status::queued;
     break;
   }
-  return plan;
+  return {mark};
 }
 
 } // namespace orchd

@@ -5,12 +5,14 @@
 #pragma once
 
 #include "actors/core/records.hpp"
+#include "actors/core/states.hpp"
 
 #include <caf/optional.hpp>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace orchd {
 
@@ -36,30 +38,6 @@ struct agent_result {
 /// noise). An array counts by its last element whose `type` is "result".
 /// `now_s` (Unix seconds) turns a reset time into a delay.
 agent_result parse_agent_result(std::string_view stdout_text, int64_t now_s);
-
-/// How a run ended, as the scheduler acts on it. The names are stored in
-/// `agent_runs.outcome`.
-enum class run_kind {
-  /// subtype "success" and not is_error.
-  success,
-  /// Rate limit, overload, usage limit: back off, not a code-fault attempt.
-  transient,
-  /// A result that is an error (max turns, tool failure, ...).
-  fault,
-  /// No parseable result.
-  crash,
-  /// Killed at the agent's timeout.
-  timeout,
-  /// Killed by an operator's cancel.
-  cancelled,
-  /// Killed at the end of a shutdown drain, or left by a daemon that died.
-  shutdown,
-};
-
-const char* to_string(run_kind x);
-
-/// Parses a stored name; unknown or empty names are none.
-caf::optional<run_kind> parse_run_kind(std::string_view name);
 
 /// A run's classification: the kind, the error kept on the job, and the
 /// Retry-After floor for a transient one.
@@ -90,9 +68,19 @@ struct backoff_settings {
 /// transient requeue. Both are guarded on (running, this run), so a
 /// finaliser that lost the race changes nothing.
 struct finalise_plan {
-  bool transient = false;
-  job_mark mark;
-  transient_requeue requeue;
+  std::variant<job_mark, transient_requeue> write;
+
+  bool is_transient() const {
+    return std::holds_alternative<transient_requeue>(write);
+  }
+  /// The status change (a plan that is not transient).
+  job_mark& mark() { return std::get<job_mark>(write); }
+  const job_mark& mark() const { return std::get<job_mark>(write); }
+  /// The transient requeue (a plan that is transient).
+  transient_requeue& requeue() { return std::get<transient_requeue>(write); }
+  const transient_requeue& requeue() const {
+    return std::get<transient_requeue>(write);
+  }
 };
 
 /// Success -> done; transient -> requeue with backoff; fault, crash and

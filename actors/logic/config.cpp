@@ -131,6 +131,7 @@ void read_project(reader& r, const json& j, const std::string& path,
             {"plane_project_id", r.into(p.plane_project_id)},
             {"telegram_chat_id", r.into(p.telegram_chat_id)},
             {"pipeline", r.into(p.pipeline)},
+            {"first_agent", r.into(p.first_agent)},
             {"trigger_states", r.into(p.trigger_states)},
             {"trigger_labels", r.into(p.trigger_labels)},
             {"numbering", r.into(p.numbering)},
@@ -230,11 +231,13 @@ void read_config(reader& r, const json& j, config& c) {
         }},
        {"scheduler",
         [&](const json& v, const std::string& p) {
-          r.object(v, p,
-                   {{"max_concurrency", r.into(c.scheduler.max_concurrency)},
-                    {"backoff_base_s", r.into(c.scheduler.backoff_base_s)},
-                    {"backoff_cap_s", r.into(c.scheduler.backoff_cap_s)},
-                    {"dependency_gate", r.into(c.scheduler.dependency_gate)}});
+          r.object(
+              v, p,
+              {{"max_concurrency", r.into(c.scheduler.max_concurrency)},
+               {"backoff_base_s", r.into(c.scheduler.backoff_base_s)},
+               {"backoff_cap_s", r.into(c.scheduler.backoff_cap_s)},
+               {"dependency_gate", r.into(c.scheduler.dependency_gate)},
+               {"serial_gate_agents", r.into(c.scheduler.serial_gate_agents)}});
         }},
        {"runner",
         [&](const json& v, const std::string& p) {
@@ -369,6 +372,9 @@ bool validate_config(const config& c, config_error& err) {
                   "expected a relative path inside the worktree");
     if (p.max_concurrency < 0)
       return fail(path + ".max_concurrency", "must not be negative");
+    if (c.agents.count(p.first_agent) == 0)
+      return fail(path + ".first_agent",
+                  "no agent '" + p.first_agent + "' is configured");
     if (auto [it, fresh] = repos.emplace(p.repo, i); !fresh)
       return fail(path + ".repo",
                   "same repo as projects[" + std::to_string(it->second) + "]");
@@ -396,6 +402,10 @@ bool validate_config(const config& c, config_error& err) {
   if (c.scheduler.backoff_cap_s < c.scheduler.backoff_base_s)
     return fail("scheduler.backoff_cap_s",
                 "must not be less than backoff_base_s");
+  for (size_t i = 0; i < c.scheduler.serial_gate_agents.size(); ++i)
+    if (c.scheduler.serial_gate_agents[i].empty())
+      return fail("scheduler.serial_gate_agents[" + std::to_string(i) + "]",
+                  "must not be empty");
   if (c.runner.output_dir.empty())
     return fail("runner.output_dir", "must not be empty");
   if (c.runner.output_cap_bytes < 0)
@@ -484,6 +494,7 @@ json to_json(const config& c) {
                         {"plane_project_id", p.plane_project_id},
                         {"telegram_chat_id", p.telegram_chat_id},
                         {"pipeline", p.pipeline},
+                        {"first_agent", p.first_agent},
                         {"trigger_states", p.trigger_states},
                         {"trigger_labels", p.trigger_labels},
                         {"numbering", p.numbering},
@@ -533,7 +544,8 @@ json to_json(const config& c) {
        {{"max_concurrency", c.scheduler.max_concurrency},
         {"backoff_base_s", c.scheduler.backoff_base_s},
         {"backoff_cap_s", c.scheduler.backoff_cap_s},
-        {"dependency_gate", c.scheduler.dependency_gate}}},
+        {"dependency_gate", c.scheduler.dependency_gate},
+        {"serial_gate_agents", c.scheduler.serial_gate_agents}}},
       {"runner",
        {{"output_dir", c.runner.output_dir},
         {"output_cap_bytes", c.runner.output_cap_bytes},

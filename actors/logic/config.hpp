@@ -81,6 +81,8 @@ struct project_config {
   std::string plane_project_id;
   std::string telegram_chat_id;
   std::string pipeline = "default";
+  /// The agent of a new task's first job (its first stage).
+  std::string first_agent = "analyst";
   /// A work item enters the pipeline when its state's name or group is one
   /// of these (empty: any state) and it has one of `trigger_labels`
   /// (empty: no label needed).
@@ -112,6 +114,9 @@ struct scheduler_config {
   int64_t backoff_base_s = 10;
   int64_t backoff_cap_s = 600;
   bool dependency_gate = true;
+  /// Jobs of these agents wait at the per-repo serial gate (one task of a
+  /// repo in flight at a time, none while the repo is frozen).
+  std::vector<std::string> serial_gate_agents = {"analyst"};
 };
 
 /// How agent processes are run.

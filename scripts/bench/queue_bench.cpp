@@ -98,7 +98,8 @@ caf::behavior queue_requester(caf::stateful_actor<queue_requester_state>* self,
           self->request(storage, caf::infinite, atom::claim_v, claim_options{})
               .then(
                   [self, storage, done](const job_row& job) {
-                    job_mark m{job.id, "done", caf::none, caf::none, caf::none};
+                    job_mark m{job.id, job_status::done, caf::none, caf::none,
+                               caf::none};
                     self->request(storage, caf::infinite, atom::reap_v, m)
                         .then([self, done](bool) {
                           ++*done;

@@ -22,7 +22,7 @@ running_job running(int64_t age, caf::optional<int64_t> exit_code = caf::none,
                     caf::optional<int64_t> finished_age = caf::none) {
   running_job r;
   r.job.id = 1;
-  r.job.status = "running";
+  r.job.status = job_status::running;
   r.job.attempts = 1;
   r.job.max_attempts = 2;
   r.job.run_id = 3;
@@ -70,22 +70,22 @@ TEST_CASE("tier 3: running past the backstop, alive or not") {
 TEST_CASE("tier 2 finalises from the run's recorded outcome") {
   backoff_settings b{10, 600};
   auto r = running(500, 0, 200);
-  r.run_outcome = "transient";
+  r.run_outcome = run_kind::transient;
   r.run_error = "429";
   r.run_retry_after_s = 90;
   auto p = plan_from_run(r, b);
-  REQUIRE(p.transient);
-  CHECK(p.requeue.delay_s == 90);
-  CHECK(p.requeue.expected_run_id == int64_t{3});
-  r.run_outcome = "success";
-  CHECK(plan_from_run(r, b).mark.status == "done");
+  REQUIRE(p.is_transient());
+  CHECK(p.requeue().delay_s == 90);
+  CHECK(p.requeue().expected_run_id == int64_t{3});
+  r.run_outcome = run_kind::success;
+  CHECK(plan_from_run(r, b).mark().status == job_status::done);
   // A run the Python system made: the exit code is all there is.
-  r.run_outcome = "";
-  CHECK(plan_from_run(r, b).mark.status == "done");
+  r.run_outcome = caf::none;
+  CHECK(plan_from_run(r, b).mark().status == job_status::done);
   r.exit_code = 2;
   auto crash = plan_from_run(r, b);
-  CHECK(crash.mark.status == "queued");
-  CHECK(crash.mark.error == std::string{"agent exited with code 2"});
+  CHECK(crash.mark().status == job_status::queued);
+  CHECK(crash.mark().error == std::string{"agent exited with code 2"});
 }
 
 namespace {

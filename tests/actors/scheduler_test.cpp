@@ -37,10 +37,11 @@ runner_actor fake_runner(caf::actor_system& sys, scheduler_actor scheduler,
              [=](runner_actor::pointer self,
                  job_row) -> runner_actor::behavior_type {
                return {
-                   [=](atom::kill, const std::string& reason) {
-                     log->killed[job.id] = reason;
-                     self->send(scheduler, atom::finish_v,
-                                run_report{job.id, 0, reason, reason, 0});
+                   [=](atom::kill, run_kind reason) {
+                     log->killed[job.id] = to_string(reason);
+                     self->send(
+                         scheduler, atom::finish_v,
+                         run_report{job.id, 0, reason, to_string(reason), 0});
                      self->quit();
                    },
                    [](atom::kill) {},
@@ -81,8 +82,7 @@ struct scheduler_fixture : test::actor_fixture {
     return test::unbox(st.enqueue(j));
   }
 
-  void report(int64_t job, const std::string& outcome,
-              const std::string& error = "") {
+  void report(int64_t job, run_kind outcome, const std::string& error = "") {
     caf::anon_send(scheduler, atom::finish_v,
                    run_report{job, 0, outcome, error, 0});
     run();
@@ -115,10 +115,10 @@ TEST_CASE_FIXTURE(scheduler_fixture, "claims up to max_concurrency, oldest "
   CHECK(runners->started == std::vector<int64_t>{ids[0], ids[1]});
   CHECK(sql_value(*db, "SELECT COUNT(*) FROM jobs WHERE status = 'running'") ==
         "2");
-  report(ids[1], "success");
+  report(ids[1], run_kind::success);
   CHECK(status(ids[1]) == "done");
   CHECK(runners->started == std::vector<int64_t>{ids[0], ids[1], ids[2]});
-  report(ids[0], "fault", "boom");
+  report(ids[0], run_kind::fault, "boom");
   // Attempt 1 of 2: back in the queue, and as the oldest claimed again.
   CHECK(runners->started ==
         std::vector<int64_t>{ids[0], ids[1], ids[2], ids[0]});
@@ -150,7 +150,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "a project's own cap holds its jobs, "
   s.repo_caps["busy"] = 1;
   start(s);
   CHECK(runners->started == std::vector<int64_t>{a1, b1});
-  report(a1, "success");
+  report(a1, run_kind::success);
   CHECK(runners->started == std::vector<int64_t>{a1, b1, a2});
 }
 
@@ -174,7 +174,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "a transient outcome requeues with "
   scheduler_settings s;
   s.backoff = {10, 600};
   start(s);
-  report(id, "transient", "429");
+  report(id, run_kind::transient, "429");
   CHECK(status(id) == "queued");
   CHECK(sql_value(*db, "SELECT attempts, transient_attempts, "
                        "available_at > datetime('now', '+19 seconds') "
@@ -210,7 +210,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "drain: no new claims, running agents "
   auto pending =
       self->request(scheduler, caf::infinite, atom::drain_v, int64_t{600});
   run();
-  report(a, "success");
+  report(a, run_kind::success);
   // The freed slot is not used while draining.
   CHECK(runners->started == std::vector<int64_t>{a, b});
   CHECK(status(c) == "queued");

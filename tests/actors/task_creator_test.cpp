@@ -41,7 +41,7 @@ work_item_request request_for(const std::string& plane_id, int64_t seq) {
   x.branch_prefix = "agent/";
   x.title_slug = "add-retry";
   x.title = "Add retry";
-  x.analyst_content = "Add retry\n\nto the sender";
+  x.first_content = "Add retry\n\nto the sender";
   return x;
 }
 
@@ -201,4 +201,24 @@ TEST_CASE("a CI outcome is kept on its event and marks it handled") {
   CHECK(sql_rows(*db, "SELECT task_id, ci_branch, ci_result, processed FROM "
                       "events") ==
         std::to_string(task.id) + "|agent/ET-001-add-retry|failure|1\n");
+}
+
+TEST_CASE("a project's first agent comes from its configuration") {
+  project_config p;
+  p.repo = "acme/widgets";
+  p.prefix = "ET";
+  p.first_agent = "architect";
+  plane_event ev;
+  ev.work_item_id = "p-7";
+  ev.sequence_id = 7;
+  ev.name = "Add retry";
+  auto x = make_work_item_request(p, ev, 5);
+  CHECK(x.first_agent == "architect");
+  CHECK(x.first_max_attempts == 5);
+  test::temp_dir dir;
+  auto db = test::open_db(dir.file("o.db"));
+  storage::store st{*db};
+  unbox(st.create_work_item(x));
+  CHECK(sql_rows(*db, "SELECT agent, max_attempts FROM jobs") ==
+        "architect|5\n");
 }

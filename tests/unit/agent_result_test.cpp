@@ -19,7 +19,7 @@ job_row job(int64_t attempts, int64_t max_attempts, int64_t transient = 0) {
   j.id = 7;
   j.agent = "developer";
   j.repo = "acme/widgets";
-  j.status = "running";
+  j.status = job_status::running;
   j.attempts = attempts;
   j.max_attempts = max_attempts;
   j.transient_attempts = transient;
@@ -171,40 +171,40 @@ TEST_CASE("finalising: done, retry, fail, backoff, cancel, shutdown") {
   backoff_settings backoff{10, 600};
   SUBCASE("success is done, guarded on the run") {
     auto p = plan_finalise(job(1, 2), 5, {run_kind::success, "", 0}, backoff);
-    CHECK_FALSE(p.transient);
-    CHECK(p.mark.status == "done");
-    CHECK(p.mark.expected_run_id == int64_t{5});
-    CHECK(p.mark.run_id == int64_t{5});
+    CHECK_FALSE(p.is_transient());
+    CHECK(p.mark().status == job_status::done);
+    CHECK(p.mark().expected_run_id == int64_t{5});
+    CHECK(p.mark().run_id == int64_t{5});
   }
   SUBCASE("a fault retries while attempts remain, then fails") {
     auto again =
         plan_finalise(job(1, 2), 5, {run_kind::fault, "boom", 0}, backoff);
-    CHECK(again.mark.status == "queued");
-    CHECK(again.mark.error == std::string{"boom"});
+    CHECK(again.mark().status == job_status::queued);
+    CHECK(again.mark().error == std::string{"boom"});
     auto last =
         plan_finalise(job(2, 2), 5, {run_kind::crash, "boom", 0}, backoff);
-    CHECK(last.mark.status == "failed");
+    CHECK(last.mark().status == job_status::failed);
     auto timeout =
         plan_finalise(job(2, 2), 5, {run_kind::timeout, "t", 0}, backoff);
-    CHECK(timeout.mark.status == "failed");
+    CHECK(timeout.mark().status == job_status::failed);
   }
   SUBCASE("transient backs off by transient attempts, not attempts") {
     auto p = plan_finalise(job(2, 2, 2), 5, {run_kind::transient, "429", 0},
                            backoff);
-    REQUIRE(p.transient);
-    CHECK(p.requeue.delay_s == 80);
-    CHECK(p.requeue.expected_run_id == int64_t{5});
+    REQUIRE(p.is_transient());
+    CHECK(p.requeue().delay_s == 80);
+    CHECK(p.requeue().expected_run_id == int64_t{5});
     auto hinted =
         plan_finalise(job(1, 2), 5, {run_kind::transient, "429", 300}, backoff);
-    CHECK(hinted.requeue.delay_s == 300);
+    CHECK(hinted.requeue().delay_s == 300);
   }
   SUBCASE("cancelled fails; shutdown requeues even on the last attempt") {
     auto c =
         plan_finalise(job(1, 2), 5, {run_kind::cancelled, "x", 0}, backoff);
-    CHECK(c.mark.status == "failed");
-    CHECK(c.mark.error == std::string{"cancelled"});
+    CHECK(c.mark().status == job_status::failed);
+    CHECK(c.mark().error == std::string{"cancelled"});
     auto s = plan_finalise(job(2, 2), 5, {run_kind::shutdown, "stopped", 0},
                            backoff);
-    CHECK(s.mark.status == "queued");
+    CHECK(s.mark().status == job_status::queued);
   }
 }

@@ -55,11 +55,20 @@ TEST_CASE("the queue lists every running job apart from the recent ones") {
   for (int64_t id : {1, 2}) {
     job_row j;
     j.id = id;
-    j.status = "running";
+    j.status = job_status::running;
     q.running.push_back(j);
   }
   auto body = json::parse(answer(q).body);
   CHECK(body["counts"]["running"] == 2);
   CHECK(body["running"].size() == 2);
+  // States show as their legacy text, as the database holds them.
+  CHECK(body["running"][0]["status"] == "running");
   CHECK(body["recent"].empty());
+}
+
+TEST_CASE("a task's stage shows as its legacy text") {
+  task_row t;
+  t.id = 3;
+  t.stage = task_stage::development;
+  CHECK(json::parse(answer(t).body)["stage"] == "development");
 }

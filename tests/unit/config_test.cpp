@@ -87,6 +87,12 @@ TEST_CASE("errors name the key by its path") {
         "(A-Z, 0-9, _)");
   CHECK(problem(R"({"webhooks": {"max_json_depth": 100000}})") ==
         "webhooks.max_json_depth: must be at most 1024");
+  CHECK(problem(R"({"projects": [{"repo": "a/b", "prefix": "AB",
+                                  "clone_path": "/x", "plane_project_id": "p",
+                                  "first_agent": "planner"}]})") ==
+        "projects[0].first_agent: no agent 'planner' is configured");
+  CHECK(problem(R"({"scheduler": {"serial_gate_agents": ["analyst", ""]}})") ==
+        "scheduler.serial_gate_agents[1]: must not be empty");
   CHECK(problem("[1, 2]") == "(top level): expected an object");
   CHECK(problem("{\"listen\": ").rfind("not valid JSON", 0) == 0);
 }

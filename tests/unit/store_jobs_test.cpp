@@ -16,9 +16,9 @@ struct jobs_fixture {
   claim_options gated;
 
   int64_t task(const std::string& plane_id, const std::string& repo,
-               const std::string& stage = "created") {
+               task_stage stage = task_stage::created) {
     auto t = unbox(st.create_task(new_task{plane_id, "", repo, "", ""})).task;
-    if (stage != "created")
+    if (stage != task_stage::created)
       unbox(st.set_stage(t.id, stage));
     return t.id;
   }
@@ -52,7 +52,7 @@ TEST_CASE_FIXTURE(jobs_fixture, "claim takes the oldest queued job") {
   auto b = job("developer", "r");
   auto claimed = unbox(st.claim_next_job({}));
   CHECK(claimed.id == a);
-  CHECK(claimed.status == "running");
+  CHECK(claimed.status == job_status::running);
   CHECK(claimed.attempts == 1);
   CHECK_FALSE(claimed.started_at.empty());
   CHECK(claim() == b);
@@ -83,8 +83,8 @@ TEST_CASE_FIXTURE(jobs_fixture, "a delayed job waits for available_at") {
 
 TEST_CASE_FIXTURE(jobs_fixture,
                   "dependency gate holds a job until the other task is done") {
-  auto blocker = task("p-1", "r", "development");
-  auto waiting = task("p-2", "r", "development");
+  auto blocker = task("p-1", "r", task_stage::development);
+  auto waiting = task("p-2", "r", task_stage::development);
   unbox(st.add_dependency(waiting, blocker));
   auto j = job("developer", "r", waiting);
   auto free_job = job("developer", "other");
@@ -96,16 +96,16 @@ TEST_CASE_FIXTURE(jobs_fixture,
     CHECK(claim(off) == j);
   }
   SUBCASE("the gate opens when the blocker is done") {
-    unbox(st.set_stage(blocker, "done"));
+    unbox(st.set_stage(blocker, task_stage::done));
     CHECK(claim() == j);
   }
 }
 
 TEST_CASE_FIXTURE(jobs_fixture, "serial gate: a frozen repo holds a new task's "
                                 "analyst, not an active task's developer") {
-  auto active = task("p-1", "acme/widgets", "development");
+  auto active = task("p-1", "acme/widgets", task_stage::development);
   auto fresh = task("p-2", "acme/widgets");
-  unbox(st.set_stage(active, "done"));
+  unbox(st.set_stage(active, task_stage::done));
   unbox(st.freeze_repo("acme/widgets", "DEGRADED", "ET-001"));
   auto analyst = job("analyst", "acme/widgets", fresh);
   auto developer = job("developer", "acme/widgets", fresh);
@@ -118,13 +118,13 @@ TEST_CASE_FIXTURE(jobs_fixture, "serial gate: a frozen repo holds a new task's "
 TEST_CASE_FIXTURE(
     jobs_fixture,
     "serial gate: an analyst waits for the repo's unfinished task") {
-  auto in_flight = task("p-1", "r", "development");
+  auto in_flight = task("p-1", "r", task_stage::development);
   auto fresh = task("p-2", "r");
   auto analyst = job("analyst", "r", fresh);
   auto elsewhere = job("analyst", "other", task("p-3", "other"));
   CHECK(claim() == elsewhere);
   CHECK(claim() == 0);
-  unbox(st.set_stage(in_flight, "done"));
+  unbox(st.set_stage(in_flight, task_stage::done));
   CHECK(claim() == analyst);
 }
 
@@ -136,13 +136,29 @@ TEST_CASE_FIXTURE(jobs_fixture,
   auto older_job = job("analyst", "r", older);
   CHECK(claim() == older_job);
   CHECK(claim() == 0);
-  unbox(st.set_stage(older, "done"));
+  unbox(st.set_stage(older, task_stage::done));
   CHECK(claim() == newer_job);
+}
+
+TEST_CASE_FIXTURE(jobs_fixture, "the serial gate holds the agents the "
+                                "configuration names, bound, not spelled "
+                                "in SQL") {
+  auto in_flight = task("p-1", "r", task_stage::development);
+  auto fresh = task("p-2", "r");
+  auto analyst = job("analyst", "r", fresh);
+  auto planner = job("planner", "r", fresh);
+  claim_options opts;
+  opts.serial_gate_agents = {"planner"};
+  // The analyst is not gated now; the planner waits for the task ahead.
+  CHECK(claim(opts) == analyst);
+  CHECK(claim(opts) == 0);
+  unbox(st.set_stage(in_flight, task_stage::done));
+  CHECK(claim(opts) == planner);
 }
 
 TEST_CASE_FIXTURE(jobs_fixture,
                   "the serial gate opens when it cannot be evaluated") {
-  auto in_flight = task("p-1", "r", "development");
+  auto in_flight = task("p-1", "r", task_stage::development);
   auto fresh = task("p-2", "r");
   auto analyst = job("analyst", "r", fresh);
   CHECK(claim() == 0);
@@ -155,41 +171,39 @@ TEST_CASE_FIXTURE(jobs_fixture,
                   "mark job: done/failed stamp, queued clears times") {
   auto id = job("developer", "r");
   claim();
-  CHECK(unbox(
-      st.mark_job(job_mark{id, "failed", 7, std::string{"boom"}, caf::none})));
+  CHECK(unbox(st.mark_job(
+      job_mark{id, job_status::failed, 7, std::string{"boom"}, caf::none})));
   auto failed = unbox(st.job_by_id(id));
-  CHECK(failed.status == "failed");
+  CHECK(failed.status == job_status::failed);
   CHECK_FALSE(failed.finished_at.empty());
   CHECK(failed.run_id == caf::optional<int64_t>{7});
   CHECK(failed.error == "boom");
-  CHECK(unbox(
-      st.mark_job(job_mark{id, "queued", caf::none, caf::none, caf::none})));
+  CHECK(unbox(st.mark_job(
+      job_mark{id, job_status::queued, caf::none, caf::none, caf::none})));
   auto queued = unbox(st.job_by_id(id));
   CHECK(queued.started_at.empty());
   CHECK(queued.finished_at.empty());
   CHECK(queued.error == "boom");
   CHECK(queued.run_id == caf::optional<int64_t>{7});
-  CHECK(st.mark_job(job_mark{id, "exploded", caf::none, caf::none, caf::none})
-            .error() == ec::invalid_argument);
-  CHECK_FALSE(unbox(
-      st.mark_job(job_mark{999, "done", caf::none, caf::none, caf::none})));
+  CHECK_FALSE(unbox(st.mark_job(
+      job_mark{999, job_status::done, caf::none, caf::none, caf::none})));
 }
 
 TEST_CASE_FIXTURE(jobs_fixture, "reap loses to a job already done") {
   auto id = job("developer", "r");
   claim();
-  CHECK(unbox(
-      st.mark_job(job_mark{id, "done", caf::none, caf::none, caf::none})));
-  CHECK_FALSE(unbox(st.reap_job(
-      job_mark{id, "failed", caf::none, std::string{"reaped"}, caf::none})));
+  CHECK(unbox(st.mark_job(
+      job_mark{id, job_status::done, caf::none, caf::none, caf::none})));
+  CHECK_FALSE(unbox(st.reap_job(job_mark{id, job_status::failed, caf::none,
+                                         std::string{"reaped"}, caf::none})));
   auto row = unbox(st.job_by_id(id));
-  CHECK(row.status == "done");
+  CHECK(row.status == job_status::done);
   CHECK(row.error.empty());
   auto other = job("developer", "r");
   claim();
-  CHECK(unbox(st.reap_job(job_mark{other, "queued", caf::none,
+  CHECK(unbox(st.reap_job(job_mark{other, job_status::queued, caf::none,
                                    std::string{"pid dead"}, caf::none})));
-  CHECK(unbox(st.job_by_id(other)).status == "queued");
+  CHECK(unbox(st.job_by_id(other)).status == job_status::queued);
 }
 
 TEST_CASE_FIXTURE(jobs_fixture,
@@ -199,7 +213,7 @@ TEST_CASE_FIXTURE(jobs_fixture,
   CHECK(st.requeue_transient(
       transient_requeue{id, 20, std::string{"429"}, caf::none}));
   auto row = unbox(st.job_by_id(id));
-  CHECK(row.status == "queued");
+  CHECK(row.status == job_status::queued);
   // The claim's attempt is given back: a rate limit is not a code fault.
   CHECK(row.attempts == 0);
   CHECK(row.transient_attempts == 1);
@@ -217,7 +231,8 @@ TEST_CASE_FIXTURE(jobs_fixture, "active job of a task guards a second launch") {
   CHECK(st.has_active_job(t));
   claim();
   CHECK(st.has_active_job(t));
-  unbox(st.mark_job(job_mark{id, "done", caf::none, caf::none, caf::none}));
+  unbox(st.mark_job(
+      job_mark{id, job_status::done, caf::none, caf::none, caf::none}));
   CHECK_FALSE(st.has_active_job(t));
 }
 
@@ -230,7 +245,7 @@ TEST_CASE_FIXTURE(jobs_fixture, "requeue running keeps attempts") {
   CHECK(st.requeue_running() == 2);
   for (auto id : {a, b}) {
     auto row = unbox(st.job_by_id(id));
-    CHECK(row.status == "queued");
+    CHECK(row.status == job_status::queued);
     CHECK(row.attempts == 1);
     CHECK(row.started_at.empty());
   }
@@ -242,7 +257,8 @@ TEST_CASE_FIXTURE(jobs_fixture, "running jobs carry their ages and run exit") {
   auto id = job("developer", "r", t);
   claim();
   auto run = unbox(st.start_run(new_run{t, "developer", "", "", ""}));
-  unbox(st.mark_job(job_mark{id, "running", run, caf::none, caf::none}));
+  unbox(st.mark_job(
+      job_mark{id, job_status::running, run, caf::none, caf::none}));
   db->exec("UPDATE jobs SET started_at = datetime('now', '-300 seconds')");
   auto before = st.running_jobs();
   REQUIRE(before.size() == 1);
@@ -269,7 +285,8 @@ TEST_CASE_FIXTURE(jobs_fixture, "counts always report the four statuses") {
   job("developer", "r");
   job("developer", "r");
   claim();
-  unbox(st.mark_job(job_mark{a, "done", caf::none, caf::none, caf::none}));
+  unbox(st.mark_job(
+      job_mark{a, job_status::done, caf::none, caf::none, caf::none}));
   claim();
   auto counts = st.count_jobs();
   CHECK(counts.queued == 1);
@@ -307,7 +324,8 @@ TEST_CASE_FIXTURE(jobs_fixture, "begin_run makes the run and points the job "
   CHECK(r.output_path == "/var/runs/" + std::to_string(run) + ".log");
   CHECK(r.job_id == id);
   SUBCASE("not for a job that no longer runs") {
-    unbox(st.mark_job(job_mark{id, "failed", caf::none, caf::none, caf::none}));
+    unbox(st.mark_job(
+        job_mark{id, job_status::failed, caf::none, caf::none, caf::none}));
     run_start again{id, new_run{caf::none, "developer", "", "", ""}, "/x"};
     auto refused = st.begin_run(again);
     REQUIRE_FALSE(refused);
@@ -327,18 +345,21 @@ TEST_CASE_FIXTURE(jobs_fixture, "a finaliser of an old run loses to the "
                                 "job's next run") {
   auto [id, run] = claimed_with_run(*this);
   // The reaper requeued it and it was claimed again with a new run.
-  CHECK(unbox(st.reap_job(job_mark{id, "queued", caf::none, caf::none, run})));
+  CHECK(unbox(st.reap_job(
+      job_mark{id, job_status::queued, caf::none, caf::none, run})));
   REQUIRE(claim() == id);
   run_start start{id, new_run{caf::none, "developer", "", "", ""}, "/x"};
   auto second = unbox(st.begin_run(start));
   // The first run's late report changes nothing.
-  CHECK_FALSE(unbox(st.reap_job(job_mark{id, "done", run, caf::none, run})));
+  CHECK_FALSE(
+      unbox(st.reap_job(job_mark{id, job_status::done, run, caf::none, run})));
   transient_requeue late{id, 10, std::string{"429"}, run};
   CHECK_FALSE(st.requeue_transient(late));
   auto j = unbox(st.job_by_id(id));
-  CHECK(j.status == "running");
+  CHECK(j.status == job_status::running);
   CHECK(j.run_id == second);
-  CHECK(unbox(st.reap_job(job_mark{id, "done", second, caf::none, second})));
+  CHECK(unbox(
+      st.reap_job(job_mark{id, job_status::done, second, caf::none, second})));
 }
 
 TEST_CASE_FIXTURE(jobs_fixture, "a transient requeue is never due early") {
@@ -372,7 +393,7 @@ TEST_CASE_FIXTURE(jobs_fixture, "cancel: queued or running only") {
   REQUIRE(claim() == queued);
   CHECK(unbox(st.cancel_job(queued)));
   auto j = unbox(st.job_by_id(queued));
-  CHECK(j.status == "failed");
+  CHECK(j.status == job_status::failed);
   CHECK(j.error == "cancelled");
   CHECK_FALSE(j.finished_at.empty());
   CHECK(unbox(st.cancel_job(running)));
@@ -388,11 +409,11 @@ TEST_CASE_FIXTURE(jobs_fixture,
                   "requeue of a failed job gives fresh attempts") {
   auto id = job("developer", "r");
   REQUIRE(claim() == id);
-  unbox(st.mark_job(
-      job_mark{id, "failed", caf::none, std::string{"boom"}, caf::none}));
+  unbox(st.mark_job(job_mark{id, job_status::failed, caf::none,
+                             std::string{"boom"}, caf::none}));
   CHECK(unbox(st.requeue_failed(id)));
   auto j = unbox(st.job_by_id(id));
-  CHECK(j.status == "queued");
+  CHECK(j.status == job_status::queued);
   CHECK(j.attempts == 0);
   CHECK(j.started_at.empty());
   auto not_failed = st.requeue_failed(id);

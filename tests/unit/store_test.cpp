@@ -32,7 +32,7 @@ TEST_CASE_FIXTURE(store_fixture, "create_task inserts once per plane id") {
   CHECK(first.created);
   CHECK(first.task.plane_id == "p-1");
   CHECK(first.task.plane_issue_id == "p-1");
-  CHECK(first.task.stage == "created");
+  CHECK(first.task.stage == task_stage::created);
   CHECK(first.task.title == "Title");
   auto again = unbox(st.create_task(
       new_task{"p-1", "ET-002", "acme/widgets", "other", "Other"}));
@@ -105,17 +105,17 @@ TEST_CASE_FIXTURE(store_fixture,
 TEST_CASE_FIXTURE(store_fixture, "stage update stamps updated_at") {
   auto t = make_task("p-1", "r");
   db->exec("UPDATE tasks SET updated_at = '2020-01-01 00:00:00'");
-  CHECK(unbox(st.set_stage(t.id, "development")));
+  CHECK(unbox(st.set_stage(t.id, task_stage::development)));
   auto after = unbox(st.task_by_id(t.id));
-  CHECK(after.stage == "development");
+  CHECK(after.stage == task_stage::development);
   CHECK(after.updated_at > "2020-01-01 00:00:00");
-  CHECK_FALSE(unbox(st.set_stage(9999, "development")));
+  CHECK_FALSE(unbox(st.set_stage(9999, task_stage::development)));
 }
 
 TEST_CASE_FIXTURE(store_fixture, "active tasks skip done ones and report age") {
   auto a = make_task("p-1", "r");
   auto b = make_task("p-2", "r");
-  unbox(st.set_stage(b.id, "done"));
+  unbox(st.set_stage(b.id, task_stage::done));
   db->exec("UPDATE tasks SET updated_at = datetime('now', '-120 seconds') "
            "WHERE plane_id = 'p-1'");
   auto active = st.active_tasks();
@@ -130,8 +130,8 @@ TEST_CASE_FIXTURE(store_fixture, "development tasks of a repo") {
   auto b = make_task("p-2", "r");
   auto c = make_task("p-3", "other");
   for (auto id : {a.id, b.id, c.id})
-    unbox(st.set_stage(id, "development"));
-  auto dev = st.tasks_in_stage("r", "development");
+    unbox(st.set_stage(id, task_stage::development));
+  auto dev = st.tasks_in_stage("r", task_stage::development);
   REQUIRE(dev.size() == 2);
   CHECK(dev[0].id == a.id);
   CHECK(dev[1].id == b.id);
@@ -281,7 +281,7 @@ TEST_CASE_FIXTURE(store_fixture, "dependency edges: idempotent, no self-edge") {
   CHECK(edges[0].depends_on_task_id == b.id);
   CHECK(st.all_dependencies().size() == 1);
   CHECK(st.unfinished_dependencies(a.id) == std::vector<int64_t>{b.id});
-  unbox(st.set_stage(b.id, "done"));
+  unbox(st.set_stage(b.id, task_stage::done));
   CHECK(st.unfinished_dependencies(a.id).empty());
 }
 
