@@ -223,97 +223,43 @@ storage_actor::behavior_type storage(storage_pointer self,
   using std::string;
   return {
       // -- tasks --
-      [self](atom::get, atom::task, int64_t id) {
+      [self](atom::task_by_id, int64_t id) {
         return read(self, [&](store& s) { return s.task_by_id(id); });
       },
-      [self](atom::find, atom::task, const string& plane_id) {
-        return read(self,
-                    [&](store& s) { return s.task_by_plane_id(plane_id); });
-      },
-      [self](atom::find, atom::task, const string& repo, const string& branch) {
-        return read(self,
-                    [&](store& s) { return s.task_by_branch(repo, branch); });
-      },
-      [self](atom::list, atom::active) {
+      [self](atom::open_tasks) {
         return read(self, [](store& s) { return s.active_tasks(); });
       },
-      [self](atom::list, atom::task, const string& repo, task_stage stage) {
+      [self](atom::in_stage, const string& repo, task_stage stage) {
         return read(self,
                     [&](store& s) { return s.tasks_in_stage(repo, stage); });
       },
-      [self](atom::create, const new_task& x) {
-        return write(self, [&](store& s) { return s.create_task(x); });
-      },
-      [self](atom::set, atom::stage, int64_t id, task_stage stage) {
+      [self](atom::set_stage, int64_t id, task_stage stage) {
         return write(self, [&](store& s) { return s.set_stage(id, stage); });
       },
-      // -- work item ids --
-      [self](atom::next, atom::item, const string& repo, const string& prefix) {
-        return read(
-            self, [&](store& s) { return s.next_work_item_id(repo, prefix); });
-      },
-      [self](atom::unique, atom::item, const string& repo,
-             const string& candidate) {
-        return read(self, [&](store& s) {
-          return s.unique_work_item_id(repo, candidate);
-        });
-      },
-      // -- tracker cards and BRD review --
-      [self](atom::get, atom::card, int64_t task) {
-        return read(self, [&](store& s) { return s.tracker_message(task); });
-      },
-      [self](atom::set, atom::card, int64_t task, int64_t message) {
-        return write(self, [&](store& s) {
-          return s.set_tracker_message(task, message);
-        });
-      },
-      [self](atom::add, atom::card, int64_t task, int64_t message) {
-        return write(
-            self, [&](store& s) { return s.add_tracker_card(task, message); });
-      },
-      [self](atom::list, atom::card, int64_t task) {
-        return read(self, [&](store& s) { return s.open_tracker_cards(task); });
-      },
-      [self](atom::del, atom::card, int64_t task, int64_t message) {
-        return write(self, [&](store& s) {
-          return s.mark_tracker_card_deleted(task, message);
-        });
-      },
-      [self](atom::start, atom::brd, int64_t task) {
-        return write(self, [&](store& s) { return s.start_brd_review(task); });
-      },
-      [self](atom::finish, atom::brd, int64_t task) {
-        return write(self, [&](store& s) { return s.end_brd_review(task); });
-      },
-      // -- events --
-      [self](atom::add, const event_record& x) {
-        return write(
-            self, [&](store& s) { return s.add_event(x); },
-            atomicity::statement);
-      },
-      [self](atom::add, const event_record& x, const ci_mapping& ci) {
-        return write(
-            self, [&](store& s) { return s.add_event(x, ci); },
-            atomicity::statement);
-      },
-      [self](atom::mark, atom::event, int64_t id) {
-        return write(
-            self, [&](store& s) { return s.mark_event_processed(id); },
-            atomicity::statement);
-      },
-      [self](atom::unfinished, atom::event, const string& source) {
-        return read(self,
-                    [&](store& s) { return s.unprocessed_events(source); });
-      },
-      [self](atom::create, const work_item_request& x) {
+      [self](atom::make_task, const work_item_request& x) {
         return write(self, [&](store& s) { return s.create_work_item(x); });
       },
-      [self](atom::find, atom::task, const string& repo,
+      [self](atom::on_branch, const string& repo,
              const std::vector<string>& branches) {
         return read(
             self, [&](store& s) { return s.task_on_branches(repo, branches); });
       },
-      [self](atom::set, const ci_outcome& x) {
+      // -- events --
+      [self](atom::record, const event_record& x, const ci_mapping& ci) {
+        return write(
+            self, [&](store& s) { return s.add_event(x, ci); },
+            atomicity::statement);
+      },
+      [self](atom::handled, int64_t id) {
+        return write(
+            self, [&](store& s) { return s.mark_event_processed(id); },
+            atomicity::statement);
+      },
+      [self](atom::unhandled, const string& source) {
+        return read(self,
+                    [&](store& s) { return s.unprocessed_events(source); });
+      },
+      [self](atom::ci_result, const ci_outcome& x) {
         return write(
             self, [&](store& s) { return s.record_ci_outcome(x); },
             atomicity::statement);
@@ -328,37 +274,31 @@ storage_actor::behavior_type storage(storage_pointer self,
             self, [&](store& s) { return s.claim_next_job(opts); },
             atomicity::statement);
       },
-      [self](atom::requeue, const transient_requeue& x) {
+      [self](atom::backoff, const transient_requeue& x) {
         return write(
             self, [&](store& s) { return s.requeue_transient(x); },
             atomicity::statement);
       },
-      [self](atom::mark, const job_mark& x) {
+      [self](atom::mark_job, const job_mark& x) {
         return write(
             self, [&](store& s) { return s.mark_job(x); },
             atomicity::statement);
       },
-      [self](atom::reap, const job_mark& x) {
+      [self](atom::finalise, const job_mark& x) {
         return write(
-            self, [&](store& s) { return s.reap_job(x); },
+            self, [&](store& s) { return s.finalise_job(x); },
             atomicity::statement);
       },
-      [self](atom::active, atom::job, int64_t task) {
-        return read(self, [&](store& s) { return s.has_active_job(task); });
-      },
-      [self](atom::count, atom::running) {
+      [self](atom::n_running) {
         return read(self, [](store& s) { return s.running_count(); });
       },
-      [self](atom::requeue, atom::running) {
-        return write(self, [](store& s) { return s.requeue_running(); });
-      },
-      [self](atom::list, atom::running) {
+      [self](atom::running) {
         return read(self, [](store& s) { return s.running_jobs(); });
       },
-      [self](atom::get, atom::job, int64_t id) {
+      [self](atom::job_by_id, int64_t id) {
         return read(self, [&](store& s) { return s.job_by_id(id); });
       },
-      [self](atom::set, const job_pid& x) {
+      [self](atom::stamp_pid, const job_pid& x) {
         return write(
             self, [&](store& s) { return s.stamp_pid(x); },
             atomicity::statement);
@@ -366,53 +306,30 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::cancel, int64_t id) {
         return write(self, [&](store& s) { return s.cancel_job(id); });
       },
-      [self](atom::requeue, atom::job, int64_t id) {
+      [self](atom::requeue, int64_t id) {
         return write(self, [&](store& s) { return s.requeue_failed(id); });
       },
-      [self](atom::next, atom::job) {
+      [self](atom::next_due) {
         return read(self, [](store& s) { return s.next_due_in_ms(); });
       },
-      [self](atom::count, atom::job) {
+      [self](atom::job_counts) {
         return read(self, [](store& s) { return s.count_jobs(); });
       },
-      [self](atom::list, atom::job, int64_t limit) {
+      [self](atom::recent, int64_t limit) {
         return read(self, [&](store& s) { return s.recent_jobs(limit); });
       },
       // -- agent runs --
-      [self](atom::start, const new_run& x) {
-        return write(self, [&](store& s) { return s.start_run(x); });
-      },
-      [self](atom::start, const run_start& x) {
+      [self](atom::begin_run, const run_start& x) {
         return write(self, [&](store& s) { return s.begin_run(x); });
       },
-      [self](atom::finish, const run_outcome& x) {
+      [self](atom::finish_run, const run_outcome& x) {
         return write(self, [&](store& s) { return s.finish_run(x); });
       },
-      [self](atom::get, atom::run, int64_t id) {
-        return read(self, [&](store& s) { return s.run_by_id(id); });
+      // -- dependencies and freezes --
+      [self](atom::add_dep, int64_t task, int64_t other) {
+        return write(
+            self, [&](store& s) { return s.declare_dependency(task, other); });
       },
-      // -- dependencies --
-      [self](atom::add, atom::dep, int64_t task, int64_t other) {
-        return write(self,
-                     [&](store& s) { return s.add_dependency(task, other); });
-      },
-      [self](atom::add, atom::dep, int64_t task, int64_t other, bool checked) {
-        return write(self, [&](store& s) {
-          return checked ? s.declare_dependency(task, other)
-                         : s.add_dependency(task, other);
-        });
-      },
-      [self](atom::list, atom::dep, int64_t task) {
-        return read(self, [&](store& s) { return s.dependencies_of(task); });
-      },
-      [self](atom::list, atom::dep) {
-        return read(self, [](store& s) { return s.all_dependencies(); });
-      },
-      [self](atom::unfinished, atom::dep, int64_t task) {
-        return read(self,
-                    [&](store& s) { return s.unfinished_dependencies(task); });
-      },
-      // -- repo freezes --
       [self](atom::freeze, const string& repo, const string& reason,
              const string& work_item) {
         return write(self, [&](store& s) {
@@ -422,7 +339,7 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::unfreeze, const string& repo) {
         return write(self, [&](store& s) { return s.unfreeze_repo(repo); });
       },
-      [self](atom::list, atom::freeze) {
+      [self](atom::freezes) {
         return read(self, [](store& s) { return s.active_freezes(); });
       },
       // -- the actor itself --

@@ -100,7 +100,7 @@ public:
   caf::expected<bool> mark_job(const job_mark& x);
   /// Like mark_job, but only while the job is still running; true iff this
   /// call flipped it (a guarded compare-and-set).
-  caf::expected<bool> reap_job(const job_mark& x);
+  caf::expected<bool> finalise_job(const job_mark& x);
   /// Any job of the task queued or running.
   bool has_active_job(int64_t task_id);
   int64_t running_count();

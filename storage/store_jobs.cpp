@@ -194,7 +194,7 @@ caf::expected<bool> store::mark_job(const job_mark& x) {
   return update_status(db_, x, false);
 }
 
-caf::expected<bool> store::reap_job(const job_mark& x) {
+caf::expected<bool> store::finalise_job(const job_mark& x) {
   return update_status(db_, x, true);
 }
 

@@ -24,7 +24,7 @@ void ask(api_pointer self, const Dest& dest, const reply_to<T>& reply,
 
 // After an operator action: the job's row as it is now.
 void answer_job(api_pointer self, int64_t id, const reply_to<job_row>& reply) {
-  ask(self, self->state.to.storage, reply, atom::get_v, atom::job_v, id);
+  ask(self, self->state.to.storage, reply, atom::job_by_id_v, id);
 }
 
 // The job counts, then every running job, then the newest 20.
@@ -33,12 +33,11 @@ void answer_queue(api_pointer self, const reply_to<queue_summary>& reply) {
   auto fail = [reply](const caf::error& err) {
     reply.deliver(err);
   };
-  self->request(st.to.storage, st.timeout, atom::count_v, atom::job_v)
+  self->request(st.to.storage, st.timeout, atom::job_counts_v)
       .then(
           [self, reply, fail](const job_counts& counts) {
             auto& st = self->state;
-            self->request(st.to.storage, st.timeout, atom::list_v,
-                          atom::running_v)
+            self->request(st.to.storage, st.timeout, atom::running_v)
                 .then(
                     [self, reply, fail,
                      counts](const std::vector<running_job>& running) {
@@ -47,8 +46,8 @@ void answer_queue(api_pointer self, const reply_to<queue_summary>& reply) {
                       for (auto& r : running)
                         out.running.push_back(r.job);
                       auto& st = self->state;
-                      self->request(st.to.storage, st.timeout, atom::list_v,
-                                    atom::job_v, int64_t{20})
+                      self->request(st.to.storage, st.timeout, atom::recent_v,
+                                    int64_t{20})
                           .then(
                               [reply,
                                out](std::vector<job_row>& recent) mutable {
@@ -69,17 +68,16 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
   self->state.to = std::move(to);
   self->state.timeout = timeout;
   return {
-      [self](atom::get, atom::task, int64_t id, reply_to<task_row>& reply) {
-        ask(self, self->state.to.storage, reply, atom::get_v, atom::task_v, id);
+      [self](atom::task_by_id, int64_t id, reply_to<task_row>& reply) {
+        ask(self, self->state.to.storage, reply, atom::task_by_id_v, id);
       },
-      [self](atom::list, atom::task,
-             reply_to<std::vector<active_task>>& reply) {
-        ask(self, self->state.to.storage, reply, atom::list_v, atom::active_v);
+      [self](atom::open_tasks, reply_to<std::vector<active_task>>& reply) {
+        ask(self, self->state.to.storage, reply, atom::open_tasks_v);
       },
-      [self](atom::get, atom::job, int64_t id, reply_to<job_row>& reply) {
+      [self](atom::job_by_id, int64_t id, reply_to<job_row>& reply) {
         answer_job(self, id, reply);
       },
-      [self](atom::count, atom::job, reply_to<queue_summary>& reply) {
+      [self](atom::queue, reply_to<queue_summary>& reply) {
         answer_queue(self, reply);
       },
       [self](atom::cancel, int64_t id, reply_to<job_row>& reply) {
@@ -88,9 +86,9 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
             .then([self, id, reply](bool) { answer_job(self, id, reply); },
                   [reply](const caf::error& err) { reply.deliver(err); });
       },
-      [self](atom::requeue, atom::job, int64_t id, reply_to<job_row>& reply) {
+      [self](atom::requeue, int64_t id, reply_to<job_row>& reply) {
         self->request(self->state.to.scheduler, self->state.timeout,
-                      atom::requeue_v, atom::job_v, id)
+                      atom::requeue_v, id)
             .then([self, id, reply](bool) { answer_job(self, id, reply); },
                   [reply](const caf::error& err) { reply.deliver(err); });
       },
@@ -98,14 +96,13 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
              reply_to<int64_t>& reply) {
         ask(self, self->state.to.freezes, reply, atom::unfreeze_v, repo);
       },
-      [self](atom::list, atom::freeze,
-             reply_to<std::vector<freeze_row>>& reply) {
-        ask(self, self->state.to.freezes, reply, atom::list_v, atom::freeze_v);
+      [self](atom::freezes, reply_to<std::vector<freeze_row>>& reply) {
+        ask(self, self->state.to.freezes, reply, atom::freezes_v);
       },
-      [self](atom::add, atom::dep, int64_t task, int64_t other,
+      [self](atom::add_dep, int64_t task, int64_t other,
              reply_to<bool>& reply) {
-        self->request(self->state.to.storage, self->state.timeout, atom::add_v,
-                      atom::dep_v, task, other, true)
+        self->request(self->state.to.storage, self->state.timeout,
+                      atom::add_dep_v, task, other)
             .then(
                 [self, reply](bool created) {
                   reply.deliver(created);

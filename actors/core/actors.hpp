@@ -14,145 +14,114 @@
 
 namespace orchd {
 
-/// STORAGE: the only owner of the SQLite connection. Every write joins the
-/// open group-commit batch and is answered only after that batch commits;
-/// a failed commit answers every request of the batch with
-/// ec::storage_failed (HTTP: 503). Reads that arrive while a batch is open
-/// are answered after it too, so nobody sees a row that may roll back.
-using storage_actor = caf::typed_actor<
-    // -- tasks --
+// -- STORAGE, one interface per table, composed below -----------------------
+
+/// Storage of `tasks`.
+using task_storage = caf::typed_actor<
     // The task with this id, or ec::no_such_task.
-    caf::replies_to<atom::get, atom::task, int64_t>::with<task_row>,
-    // The task whose plane_id or plane_issue_id is this plane id.
-    caf::replies_to<atom::find, atom::task, std::string>::with<task_row>,
-    // The task of (repo, branch).
-    caf::replies_to<atom::find, atom::task, std::string,
-                    std::string>::with<task_row>,
-    // Tasks not done, with seconds since their last stage change.
-    caf::replies_to<atom::list, atom::active>::with<std::vector<active_task>>,
+    caf::replies_to<atom::task_by_id, int64_t>::with<task_row>,
+    // Tasks not finished, with seconds since their last stage change.
+    caf::replies_to<atom::open_tasks>::with<std::vector<active_task>>,
     // Tasks of (repo, stage), oldest first.
-    caf::replies_to<atom::list, atom::task, std::string,
+    caf::replies_to<atom::in_stage, std::string,
                     task_stage>::with<std::vector<task_row>>,
-    // Creates the task unless one exists for the plane id: (row, created).
-    caf::replies_to<atom::create, new_task>::with<task_claim>,
     // Sets (task id, stage), stamping updated_at; false for an unknown task.
-    caf::replies_to<atom::set, atom::stage, int64_t, task_stage>::with<bool>,
-    // -- work item ids --
-    // The next PREFIX-NNN of (repo, prefix).
-    caf::replies_to<atom::next, atom::item, std::string,
-                    std::string>::with<std::string>,
-    // (repo, candidate) walked forward past ids already used, width kept.
-    caf::replies_to<atom::unique, atom::item, std::string,
-                    std::string>::with<std::string>,
-    // -- tracker cards and BRD review --
-    // The task's current card id, if any.
-    caf::replies_to<atom::get, atom::card,
-                    int64_t>::with<caf::optional<int64_t>>,
-    // Sets (task, message) as the current card; false for an unknown task.
-    caf::replies_to<atom::set, atom::card, int64_t, int64_t>::with<bool>,
-    // Adds (task, message) to the ledger; true iff new.
-    caf::replies_to<atom::add, atom::card, int64_t, int64_t>::with<bool>,
-    // The task's cards not yet deleted, oldest first.
-    caf::replies_to<atom::list, atom::card,
-                    int64_t>::with<std::vector<int64_t>>,
-    // Marks (task, message) deleted; true iff it was open.
-    caf::replies_to<atom::del, atom::card, int64_t, int64_t>::with<bool>,
-    // Stamps the task's BRD review start (first time only).
-    caf::replies_to<atom::start, atom::brd, int64_t>::with<bool>,
-    // Stamps the task's BRD review end (once, only after a start).
-    caf::replies_to<atom::finish, atom::brd, int64_t>::with<bool>,
-    // -- events --
-    // Records a webhook delivery, de-duplicated on its delivery id.
-    caf::replies_to<atom::add, event_record>::with<event_ack>,
-    // The same for a GitHub CI result, mapped to its task in the write.
-    caf::replies_to<atom::add, event_record, ci_mapping>::with<event_ack>,
+    caf::replies_to<atom::set_stage, int64_t, task_stage>::with<bool>,
+    // Creates a work item's task (id, branch) and its first job in one
+    // transaction, unless the plane id has a task: (row, created).
+    caf::replies_to<atom::make_task, work_item_request>::with<task_claim>,
+    // The first task of the repo on any of these branches, in order.
+    caf::replies_to<atom::on_branch, std::string,
+                    std::vector<std::string>>::with<task_row>>;
+
+/// Storage of `events`.
+using event_storage = caf::typed_actor<
+    // Records a webhook delivery, de-duplicated on its delivery id; a
+    // GitHub CI result that names its branches (the mapping) is mapped to
+    // its task in the same write.
+    caf::replies_to<atom::record, event_record, ci_mapping>::with<event_ack>,
     // Marks an event handled; false if unknown or already handled.
-    caf::replies_to<atom::mark, atom::event, int64_t>::with<bool>,
+    caf::replies_to<atom::handled, int64_t>::with<bool>,
     // Events of a source recorded by orchd and not yet handled, oldest
     // first.
-    caf::replies_to<atom::unfinished, atom::event,
+    caf::replies_to<atom::unhandled,
                     std::string>::with<std::vector<stored_event>>,
-    // Creates a work item's task (id, branch) and its analyst job in one
-    // transaction, unless the plane id has a task: (row, created).
-    caf::replies_to<atom::create, work_item_request>::with<task_claim>,
-    // The first task of the repo on any of these branches, in order.
-    caf::replies_to<atom::find, atom::task, std::string,
-                    std::vector<std::string>>::with<task_row>,
     // Records what a CI event resolved to and marks it handled.
-    caf::replies_to<atom::set, ci_outcome>::with<bool>,
-    // -- jobs --
+    caf::replies_to<atom::ci_result, ci_outcome>::with<bool>>;
+
+/// Storage of `jobs`: the queue.
+using job_storage = caf::typed_actor<
     // Enqueues a job; answers its id.
     caf::replies_to<atom::enqueue, new_job>::with<int64_t>,
     // Claims the oldest runnable job, or ec::no_claimable_job.
     caf::replies_to<atom::claim, claim_options>::with<job_row>,
-    // Requeues after a transient failure; false for an unknown job.
-    caf::replies_to<atom::requeue, transient_requeue>::with<bool>,
-    // Sets a job's status; false for an unknown job.
-    caf::replies_to<atom::mark, job_mark>::with<bool>,
-    // Sets a job's status only while it is running; true iff this call won.
-    caf::replies_to<atom::reap, job_mark>::with<bool>,
-    // Whether the task has a job queued or running.
-    caf::replies_to<atom::active, atom::job, int64_t>::with<bool>,
+    // Requeues after a transient failure (guarded like a finalise when the
+    // requeue names its run); false when the guard lost.
+    caf::replies_to<atom::backoff, transient_requeue>::with<bool>,
+    // Sets a job's status, unguarded; false for an unknown job.
+    caf::replies_to<atom::mark_job, job_mark>::with<bool>,
+    // Sets a job's status only while it is running (and running the
+    // mark's expected run): the guarded write of every finaliser; true iff
+    // this call won.
+    caf::replies_to<atom::finalise, job_mark>::with<bool>,
     // The number of running jobs.
-    caf::replies_to<atom::count, atom::running>::with<int64_t>,
-    // Requeues every running job (start-up); answers how many.
-    caf::replies_to<atom::requeue, atom::running>::with<int64_t>,
-    // Running jobs with their ages and their run's exit, for the reaper.
-    caf::replies_to<atom::list, atom::running>::with<std::vector<running_job>>,
+    caf::replies_to<atom::n_running>::with<int64_t>,
+    // Running jobs with their ages and their run's exit.
+    caf::replies_to<atom::running>::with<std::vector<running_job>>,
     // The job with this id, or ec::no_such_job.
-    caf::replies_to<atom::get, atom::job, int64_t>::with<job_row>,
+    caf::replies_to<atom::job_by_id, int64_t>::with<job_row>,
     // Stamps a running job's agent pid (guarded on its run).
-    caf::replies_to<atom::set, job_pid>::with<bool>,
+    caf::replies_to<atom::stamp_pid, job_pid>::with<bool>,
     // Cancels a queued or running job (failed, "cancelled"); ec::conflict
     // for a finished one.
     caf::replies_to<atom::cancel, int64_t>::with<bool>,
     // Puts a failed job back with fresh attempts; ec::conflict otherwise.
-    caf::replies_to<atom::requeue, atom::job, int64_t>::with<bool>,
+    caf::replies_to<atom::requeue, int64_t>::with<bool>,
     // Milliseconds until the earliest held-back job comes due, if any.
-    caf::replies_to<atom::next, atom::job>::with<caf::optional<int64_t>>,
+    caf::replies_to<atom::next_due>::with<caf::optional<int64_t>>,
     // Job counts by status.
-    caf::replies_to<atom::count, atom::job>::with<job_counts>,
+    caf::replies_to<atom::job_counts>::with<job_counts>,
     // The newest N jobs, newest first.
-    caf::replies_to<atom::list, atom::job, int64_t>::with<std::vector<job_row>>,
-    // -- agent runs --
-    // Records an agent process start; answers the run id.
-    caf::replies_to<atom::start, new_run>::with<int64_t>,
+    caf::replies_to<atom::recent, int64_t>::with<std::vector<job_row>>>;
+
+/// Storage of `agent_runs`.
+using run_storage = caf::typed_actor<
     // Starts a running job's run (row, output path, job's run_id); answers
-    // the run id.
-    caf::replies_to<atom::start, run_start>::with<int64_t>,
+    // the run id, or ec::conflict when the job no longer runs.
+    caf::replies_to<atom::begin_run, run_start>::with<int64_t>,
     // Records how a run ended; false for an unknown run.
-    caf::replies_to<atom::finish, run_outcome>::with<bool>,
-    // The run with this id, or ec::no_such_run.
-    caf::replies_to<atom::get, atom::run, int64_t>::with<run_row>,
-    // -- dependencies --
-    // Adds "task waits for other"; self-edges refused; true iff new.
-    caf::replies_to<atom::add, atom::dep, int64_t, int64_t>::with<bool>,
-    // The operator's edge (flag true): both tasks must exist, a self-edge
-    // or a cycle is ec::dependency_cycle naming it; flag false: as above.
-    caf::replies_to<atom::add, atom::dep, int64_t, int64_t, bool>::with<bool>,
-    // The task's edges.
-    caf::replies_to<atom::list, atom::dep,
-                    int64_t>::with<std::vector<dep_edge>>,
-    // Every edge.
-    caf::replies_to<atom::list, atom::dep>::with<std::vector<dep_edge>>,
-    // The tasks this task waits for that are not done.
-    caf::replies_to<atom::unfinished, atom::dep,
-                    int64_t>::with<std::vector<int64_t>>,
-    // -- repo freezes --
+    caf::replies_to<atom::finish_run, run_outcome>::with<bool>>;
+
+/// Storage of the gates: `job_deps` and the `repo_freeze` journal.
+using gate_storage = caf::typed_actor<
+    // The operator's "task waits for other": both tasks must exist; a
+    // self-edge or a cycle is ec::dependency_cycle naming it; true iff new.
+    caf::replies_to<atom::add_dep, int64_t, int64_t>::with<bool>,
     // Freezes (repo, reason, work item); answers the journal row id.
     caf::replies_to<atom::freeze, std::string, std::string,
                     std::string>::with<int64_t>,
     // Clears the repo's active freezes; answers how many.
     caf::replies_to<atom::unfreeze, std::string>::with<int64_t>,
     // The active freezes.
-    caf::replies_to<atom::list, atom::freeze>::with<std::vector<freeze_row>>,
-    // -- the actor itself --
-    // Counters since start.
-    caf::replies_to<atom::stats>::with<storage_stats>,
-    // Commits the open batch and closes the database; the actor then quits.
-    caf::replies_to<atom::shutdown>::with<bool>,
-    // Internal: commits the open batch (the actor sends it to itself).
-    caf::reacts_to<atom::flush>>;
+    caf::replies_to<atom::freezes>::with<std::vector<freeze_row>>>;
+
+/// STORAGE: the only owner of the SQLite connection. Every write joins the
+/// open group-commit batch and is answered only after that batch commits;
+/// a failed commit answers every request of the batch with
+/// ec::storage_failed (HTTP: 503). Reads that arrive while a batch is open
+/// are answered after it too, so nobody sees a row that may roll back.
+/// Each handler is named after its operation; the tables' interfaces above
+/// grow with the features that need them.
+using storage_actor = task_storage::extend_with<
+    event_storage, job_storage, run_storage, gate_storage,
+    caf::typed_actor<
+        // Counters since start.
+        caf::replies_to<atom::stats>::with<storage_stats>,
+        // Commits the open batch and closes the database; the actor then
+        // quits.
+        caf::replies_to<atom::shutdown>::with<bool>,
+        // Internal: commits the open batch (the actor sends it to itself).
+        caf::reacts_to<atom::flush>>>;
 
 /// INTAKE: the front door for webhooks. Verifies the signature on the raw
 /// body, parses it, records it through STORAGE, and answers only after the
@@ -178,23 +147,23 @@ using ci_events_actor = caf::typed_actor<
 /// ec::not_frozen, ec::conflict, ec::dependency_cycle, a storage error).
 using admin_api_actor = caf::typed_actor<
     // The task with this id.
-    caf::reacts_to<atom::get, atom::task, int64_t, reply_to<task_row>>,
+    caf::reacts_to<atom::task_by_id, int64_t, reply_to<task_row>>,
     // Every task not finished, with its age.
-    caf::reacts_to<atom::list, atom::task, reply_to<std::vector<active_task>>>,
+    caf::reacts_to<atom::open_tasks, reply_to<std::vector<active_task>>>,
     // The job with this id.
-    caf::reacts_to<atom::get, atom::job, int64_t, reply_to<job_row>>,
+    caf::reacts_to<atom::job_by_id, int64_t, reply_to<job_row>>,
     // Job counts by status, every running job, the newest jobs.
-    caf::reacts_to<atom::count, atom::job, reply_to<queue_summary>>,
+    caf::reacts_to<atom::queue, reply_to<queue_summary>>,
     // Cancels a queued or running job (its agent is stopped); the job after.
     caf::reacts_to<atom::cancel, int64_t, reply_to<job_row>>,
     // Puts a failed job back with fresh attempts; the job after.
-    caf::reacts_to<atom::requeue, atom::job, int64_t, reply_to<job_row>>,
+    caf::reacts_to<atom::requeue, int64_t, reply_to<job_row>>,
     // Clears the repo's freeze; how many rows were cleared.
     caf::reacts_to<atom::unfreeze, std::string, reply_to<int64_t>>,
     // The active freezes.
-    caf::reacts_to<atom::list, atom::freeze, reply_to<std::vector<freeze_row>>>,
+    caf::reacts_to<atom::freezes, reply_to<std::vector<freeze_row>>>,
     // Adds "task waits for other" (both must exist, no cycle); true iff new.
-    caf::reacts_to<atom::add, atom::dep, int64_t, int64_t, reply_to<bool>>>;
+    caf::reacts_to<atom::add_dep, int64_t, int64_t, reply_to<bool>>>;
 
 /// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
 /// replaces the Python process lock). Creates at most one task per work
@@ -232,12 +201,12 @@ using scheduler_actor = caf::typed_actor<
     // A runner's report: finalise the job.
     caf::reacts_to<atom::finish, run_report>,
     // The job ids whose agents this scheduler's runners own right now.
-    caf::replies_to<atom::list, atom::running>::with<std::vector<int64_t>>,
+    caf::replies_to<atom::owned>::with<std::vector<int64_t>>,
     // Operator: fails a queued or running job with "cancelled" and kills
     // its agent; ec::no_such_job, ec::conflict (already finished).
     caf::replies_to<atom::cancel, int64_t>::with<bool>,
     // Operator: a failed job back to the queue; ec::conflict otherwise.
-    caf::replies_to<atom::requeue, atom::job, int64_t>::with<bool>,
+    caf::replies_to<atom::requeue, int64_t>::with<bool>,
     // Stops claiming; answers when no agent runs any more. Agents get
     // `seconds` to finish, then are killed and their jobs requeued.
     caf::replies_to<atom::drain, int64_t>::with<int64_t>,
@@ -266,7 +235,7 @@ using freeze_manager_actor = caf::typed_actor<
     // ec::not_frozen.
     caf::replies_to<atom::unfreeze, std::string>::with<int64_t>,
     // The active freezes.
-    caf::replies_to<atom::list, atom::freeze>::with<std::vector<freeze_row>>>;
+    caf::replies_to<atom::freezes>::with<std::vector<freeze_row>>>;
 
 /// SUPERVISOR: monitors every long-lived actor of the daemon. One that goes
 /// down while the daemon is not stopping is logged with its reason, and the

@@ -69,8 +69,7 @@ void replay_unhandled_events(caf::actor_system& sys,
                              const ci_events_actor& ci) {
   caf::scoped_actor self{sys};
   for (std::string source : {"plane", "github"}) {
-    self->request(storage, std::chrono::seconds(60), atom::unfinished_v,
-                  atom::event_v, source)
+    self->request(storage, std::chrono::seconds(60), atom::unhandled_v, source)
         .receive(
             [&](std::vector<stored_event>& events) {
               if (!events.empty())

@@ -52,9 +52,8 @@ freeze_manager(freeze_manager_pointer self, storage_actor storage,
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       },
-      [self](atom::list, atom::freeze) {
-        return forward<std::vector<freeze_row>>(self, atom::list_v,
-                                                atom::freeze_v);
+      [self](atom::freezes) {
+        return forward<std::vector<freeze_row>>(self, atom::freezes_v);
       },
   };
 }

@@ -81,11 +81,11 @@ void write_plan(reaper_pointer self, std::shared_ptr<sweep> s,
   };
   ++s->pending;
   if (plan.is_transient())
-    self->request(st.storage, st.settings.storage_timeout, atom::requeue_v,
+    self->request(st.storage, st.settings.storage_timeout, atom::backoff_v,
                   plan.requeue())
         .then([s](bool won) { s->done_one(won); }, on_error);
   else
-    self->request(st.storage, st.settings.storage_timeout, atom::reap_v,
+    self->request(st.storage, st.settings.storage_timeout, atom::finalise_v,
                   plan.mark())
         .then([s](bool won) { s->done_one(won); }, on_error);
 }
@@ -143,8 +143,7 @@ void start_sweep(reaper_pointer self, std::shared_ptr<sweep> s) {
     s->pending = 1;
     s->done_one(false);
   };
-  self->request(st.storage, st.settings.storage_timeout, atom::list_v,
-                atom::running_v)
+  self->request(st.storage, st.settings.storage_timeout, atom::running_v)
       .then(
           [self, s, fail](std::vector<running_job>& jobs) {
             if (jobs.empty()) {
@@ -155,8 +154,7 @@ void start_sweep(reaper_pointer self, std::shared_ptr<sweep> s) {
             // Asked after storage answered: a job claimed before the list
             // was read is already registered with the scheduler.
             self->request(self->state.scheduler,
-                          self->state.settings.storage_timeout, atom::list_v,
-                          atom::running_v)
+                          self->state.settings.storage_timeout, atom::owned_v)
                 .then(
                     [self, s, jobs](const std::vector<int64_t>& owned) {
                       reap(self, jobs, owned, s);

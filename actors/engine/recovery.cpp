@@ -16,7 +16,7 @@ caf::expected<int64_t> recover_running_jobs(caf::actor_system& sys,
   caf::scoped_actor self{sys};
   std::vector<running_job> jobs;
   caf::error failure;
-  self->request(storage, timeout, atom::list_v, atom::running_v)
+  self->request(storage, timeout, atom::running_v)
       .receive([&](std::vector<running_job>& xs) { jobs = std::move(xs); },
                [&](caf::error& err) { failure = std::move(err); });
   if (failure)
@@ -38,7 +38,7 @@ caf::expected<int64_t> recover_running_jobs(caf::actor_system& sys,
       out.exit_code = -9;
       out.outcome = run_kind::shutdown;
       out.error = error;
-      self->request(storage, timeout, atom::finish_v, out)
+      self->request(storage, timeout, atom::finish_run_v, out)
           .receive([](bool) {}, [&](caf::error& err) { failure = err; });
     }
     job_mark mark;
@@ -46,7 +46,7 @@ caf::expected<int64_t> recover_running_jobs(caf::actor_system& sys,
     mark.status = job_status::queued;
     mark.error = error;
     mark.expected_run_id = job.run_id;
-    self->request(storage, timeout, atom::reap_v, mark)
+    self->request(storage, timeout, atom::finalise_v, mark)
         .receive([&](bool won) { requeued += won ? 1 : 0; },
                  [&](caf::error& err) { failure = err; });
     if (failure)

@@ -89,7 +89,8 @@ void on_exit(runner_pointer self, process_exit e) {
   out.outcome = verdict.kind;
   out.error = verdict.error;
   out.retry_after_s = verdict.retry_after_s;
-  self->request(st.storage, st.settings->storage_timeout, atom::finish_v, out)
+  self->request(st.storage, st.settings->storage_timeout, atom::finish_run_v,
+                out)
       .then(
           [self, verdict](bool) {
             report(self, verdict.kind, verdict.error, verdict.retry_after_s);
@@ -169,7 +170,7 @@ void launch(runner_pointer self) {
     out.exit_code = -1;
     out.outcome = run_kind::crash;
     out.error = error;
-    self->request(st.storage, cfg.storage_timeout, atom::finish_v, out)
+    self->request(st.storage, cfg.storage_timeout, atom::finish_run_v, out)
         .then([](bool) {},
               [self](const caf::error& err) {
                 log::warn(job_name(self->state),
@@ -182,7 +183,7 @@ void launch(runner_pointer self) {
   // The pid is durable before the exit is acted on: `await` holds every
   // other message (the exit among them) until storage answers. "started"
   // is logged then, so whoever reads it finds the pid in the database.
-  self->request(st.storage, cfg.storage_timeout, atom::set_v,
+  self->request(st.storage, cfg.storage_timeout, atom::stamp_pid_v,
                 job_pid{st.job.id, st.run_id, st.pid})
       .await(
           [self](bool) {
@@ -228,7 +229,8 @@ void begin_run(runner_pointer self) {
   start.run.model = st.agent.model;
   start.run.effort = st.agent.effort;
   start.output_dir = st.settings->output_dir;
-  self->request(st.storage, st.settings->storage_timeout, atom::start_v, start)
+  self->request(st.storage, st.settings->storage_timeout, atom::begin_run_v,
+                start)
       .then(
           [self](int64_t run_id) {
             self->state.run_id = run_id;
@@ -257,8 +259,8 @@ runner(runner_pointer self, storage_actor storage, scheduler_actor scheduler,
   st.job = std::move(job);
   st.agent = std::move(agent);
   if (st.job.task_id) {
-    self->request(st.storage, st.settings->storage_timeout, atom::get_v,
-                  atom::task_v, *st.job.task_id)
+    self->request(st.storage, st.settings->storage_timeout, atom::task_by_id_v,
+                  *st.job.task_id)
         .then(
             [self](task_row& task) {
               self->state.task = std::move(task);

@@ -47,7 +47,7 @@ std::vector<std::string> repos_at_cap(const scheduler_state& st) {
 void arm_due_timer(scheduler_pointer self) {
   auto generation = ++self->state.due_generation;
   self->request(self->state.storage, self->state.settings.storage_timeout,
-                atom::next_v, atom::job_v)
+                atom::next_due_v)
       .then(
           [self, generation](const caf::optional<int64_t>& ms) {
             if (!ms || generation != self->state.due_generation)
@@ -77,7 +77,7 @@ void fail_unconfigured(scheduler_pointer self, const job_row& job) {
   mark.error = "no agent '" + job.agent + "' is configured";
   log::error("orchd.scheduler: job ", job.id, ": ", *mark.error);
   self->request(self->state.storage, self->state.settings.storage_timeout,
-                atom::reap_v, mark)
+                atom::finalise_v, mark)
       .then([](bool) {},
             [](const caf::error& err) {
               log::error("orchd.scheduler: cannot fail a job: ", describe(err));
@@ -154,7 +154,7 @@ void send_claim(scheduler_pointer self, const claim_options& opts) {
 void give_back(scheduler_pointer self, const job_row& job) {
   job_mark back{job.id, job_status::queued, caf::none, caf::none, caf::none};
   self->request(self->state.storage, self->state.settings.storage_timeout,
-                atom::mark_v, back)
+                atom::mark_job_v, back)
       .then([](bool) {},
             [id = job.id](const caf::error& err) {
               log::error("orchd.scheduler: cannot give job ", id,
@@ -246,11 +246,11 @@ void finalise(scheduler_pointer self, const run_report& report) {
     check_drained(self);
   };
   if (plan.is_transient())
-    self->request(st.storage, st.settings.storage_timeout, atom::requeue_v,
+    self->request(st.storage, st.settings.storage_timeout, atom::backoff_v,
                   plan.requeue())
         .then(done, on_error);
   else
-    self->request(st.storage, st.settings.storage_timeout, atom::reap_v,
+    self->request(st.storage, st.settings.storage_timeout, atom::finalise_v,
                   plan.mark())
         .then(done, on_error);
   try_claim(self);
@@ -300,7 +300,7 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
       [self](atom::finish, const run_report& report) {
         finalise(self, report);
       },
-      [self](atom::list, atom::running) {
+      [self](atom::owned) {
         std::vector<int64_t> ids;
         for (auto& [id, s] : self->state.running)
           ids.push_back(id);
@@ -323,10 +323,10 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
                 [rp](const caf::error& err) mutable { rp.deliver(err); });
         return rp;
       },
-      [self](atom::requeue, atom::job, int64_t job_id) -> caf::result<bool> {
+      [self](atom::requeue, int64_t job_id) -> caf::result<bool> {
         auto rp = self->make_response_promise<bool>();
         self->request(self->state.storage, self->state.settings.storage_timeout,
-                      atom::requeue_v, atom::job_v, job_id)
+                      atom::requeue_v, job_id)
             .then(
                 [self, rp, job_id](bool) mutable {
                   log::info("orchd.scheduler: job ", job_id,

@@ -47,7 +47,7 @@ void record(ci_pointer self, ci_outcome outcome) {
                             : std::string{"none"},
             " (", outcome.result.empty() ? "no result" : outcome.result, ")");
   auto id = outcome.event_id;
-  self->request(self->state.storage, storage_timeout, atom::set_v,
+  self->request(self->state.storage, storage_timeout, atom::ci_result_v,
                 std::move(outcome))
       .then([](bool) {},
             [id](const caf::error& err) {
@@ -59,8 +59,8 @@ void record(ci_pointer self, ci_outcome outcome) {
 // Last resort: the repo's only task in development.
 void resolve_by_stage(ci_pointer self, ci_outcome outcome,
                       const std::string& repo) {
-  self->request(self->state.storage, storage_timeout, atom::list_v,
-                atom::task_v, repo, task_stage::development)
+  self->request(self->state.storage, storage_timeout, atom::in_stage_v, repo,
+                task_stage::development)
       .then(
           [self, outcome, repo](std::vector<task_row>& tasks) mutable {
             if (tasks.size() == 1) {
@@ -94,8 +94,8 @@ void resolve_by_commit(ci_pointer self, ci_outcome outcome,
   }
   if (branches.empty())
     return resolve_by_stage(self, std::move(outcome), repo);
-  self->request(self->state.storage, storage_timeout, atom::find_v,
-                atom::task_v, repo, branches)
+  self->request(self->state.storage, storage_timeout, atom::on_branch_v, repo,
+                branches)
       .then(
           [self, outcome](task_row& t) mutable {
             outcome.task_id = t.id;
@@ -135,8 +135,8 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
         if (ev->branches.empty())
           return resolve_by_commit(self, std::move(outcome), ev->repo, ev->sha,
                                    clone);
-        self->request(self->state.storage, storage_timeout, atom::find_v,
-                      atom::task_v, ev->repo, ev->branches)
+        self->request(self->state.storage, storage_timeout, atom::on_branch_v,
+                      ev->repo, ev->branches)
             .then(
                 [self, outcome](task_row& t) mutable {
                   outcome.task_id = t.id;

@@ -119,7 +119,7 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
         auto kind = d.event_type;
         auto acted_on = decision.acted_on;
         auto ignored_because = std::move(decision.ignored_because);
-        self->request(st.storage, st.settings.storage_timeout, atom::add_v,
+        self->request(st.storage, st.settings.storage_timeout, atom::record_v,
                       std::move(decision.record), std::move(decision.ci))
             .then(
                 [self, reply, acted_on, ignored_because, source, kind, mapped,
@@ -156,7 +156,7 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
       },
       [self](atom::health, reply_to<health_report>& reply) {
         self->request(self->state.storage, self->state.settings.storage_timeout,
-                      atom::count_v, atom::running_v)
+                      atom::n_running_v)
             .then(
                 [reply](int64_t running) {
                   reply.deliver(health_report{running});

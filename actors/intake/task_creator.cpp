@@ -58,8 +58,7 @@ using creator_pointer =
 constexpr auto storage_timeout = std::chrono::seconds(30);
 
 void mark_handled(creator_pointer self, int64_t event_id) {
-  self->request(self->state.storage, storage_timeout, atom::mark_v,
-                atom::event_v, event_id)
+  self->request(self->state.storage, storage_timeout, atom::handled_v, event_id)
       .then([](bool) {},
             [event_id](const caf::error& err) {
               // Left unhandled: handled again at the next start.
@@ -116,7 +115,7 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
         // follow-up (git included) runs to its end before the next one: no
         // two creations interleave, without holding back the mailbox (an
         // await would park every later message in a cache CAF rescans).
-        self->request(st.storage, storage_timeout, atom::create_v, request)
+        self->request(st.storage, storage_timeout, atom::make_task_v, request)
             .then(
                 [self, event_id, spec](task_claim& claim) mutable {
                   auto& task = claim.task;
@@ -145,7 +144,7 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
                                  describe(path.error()));
                       // Visible on the task; the reconciler retries it later.
                       self->request(self->state.storage, storage_timeout,
-                                    atom::set_v, atom::stage_v, task.id,
+                                    atom::set_stage_v, task.id,
                                     task_stage::setup_failed)
                           .then([](bool) {},
                                 [](const caf::error& err) {

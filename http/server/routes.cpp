@@ -160,7 +160,7 @@ void dispatch_add_dep(const route& r, request& req, const backends& actors,
   auto task = r.id;
   auto other = dep->get<int64_t>();
   caf::anon_send(
-      actors.admin, atom::add_v, atom::dep_v, task, other,
+      actors.admin, atom::add_dep_v, task, other,
       replying<bool>(std::move(respond), [task, other](bool created) {
         return http_answer{200, nlohmann::json{{"task_id", task},
                                                {"depends_on", other},
@@ -185,19 +185,19 @@ void dispatch_request(const route& r, request& req, const backends& actors,
                    }});
     return;
   case route::queue:
-    caf::anon_send(actors.admin, atom::count_v, atom::job_v,
+    caf::anon_send(actors.admin, atom::queue_v,
                    replying<queue_summary>(std::move(respond)));
     return;
   case route::tasks:
-    caf::anon_send(actors.admin, atom::list_v, atom::task_v,
+    caf::anon_send(actors.admin, atom::open_tasks_v,
                    replying<std::vector<active_task>>(std::move(respond)));
     return;
   case route::task:
-    caf::anon_send(actors.admin, atom::get_v, atom::task_v, r.id,
+    caf::anon_send(actors.admin, atom::task_by_id_v, r.id,
                    replying<task_row>(std::move(respond)));
     return;
   case route::job:
-    caf::anon_send(actors.admin, atom::get_v, atom::job_v, r.id,
+    caf::anon_send(actors.admin, atom::job_by_id_v, r.id,
                    replying<job_row>(std::move(respond)));
     return;
   case route::cancel_job:
@@ -205,13 +205,13 @@ void dispatch_request(const route& r, request& req, const backends& actors,
                    replying<job_row>(std::move(respond)));
     return;
   case route::requeue_job:
-    caf::anon_send(actors.admin, atom::requeue_v, atom::job_v, r.id,
+    caf::anon_send(actors.admin, atom::requeue_v, r.id,
                    replying<job_row>(std::move(respond)));
     return;
   case route::unfreeze:
     return dispatch_unfreeze(req, actors, std::move(respond));
   case route::freezes:
-    caf::anon_send(actors.admin, atom::list_v, atom::freeze_v,
+    caf::anon_send(actors.admin, atom::freezes_v,
                    replying<std::vector<freeze_row>>(std::move(respond)));
     return;
   case route::task_deps:

@@ -100,7 +100,7 @@ caf::behavior queue_requester(caf::stateful_actor<queue_requester_state>* self,
                   [self, storage, done](const job_row& job) {
                     job_mark m{job.id, job_status::done, caf::none, caf::none,
                                caf::none};
-                    self->request(storage, caf::infinite, atom::reap_v, m)
+                    self->request(storage, caf::infinite, atom::finalise_v, m)
                         .then([self, done](bool) {
                           ++*done;
                           self->state.step();
@@ -193,7 +193,7 @@ struct engine {
 
   int64_t done(caf::scoped_actor& self) {
     int64_t n = 0;
-    self->request(storage, caf::infinite, atom::count_v, atom::job_v)
+    self->request(storage, caf::infinite, atom::job_counts_v)
         .receive([&](job_counts c) { n = c.done + c.failed; },
                  [](caf::error&) {});
     return n;
@@ -255,7 +255,7 @@ void bench_latency(caf::actor_system& sys, const options& opt) {
     while (e.done(self) < i + 1)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     job_row row;
-    self->request(e.storage, caf::infinite, atom::get_v, atom::job_v, id)
+    self->request(e.storage, caf::infinite, atom::job_by_id_v, id)
         .receive([&](job_row r) { row = std::move(r); }, [](caf::error&) {});
     std::ifstream log{opt.dir + "/runs/" + std::to_string(*row.run_id) +
                       ".log"};

@@ -79,7 +79,7 @@ caf::behavior requester(caf::stateful_actor<requester_state>* self,
     auto i = self->state.sent++;
     event_record ev{"github", "check_run", payload(bytes, i),
                     "bench-" + std::to_string(id) + "-" + std::to_string(i)};
-    self->request(store, limit, atom::add_v, std::move(ev))
+    self->request(store, limit, atom::record_v, std::move(ev), ci_mapping{})
         .then([=](const event_ack&) { self->state.send_next(); },
               [=](const caf::error& err) {
                 std::fprintf(stderr, "insert failed: %s\n",

@@ -195,7 +195,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "cancel fails the job and kills its "
   auto again = ask<bool>(scheduler, atom::cancel_v, id);
   REQUIRE_FALSE(again);
   CHECK(again.error() == ec::conflict);
-  CHECK(test::unbox(ask<bool>(scheduler, atom::requeue_v, atom::job_v, id)));
+  CHECK(test::unbox(ask<bool>(scheduler, atom::requeue_v, id)));
   CHECK(runners->started == std::vector<int64_t>{id, id});
 }
 

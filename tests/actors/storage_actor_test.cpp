@@ -72,7 +72,7 @@ caf::behavior client(caf::stateful_actor<client_state>* self,
                      storage_actor store, int first, int n,
                      std::shared_ptr<int> acked) {
   for (int i = first; i < first + n; ++i)
-    self->request(store, caf::infinite, atom::add_v, event(i))
+    self->request(store, caf::infinite, atom::record_v, event(i), ci_mapping{})
         .then([=](const event_ack& ack) { *acked += ack.created ? 1 : 0; },
               [](const caf::error& err) { FAIL(describe(err)); });
   return {};
@@ -94,7 +94,8 @@ TEST_CASE_FIXTURE(storage_fixture, "concurrent writers share one commit") {
 }
 
 TEST_CASE_FIXTURE(storage_fixture, "a reply is sent only after its commit") {
-  auto pending = self->request(store, caf::infinite, atom::add_v, event(1));
+  auto pending = self->request(store, caf::infinite, atom::record_v, event(1),
+                               ci_mapping{});
   // Let the storage actor handle the insert but not its flush.
   sched.run_once();
   CHECK(state().batch.size() == 1);
@@ -109,9 +110,12 @@ TEST_CASE_FIXTURE(storage_fixture, "a reply is sent only after its commit") {
 
 TEST_CASE_FIXTURE(storage_fixture,
                   "a duplicate delivery is acknowledged as such") {
-  CHECK(test::unbox(ask<event_ack>(store, atom::add_v, event(7))).created);
+  CHECK(
+      test::unbox(ask<event_ack>(store, atom::record_v, event(7), ci_mapping{}))
+          .created);
   CHECK_FALSE(
-      test::unbox(ask<event_ack>(store, atom::add_v, event(7))).created);
+      test::unbox(ask<event_ack>(store, atom::record_v, event(7), ci_mapping{}))
+          .created);
   CHECK(committed_rows(path, "events") == 1);
 }
 
@@ -120,11 +124,13 @@ TEST_CASE_FIXTURE(storage_fixture,
   // SQLite turns COMMIT into a rollback when the commit hook refuses it.
   sqlite3_commit_hook(
       state().db->handle(), [](void*) { return 1; }, nullptr);
-  auto first = self->request(store, caf::infinite, atom::add_v, event(1));
-  auto second = self->request(store, caf::infinite, atom::add_v, event(2));
+  auto first = self->request(store, caf::infinite, atom::record_v, event(1),
+                             ci_mapping{});
+  auto second = self->request(store, caf::infinite, atom::record_v, event(2),
+                              ci_mapping{});
   auto job = self->request(store, caf::infinite, atom::enqueue_v,
                            new_job{"developer", "r", caf::none, "x", 2, 0});
-  auto read = self->request(store, caf::infinite, atom::count_v, atom::job_v);
+  auto read = self->request(store, caf::infinite, atom::job_counts_v);
   run();
   int failures = 0;
   auto expect_failure = [&](caf::error& err) {
@@ -142,31 +148,37 @@ TEST_CASE_FIXTURE(storage_fixture,
   CHECK(unbox_stats().failed_commits == 1);
   // The cause is gone: the actor serves again.
   sqlite3_commit_hook(state().db->handle(), nullptr, nullptr);
-  CHECK(test::unbox(ask<event_ack>(store, atom::add_v, event(1))).created);
+  CHECK(
+      test::unbox(ask<event_ack>(store, atom::record_v, event(1), ci_mapping{}))
+          .created);
   CHECK(committed_rows(path, "events") == 1);
 }
 
 TEST_CASE_FIXTURE(storage_fixture,
                   "a full disk fails the writes and the actor recovers") {
-  CHECK(test::unbox(ask<event_ack>(store, atom::add_v, event(0))).created);
+  CHECK(
+      test::unbox(ask<event_ack>(store, atom::record_v, event(0), ci_mapping{}))
+          .created);
   auto& db = *state().db;
   auto pages = db.pragma_int("page_count");
   db.exec(("PRAGMA max_page_count = " + std::to_string(pages)).c_str());
   std::string big(64 * 1024, 'x');
-  auto a = self->request(store, caf::infinite, atom::add_v,
-                         event_record{"github", "push", big, "big-1"});
-  auto b = self->request(store, caf::infinite, atom::add_v,
-                         event_record{"github", "push", big, "big-2"});
+  auto a =
+      self->request(store, caf::infinite, atom::record_v,
+                    event_record{"github", "push", big, "big-1"}, ci_mapping{});
+  auto b =
+      self->request(store, caf::infinite, atom::record_v,
+                    event_record{"github", "push", big, "big-2"}, ci_mapping{});
   run();
   for (auto* h : {&a, &b})
     h->receive([](event_ack&) { FAIL("stored"); },
                [](caf::error& err) { CHECK(err == ec::storage_failed); });
   CHECK(committed_rows(path, "events") == 1);
   db.exec("PRAGMA max_page_count = 1073741823");
-  CHECK(
-      test::unbox(ask<event_ack>(store, atom::add_v,
-                                 event_record{"github", "push", big, "big-1"}))
-          .created);
+  CHECK(test::unbox(ask<event_ack>(store, atom::record_v,
+                                   event_record{"github", "push", big, "big-1"},
+                                   ci_mapping{}))
+            .created);
   CHECK(committed_rows(path, "events") == 2);
 }
 
@@ -175,9 +187,12 @@ TEST_CASE_FIXTURE(storage_fixture,
   state().db->exec("CREATE TEMP TRIGGER refuse_bad BEFORE INSERT ON events "
                    "WHEN NEW.source = 'bad' BEGIN "
                    "SELECT RAISE(ABORT, 'refused by test'); END");
-  auto good1 = self->request(store, caf::infinite, atom::add_v, event(1));
-  auto bad = self->request(store, caf::infinite, atom::add_v, event(2, "bad"));
-  auto good2 = self->request(store, caf::infinite, atom::add_v, event(3));
+  auto good1 = self->request(store, caf::infinite, atom::record_v, event(1),
+                             ci_mapping{});
+  auto bad = self->request(store, caf::infinite, atom::record_v,
+                           event(2, "bad"), ci_mapping{});
+  auto good2 = self->request(store, caf::infinite, atom::record_v, event(3),
+                             ci_mapping{});
   run();
   int stored = 0;
   for (auto* h : {&good1, &good2})
@@ -191,7 +206,7 @@ TEST_CASE_FIXTURE(storage_fixture,
 }
 
 TEST_CASE_FIXTURE(storage_fixture, "errors of a lookup reach the caller") {
-  auto missing = ask<task_row>(store, atom::get_v, atom::task_v, int64_t{42});
+  auto missing = ask<task_row>(store, atom::task_by_id_v, int64_t{42});
   REQUIRE_FALSE(missing);
   CHECK(missing.error() == ec::no_such_task);
   auto claim = ask<job_row>(store, atom::claim_v, claim_options{});
@@ -201,11 +216,18 @@ TEST_CASE_FIXTURE(storage_fixture, "errors of a lookup reach the caller") {
 
 TEST_CASE_FIXTURE(storage_fixture,
                   "task creation through the actor happens once") {
-  new_task x{"plane-1", "ET-001", "acme/widgets", "agent/ET-001", "T"};
-  std::vector<decltype(self->request(store, caf::infinite, atom::create_v, x))>
+  work_item_request x;
+  x.plane_id = "plane-1";
+  x.repo = "acme/widgets";
+  x.prefix = "ET";
+  x.sequence_id = 1;
+  x.title = "T";
+  std::vector<decltype(self->request(store, caf::infinite, atom::make_task_v,
+                                     x))>
       replies;
   for (int i = 0; i < 50; ++i)
-    replies.push_back(self->request(store, caf::infinite, atom::create_v, x));
+    replies.push_back(
+        self->request(store, caf::infinite, atom::make_task_v, x));
   run();
   int created = 0;
   for (auto& r : replies)
@@ -217,7 +239,8 @@ TEST_CASE_FIXTURE(storage_fixture,
 
 TEST_CASE_FIXTURE(storage_fixture,
                   "shutdown commits the open batch, then the actor is gone") {
-  auto write = self->request(store, caf::infinite, atom::add_v, event(1));
+  auto write = self->request(store, caf::infinite, atom::record_v, event(1),
+                             ci_mapping{});
   auto stop = self->request(store, caf::infinite, atom::shutdown_v);
   run();
   write.receive([](event_ack& ack) { CHECK(ack.created); },
@@ -225,6 +248,6 @@ TEST_CASE_FIXTURE(storage_fixture,
   stop.receive([](bool ok) { CHECK(ok); },
                [](caf::error& err) { FAIL(describe(err)); });
   CHECK(committed_rows(path, "events") == 1);
-  auto after = ask<event_ack>(store, atom::add_v, event(2));
+  auto after = ask<event_ack>(store, atom::record_v, event(2), ci_mapping{});
   CHECK_FALSE(after);
 }

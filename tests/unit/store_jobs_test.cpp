@@ -194,15 +194,15 @@ TEST_CASE_FIXTURE(jobs_fixture, "reap loses to a job already done") {
   claim();
   CHECK(unbox(st.mark_job(
       job_mark{id, job_status::done, caf::none, caf::none, caf::none})));
-  CHECK_FALSE(unbox(st.reap_job(job_mark{id, job_status::failed, caf::none,
-                                         std::string{"reaped"}, caf::none})));
+  CHECK_FALSE(unbox(st.finalise_job(job_mark{
+      id, job_status::failed, caf::none, std::string{"reaped"}, caf::none})));
   auto row = unbox(st.job_by_id(id));
   CHECK(row.status == job_status::done);
   CHECK(row.error.empty());
   auto other = job("developer", "r");
   claim();
-  CHECK(unbox(st.reap_job(job_mark{other, job_status::queued, caf::none,
-                                   std::string{"pid dead"}, caf::none})));
+  CHECK(unbox(st.finalise_job(job_mark{other, job_status::queued, caf::none,
+                                       std::string{"pid dead"}, caf::none})));
   CHECK(unbox(st.job_by_id(other)).status == job_status::queued);
 }
 
@@ -345,21 +345,21 @@ TEST_CASE_FIXTURE(jobs_fixture, "a finaliser of an old run loses to the "
                                 "job's next run") {
   auto [id, run] = claimed_with_run(*this);
   // The reaper requeued it and it was claimed again with a new run.
-  CHECK(unbox(st.reap_job(
+  CHECK(unbox(st.finalise_job(
       job_mark{id, job_status::queued, caf::none, caf::none, run})));
   REQUIRE(claim() == id);
   run_start start{id, new_run{caf::none, "developer", "", "", ""}, "/x"};
   auto second = unbox(st.begin_run(start));
   // The first run's late report changes nothing.
-  CHECK_FALSE(
-      unbox(st.reap_job(job_mark{id, job_status::done, run, caf::none, run})));
+  CHECK_FALSE(unbox(
+      st.finalise_job(job_mark{id, job_status::done, run, caf::none, run})));
   transient_requeue late{id, 10, std::string{"429"}, run};
   CHECK_FALSE(st.requeue_transient(late));
   auto j = unbox(st.job_by_id(id));
   CHECK(j.status == job_status::running);
   CHECK(j.run_id == second);
-  CHECK(unbox(
-      st.reap_job(job_mark{id, job_status::done, second, caf::none, second})));
+  CHECK(unbox(st.finalise_job(
+      job_mark{id, job_status::done, second, caf::none, second})));
 }
 
 TEST_CASE_FIXTURE(jobs_fixture, "a transient requeue is never due early") {
