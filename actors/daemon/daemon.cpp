@@ -401,8 +401,8 @@ int usage_error(const std::string& what) {
   return exit_usage;
 }
 
-int config_failure(const config_error& err) {
-  std::cerr << "orchd: invalid configuration: " << err.to_string() << "\n";
+int config_failure(const caf::error& err) {
+  std::cerr << "orchd: invalid configuration: " << describe(err) << "\n";
   return exit_usage;
 }
 
@@ -415,12 +415,11 @@ bool parse_port(const std::string& text, int64_t& out) {
 }
 
 int check_config(const std::string& file) {
-  config cfg;
-  config_error err;
-  if (!load_config(file, cfg, err))
-    return config_failure(err);
-  read_secrets(cfg.secrets);
-  std::cout << to_json(cfg).dump(2) << "\n";
+  auto cfg = load_config(file);
+  if (!cfg)
+    return config_failure(cfg.error());
+  read_secrets(cfg->secrets);
+  std::cout << to_json(*cfg).dump(2) << "\n";
   return exit_ok;
 }
 
@@ -451,20 +450,21 @@ int serve_command(int argc, char** argv) {
     if (!ok)
       return usage_error(arg + " needs a value");
   }
-  config cfg = default_config();
-  config_error err;
-  if (!file.empty() && !load_config(file, cfg, err))
-    return config_failure(err);
-  if (!port.empty() && !parse_port(port, cfg.listen.port))
-    return config_failure({"--port", "expected 0 to 65535"});
+  auto cfg = file.empty() ? caf::expected<config>{default_config()}
+                          : load_config(file);
+  if (!cfg)
+    return config_failure(cfg.error());
+  if (!port.empty() && !parse_port(port, cfg->listen.port))
+    return config_failure(
+        caf::make_error(ec::invalid_config, "--port: expected 0 to 65535"));
   if (!db.empty())
-    cfg.database.path = db;
+    cfg->database.path = db;
   if (!level.empty())
-    cfg.log_level = level;
-  if (!validate_config(cfg, err))
+    cfg->log_level = level;
+  if (auto err = validate_config(*cfg))
     return config_failure(err);
-  read_secrets(cfg.secrets);
-  return serve(cfg);
+  read_secrets(cfg->secrets);
+  return serve(*cfg);
 }
 
 } // namespace

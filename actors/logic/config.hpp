@@ -5,6 +5,9 @@
 
 #include "actors/logic/webhook_payload.hpp"
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -182,18 +185,19 @@ struct config_error {
   }
 };
 
-/// Parses and validates a configuration text over the defaults. Returns the
-/// first problem found, if any, in `err`.
-bool parse_config(const std::string& text, config& out, config_error& err);
+/// Parses and validates a configuration text over the defaults; the error
+/// (ec::invalid_config) names the first problem by its key's path.
+caf::expected<config> parse_config(const std::string& text);
 
-/// Reads and parses a file (see parse_config).
-bool load_config(const std::string& file, config& out, config_error& err);
+/// Reads and parses a file (see parse_config); the error names the file.
+caf::expected<config> load_config(const std::string& file);
 
 /// Fills the secret values from the environment variables the config names.
 void read_secrets(secrets_config& secrets);
 
-/// Re-validates after command-line overrides (port, db path, log level).
-bool validate_config(const config& cfg, config_error& err);
+/// Checks every key's rules and how keys relate (after command-line
+/// overrides too); none when the configuration is usable.
+caf::error validate_config(const config& cfg);
 
 /// The effective configuration as JSON; secrets show only "set"/"unset".
 nlohmann::json to_json(const config& cfg);

@@ -14,11 +14,8 @@ namespace {
 
 // The error text for a config, or "" when it parses.
 std::string problem(const std::string& text) {
-  config cfg;
-  config_error err;
-  if (parse_config(text, cfg, err))
-    return "";
-  return err.to_string();
+  auto cfg = parse_config(text);
+  return cfg ? std::string{} : describe(cfg.error());
 }
 
 const char* two_projects = R"({
@@ -34,8 +31,7 @@ const char* two_projects = R"({
 
 TEST_CASE("the embedded defaults are valid and use the fake agent") {
   auto cfg = default_config();
-  config_error err;
-  CHECK(validate_config(cfg, err));
+  CHECK_FALSE(validate_config(cfg));
   CHECK(cfg.database.path == "var/orchd.db");
   CHECK(cfg.database.synchronous == "full");
   CHECK(cfg.listen.address == "127.0.0.1");
@@ -44,17 +40,13 @@ TEST_CASE("the embedded defaults are valid and use the fake agent") {
 }
 
 TEST_CASE("an empty object is the defaults; comments are allowed") {
-  config cfg;
-  config_error err;
-  REQUIRE(parse_config("// nothing to change\n{ /* really */ }", cfg, err));
+  auto cfg =
+      test::unbox(parse_config("// nothing to change\n{ /* really */ }"));
   CHECK(cfg.listen.port == default_config().listen.port);
 }
 
 TEST_CASE("the shipped conf/orchd.json is valid and states the defaults") {
-  config cfg;
-  config_error err;
-  REQUIRE_MESSAGE(load_config(ORCHD_SOURCE_DIR "/conf/orchd.json", cfg, err),
-                  err.to_string());
+  auto cfg = test::unbox(load_config(ORCHD_SOURCE_DIR "/conf/orchd.json"));
   CHECK(to_json(cfg) == to_json(default_config()));
 }
 
@@ -109,11 +101,8 @@ TEST_CASE("two projects may not share a repo or a Plane project") {
 }
 
 TEST_CASE("an agent named in the file starts from its default") {
-  config cfg;
-  config_error err;
-  REQUIRE(parse_config(R"({"agents": {"developer": {"model": "opus",
-                                                    "effort": "high"}}})",
-                       cfg, err));
+  auto cfg = test::unbox(parse_config(R"({"agents": {"developer": {
+                                        "model": "opus", "effort": "high"}}})"));
   CHECK(cfg.agents["developer"].program == "scripts/fake-agent");
   CHECK(cfg.agents["developer"].model == "opus");
   CHECK(cfg.agents["developer"].effort == "high");
@@ -121,10 +110,8 @@ TEST_CASE("an agent named in the file starts from its default") {
 }
 
 TEST_CASE("secrets come from the environment variables the file names") {
-  config cfg;
-  config_error err;
-  REQUIRE(parse_config(
-      R"({"secrets": {"admin_token_env": "ORCHD_TEST_ADMIN"}})", cfg, err));
+  auto cfg = test::unbox(
+      parse_config(R"({"secrets": {"admin_token_env": "ORCHD_TEST_ADMIN"}})"));
   setenv("ORCHD_TEST_ADMIN", "s3cret", 1);
   read_secrets(cfg.secrets);
   unsetenv("ORCHD_TEST_ADMIN");
