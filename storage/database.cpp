@@ -142,7 +142,8 @@ database::database(sqlite3* db, std::string path)
 database::~database() {
   statements_.clear();
   if (db_ != nullptr && sqlite3_close(db_) != SQLITE_OK)
-    log::error("storage: closing ", path_, " failed: ", sqlite3_errmsg(db_));
+    log::error("orchd.storage: closing ", path_,
+               " failed: ", sqlite3_errmsg(db_));
 }
 
 void database::exec(const char* sql) {

@@ -247,9 +247,9 @@ caf::error migrate(database& db) {
     return caf::none;
   auto found = detect_level(db);
   if (found == 0)
-    log::info("storage: creating the schema in ", db.path());
+    log::info("orchd.storage: creating the schema in ", db.path());
   else
-    log::info("storage: ", db.path(), " is at schema level ", found,
+    log::info("orchd.storage: ", db.path(), " is at schema level ", found,
               ", upgrading to ", latest_version);
   // One transaction: a crash mid-upgrade leaves the file as it was.
   db.exec("BEGIN IMMEDIATE");

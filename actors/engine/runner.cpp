@@ -217,7 +217,8 @@ void begin_run(runner_pointer self) {
   }
   if (!std::filesystem::is_directory(st.cwd)) {
     // Not made yet (the task creator is on it) or its git failed (the
-    // reconciler retries it): wait without spending a code-fault attempt.
+    // task is in setup_failed, which nothing retries yet): wait without
+    // spending a code-fault attempt.
     report(self, run_kind::transient,
            "the worktree " + st.cwd + " is not ready");
     return;

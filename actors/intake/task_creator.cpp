@@ -142,7 +142,8 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
                       log::error("orchd.task_creator: task ", task.id, " ",
                                  task.work_item_id, ": ",
                                  describe(path.error()));
-                      // Visible on the task; the reconciler retries it later.
+                      // Visible on the task (GET /tasks/{id}); a later
+                      // event for the work item makes the worktree again.
                       self->request(self->state.storage, storage_timeout,
                                     atom::set_stage_v, task.id,
                                     task_stage::setup_failed)

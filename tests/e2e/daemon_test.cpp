@@ -44,8 +44,9 @@ TEST_CASE("serve starts on a temp database and exits 0 on SIGTERM") {
 
 TEST_CASE("SIGINT stops the daemon the same way") {
   test::temp_dir dir;
-  child_process p{
-      orchd_bin, {"serve", "--db", dir.file("o.db")}, dir.path().string()};
+  child_process p{orchd_bin,
+                  {"serve", "--db", dir.file("o.db"), "--port", "0"},
+                  dir.path().string()};
   REQUIRE_MESSAGE(p.wait_for_output("ready"), p.output());
   p.signal(SIGINT);
   CHECK(p.wait_exit() == 0);
@@ -104,8 +105,8 @@ TEST_CASE("an unusable database exits 3 and is left untouched") {
   test::temp_dir dir;
   auto db = dir.file("notes.db");
   write_file(db, "not a database at all, but nobody's notes either\n");
-  auto [code, out] =
-      run_to_end(orchd_bin, {"serve", "--db", db}, dir.path().string());
+  auto [code, out] = run_to_end(orchd_bin, {"serve", "--db", db, "--port", "0"},
+                                dir.path().string());
   CHECK(code == 3);
   CHECK(out.find("cannot use the database") != std::string::npos);
   CHECK(slurp(db) == "not a database at all, but nobody's notes either\n");

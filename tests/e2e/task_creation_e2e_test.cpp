@@ -91,6 +91,31 @@ struct plane_daemon {
     auto db = test::open_db(dir.file("orchd.db"));
     return test::sql_rows(*db, query);
   }
+
+  // Waits until `query` answers `expected` in the daemon's database.
+  void wait_for(const std::string& query, const std::string& expected) {
+    auto db = test::open_db(dir.file("orchd.db"));
+    std::string last;
+    REQUIRE_MESSAGE(proc->wait_until([&] {
+      last = test::sql_rows(*db, query);
+      return last == expected;
+    }),
+                    query << " answers '" << last << "', not '" << expected
+                          << "'; the daemon said:\n"
+                          << proc->output());
+  }
+
+  // Waits until the work item's task exists with its worktree made.
+  void wait_for_worktree(const std::string& work_item_id) {
+    wait_for("SELECT COUNT(*) FROM tasks WHERE work_item_id = '" +
+                 work_item_id + "'",
+             "1\n");
+    auto path = dir.file("work/acme__widgets/" + work_item_id + "/.git");
+    REQUIRE_MESSAGE(
+        proc->wait_until([&] { return std::filesystem::exists(path); }),
+        path << " was never made; the daemon said:\n"
+             << proc->output());
+  }
 };
 
 std::string make_clone(const test::temp_dir& dir) {
@@ -125,13 +150,13 @@ TEST_CASE("50 concurrent deliveries of one new work item make one task") {
   for (auto& c : connections)
     ok += c->read_response().rfind("HTTP/1.1 200", 0) == 0 ? 1 : 0;
   CHECK(ok == 50);
-  REQUIRE_MESSAGE(d.proc->wait_for_output("task_creator: task 1 ET-042"),
-                  d.proc->output());
+  d.wait_for_worktree("ET-042");
   // A later item's task proves every earlier event was handled (in order).
   auto last = work_item("item-2", 43, "2026-03-31T13:00:00Z").dump();
   CHECK(deliver(d.port, request_for(last, "last")).rfind("HTTP/1.1 200", 0) ==
         0);
-  REQUIRE(d.proc->wait_for_output("task_creator: task 2 ET-043"));
+  d.wait_for_worktree("ET-043");
+  d.wait_for("SELECT COUNT(*) FROM events WHERE processed = 0", "0\n");
   // A CI result for the first task's branch is mapped to it.
   std::ifstream gh_in{ORCHD_FIXTURES_DIR
                       "/github_check_run_completed.body.json"};
@@ -146,8 +171,8 @@ TEST_CASE("50 concurrent deliveries of one new work item make one task") {
                 "\r\nContent-Length: " + std::to_string(gh_body.size()) +
                 "\r\n\r\n" + gh_body;
   CHECK(deliver(d.port, gh_req).rfind("HTTP/1.1 200", 0) == 0);
-  REQUIRE_MESSAGE(d.proc->wait_for_output("-> task 1 (failure)"),
-                  d.proc->output());
+  d.wait_for("SELECT task_id, ci_result FROM events WHERE source = 'github'",
+             "1|failure\n");
   CHECK(d.stop() == 0);
   CHECK(d.sql("SELECT task_id, ci_branch, ci_result FROM events WHERE "
               "source = 'github'") == "1|agent/ET-042-work-item-42|failure\n");
@@ -204,7 +229,8 @@ TEST_CASE("kill -9 during a stream of deliveries loses nothing acknowledged") {
   auto last = work_item("item-last", 999, "2026-03-31T13:00:00Z").dump();
   CHECK(deliver(d.port, request_for(last, "last")).rfind("HTTP/1.1 200", 0) ==
         0);
-  REQUIRE_MESSAGE(d.proc->wait_for_output("ET-999 on"), d.proc->output());
+  d.wait_for_worktree("ET-999");
+  d.wait_for("SELECT COUNT(*) FROM events WHERE processed = 0", "0\n");
   CHECK(d.stop() == 0);
   CHECK(d.sql("SELECT COUNT(*) FROM events WHERE processed = 0") == "0\n");
   CHECK(d.sql("SELECT COUNT(*) FROM tasks") ==

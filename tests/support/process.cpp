@@ -69,6 +69,18 @@ bool child_process::wait_for_output(const std::string& needle,
   return true;
 }
 
+bool child_process::wait_until(const std::function<bool()>& holds,
+                               std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!holds()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    if (!read_some(std::chrono::milliseconds(10)))
+      return holds(); // the process closed its output: no more changes
+  }
+  return true;
+}
+
 void child_process::signal(int sig) {
   REQUIRE(kill(pid_, sig) == 0);
 }

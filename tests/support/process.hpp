@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -23,6 +24,13 @@ public:
   /// its output or `limit` passes (false).
   bool wait_for_output(const std::string& needle,
                        std::chrono::seconds limit = std::chrono::seconds(60));
+
+  /// Asks `holds` until it answers true (true) or `limit` passes (false),
+  /// reading the process's output between asks (waiting at most 10 ms for
+  /// it), so a daemon that logs a lot never blocks on a full pipe. For the
+  /// state a daemon keeps (rows, admin answers), which nothing announces.
+  bool wait_until(const std::function<bool()>& holds,
+                  std::chrono::seconds limit = std::chrono::seconds(60));
 
   /// Sends a signal to the process.
   void signal(int sig);
