@@ -33,7 +33,7 @@ std::vector<std::string> parse_remote_branches(const std::string& output) {
 
 namespace {
 
-using ci_pointer = ci_events_actor::stateful_pointer<ci_events_state>;
+using ci_pointer = ci_events_pointer;
 
 constexpr auto storage_timeout = std::chrono::seconds(30);
 
@@ -107,6 +107,8 @@ void resolve_by_commit(ci_pointer self, ci_outcome outcome,
           });
 }
 
+} // namespace
+
 ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
                                          config cfg) {
   self->state.storage = std::move(storage);
@@ -151,8 +153,6 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
       },
   };
 }
-
-} // namespace
 
 ci_events_actor spawn_ci_events(caf::actor_system& sys, storage_actor storage,
                                 const config& cfg) {

@@ -5,6 +5,7 @@
 #include "actors/logic/config.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ struct ci_events_state {
   int64_t resolved = 0;
   int64_t unresolved = 0;
 };
+
+using ci_events_pointer = ci_events_actor::stateful_pointer<ci_events_state>;
+
+/// The CI events actor's behaviour.
+ci_events_actor::behavior_type ci_events(ci_events_pointer self,
+                                         storage_actor storage, config cfg);
 
 /// Spawns the CI events actor on its own thread (it runs git).
 ci_events_actor spawn_ci_events(caf::actor_system& sys, storage_actor storage,

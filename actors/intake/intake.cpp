@@ -82,10 +82,6 @@ intake_decision check_delivery(const webhook_delivery& d,
   return out;
 }
 
-namespace {
-
-using intake_pointer = intake_actor::stateful_pointer<intake_state>;
-
 intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
                                    task_creator_actor task_creator,
                                    ci_events_actor ci_events,
@@ -165,8 +161,6 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
       },
   };
 }
-
-} // namespace
 
 intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,
                           task_creator_actor task_creator,

@@ -7,6 +7,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -56,6 +57,14 @@ struct intake_state {
   int64_t duplicates = 0;
   int64_t refused = 0;
 };
+
+using intake_pointer = intake_actor::stateful_pointer<intake_state>;
+
+/// The intake actor's behaviour.
+intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
+                                   task_creator_actor task_creator,
+                                   ci_events_actor ci_events,
+                                   intake_settings settings);
 
 /// Spawns the intake actor in front of `storage`.
 intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,

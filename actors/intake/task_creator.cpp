@@ -52,8 +52,7 @@ work_item_request make_work_item_request(const project_config& p,
 
 namespace {
 
-using creator_pointer =
-    task_creator_actor::stateful_pointer<task_creator_state>;
+using creator_pointer = task_creator_pointer;
 
 constexpr auto storage_timeout = std::chrono::seconds(30);
 
@@ -74,6 +73,8 @@ const project_config* find_project(const task_creator_state& st,
       return &p;
   return nullptr;
 }
+
+} // namespace
 
 task_creator_actor::behavior_type task_creator(creator_pointer self,
                                                storage_actor storage,
@@ -166,8 +167,6 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
       },
   };
 }
-
-} // namespace
 
 task_creator_actor spawn_task_creator(caf::actor_system& sys,
                                       storage_actor storage, const config& cfg,

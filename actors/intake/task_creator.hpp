@@ -5,6 +5,7 @@
 #include "actors/logic/config.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <map>
 #include <string>
@@ -40,6 +41,16 @@ struct task_creator_state {
     return i == max_attempts.end() ? 2 : i->second;
   }
 };
+
+using task_creator_pointer =
+    task_creator_actor::stateful_pointer<task_creator_state>;
+
+/// The task creator's behaviour; `scheduler` is woken when a worktree is
+/// made (none in tests without one).
+task_creator_actor::behavior_type task_creator(task_creator_pointer self,
+                                               storage_actor storage,
+                                               config cfg,
+                                               scheduler_actor scheduler);
 
 /// Spawns the task creator on its own thread: it runs git, which blocks,
 /// and it handles one event at a time by design.

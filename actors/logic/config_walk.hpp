@@ -63,6 +63,21 @@ inline std::string join(const std::string& path, const std::string& key) {
 
 // -- reading: JSON into the structs, naming each key by its path --------------
 
+// How an error names the elements of a list or map.
+template <class T>
+const char* plural() {
+  if constexpr (std::is_same_v<T, std::string>)
+    return "strings";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "integers";
+  else if constexpr (std::is_same_v<T, project_config>)
+    return "projects";
+  else if constexpr (std::is_same_v<T, agent_config>)
+    return "agents";
+  else
+    return "entries";
+}
+
 class reader {
 public:
   bool ok() const { return err_.message.empty(); }
@@ -95,44 +110,23 @@ public:
     out = j.get<bool>();
   }
 
-  void read(const json& j, const std::string& path,
-            std::vector<std::string>& out) {
+  // A list: the file's list replaces the default (projects, strings).
+  template <class T>
+  void read(const json& j, const std::string& path, std::vector<T>& out) {
     if (!j.is_array())
-      return fail(path, "expected an array of strings");
+      return fail(path, std::string{"expected an array of "} + plural<T>());
     out.clear();
     for (size_t i = 0; i < j.size() && ok(); ++i)
       read(j[i], path + "[" + std::to_string(i) + "]", out.emplace_back());
   }
 
+  // Named entries: one named in the file starts from its default, if it
+  // has one (agents, a stage's grace).
+  template <class T>
   void read(const json& j, const std::string& path,
-            std::map<std::string, int64_t>& out) {
+            std::map<std::string, T>& out) {
     if (!j.is_object())
-      return fail(path, "expected an object of integers");
-    for (auto& [key, value] : j.items()) {
-      if (!ok())
-        return;
-      read(value, path + "." + key, out[key]);
-    }
-  }
-
-  // A list of sections (projects): the file's list replaces the default.
-  template <class T>
-  std::enable_if_t<is_section_v<T>> read(const json& j, const std::string& path,
-                                         std::vector<T>& out) {
-    if (!j.is_array())
-      return fail(path, "expected an array");
-    out.clear();
-    for (size_t i = 0; i < j.size() && ok(); ++i)
-      read(j[i], path + "[" + std::to_string(i) + "]", out.emplace_back());
-  }
-
-  // Named sections (agents): an entry named in the file starts from its
-  // default, if it has one.
-  template <class T>
-  std::enable_if_t<is_section_v<T>> read(const json& j, const std::string& path,
-                                         std::map<std::string, T>& out) {
-    if (!j.is_object())
-      return fail(path, "expected an object");
+      return fail(path, std::string{"expected an object of "} + plural<T>());
     for (auto& [key, value] : j.items()) {
       if (!ok())
         return;

@@ -5,6 +5,7 @@
 
 #include "storage/storage_actor.hpp"
 #include "storage/store.hpp"
+#include "tests/support/stand_ins.hpp"
 #include "tests/support/test.hpp"
 
 #include <caf/send.hpp>
@@ -90,36 +91,13 @@ TEST_CASE("tier 2 finalises from the run's recorded outcome") {
 
 namespace {
 
-// Answers the reaper's "which jobs do your runners own" with a fixed list.
-scheduler_actor fake_scheduler(caf::actor_system& sys,
-                               std::vector<int64_t> owned,
-                               std::shared_ptr<int> wakes) {
-  // `owned` is an argument, not only a capture: CAF 0.17 dereferences a
-  // null argument tuple when a function is spawned without any.
-  return sys.spawn(
-      [=](scheduler_actor::pointer,
-          std::vector<int64_t>) -> scheduler_actor::behavior_type {
-        return {
-            [=](atom::wake) { ++*wakes; },
-            [](atom::enqueue, const new_job&) { return int64_t{0}; },
-            [](atom::finish, const run_report&) {},
-            [=](atom::owned) { return owned; },
-            [](atom::cancel, int64_t) { return false; },
-            [](atom::requeue, int64_t) { return false; },
-            [](atom::drain, int64_t) { return int64_t{0}; },
-            [](atom::kill) {},
-            [](atom::due, int64_t) {},
-        };
-      },
-      owned);
-}
-
 struct reaper_fixture : test::actor_fixture {
   test::temp_dir dir;
   std::string path = dir.file("o.db");
   std::shared_ptr<storage::database> db = test::open_db(path);
   storage_actor storage = storage::spawn_storage(sys, db, false);
-  std::shared_ptr<int> wakes = std::make_shared<int>(0);
+  std::shared_ptr<test::scheduler_log> scheduler_seen =
+      std::make_shared<test::scheduler_log>();
   std::vector<int64_t> killed;
   // Each reaper re-arms its timer: stopped explicitly at the end.
   std::vector<reaper_actor> reapers;
@@ -139,7 +117,9 @@ struct reaper_fixture : test::actor_fixture {
   reaper_actor reaper(std::vector<int64_t> owned, process_probe probe) {
     auto s = settings();
     s.interval = std::chrono::seconds(30);
-    auto r = spawn_reaper(sys, storage, fake_scheduler(sys, owned, wakes), s,
+    scheduler_seen->owned = std::move(owned);
+    auto r = spawn_reaper(sys, storage,
+                          test::stand_in_scheduler(sys, scheduler_seen), s,
                           std::move(probe));
     reapers.push_back(r);
     run();
@@ -189,7 +169,7 @@ TEST_CASE_FIXTURE(reaper_fixture, "a lost job is requeued and the scheduler "
   CHECK(test::unbox(ask<int64_t>(r, atom::reap_v)) == 1);
   CHECK(job_state(lost) == "queued|agent process gone and no runner owned it");
   CHECK(job_state(owned) == "running|NULL");
-  CHECK(*wakes == 1);
+  CHECK(scheduler_seen->wakes == 1);
   // Its last attempt: failed instead.
   exec_elsewhere(path, "UPDATE jobs SET status = 'running', attempts = 2 "
                        "WHERE id = " +
@@ -212,7 +192,7 @@ TEST_CASE_FIXTURE(reaper_fixture, "the reaper loses cleanly to a runner "
   auto r = reaper({}, p);
   CHECK(test::unbox(ask<int64_t>(r, atom::reap_v)) == 0);
   CHECK(job_state(id) == "done|NULL");
-  CHECK(*wakes == 0);
+  CHECK(scheduler_seen->wakes == 0);
 }
 
 TEST_CASE_FIXTURE(reaper_fixture, "tier 2 finalises a run that exited but "

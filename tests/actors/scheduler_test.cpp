@@ -96,9 +96,7 @@ struct scheduler_fixture : test::actor_fixture {
   ~scheduler_fixture() {
     // Strong handles would keep idle stand-in runners alive for good.
     runners->handles.clear();
-    caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
-    run();
+    stop(scheduler, storage);
   }
 };
 

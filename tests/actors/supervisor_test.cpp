@@ -26,11 +26,7 @@ struct supervisor_fixture : test::actor_fixture {
 
   supervisor_fixture() { run(); }
 
-  ~supervisor_fixture() {
-    for (auto h : {a, b, caf::actor_cast<caf::actor>(sup)})
-      self->send_exit(h, caf::exit_reason::user_shutdown);
-    run();
-  }
+  ~supervisor_fixture() { stop(a, b, sup); }
 };
 
 } // namespace

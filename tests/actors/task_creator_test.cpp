@@ -1,12 +1,15 @@
 // Creating a work item's task: the store's one-transaction creation, real
-// git worktrees, slugs and triggers.
+// git worktrees, slugs and triggers, and the task creator actor under the
+// deterministic scheduler.
 #include "actors/intake/task_creator.hpp"
 
 #include "actors/intake/ci_events.hpp"
 
 #include "actors/logic/webhook_payload.hpp"
 #include "actors/os/worktree.hpp"
+#include "storage/storage_actor.hpp"
 #include "storage/store.hpp"
+#include "tests/support/stand_ins.hpp"
 #include "tests/support/test.hpp"
 
 #include <filesystem>
@@ -221,4 +224,94 @@ TEST_CASE("a project's first agent comes from its configuration") {
   unbox(st.create_work_item(x));
   CHECK(sql_rows(*db, "SELECT agent, max_attempts FROM jobs") ==
         "architect|5\n");
+}
+
+// -- the actor
+// ------------------------------------------------------------------
+
+namespace {
+
+struct creator_fixture : test::actor_fixture {
+  test::temp_dir dir;
+  std::string clone = make_repo(dir);
+  std::shared_ptr<storage::database> db = test::open_db(dir.file("o.db"));
+  storage_actor store = storage::spawn_storage(sys, db, false);
+  std::shared_ptr<test::scheduler_log> scheduler_seen =
+      std::make_shared<test::scheduler_log>();
+  task_creator_actor creator;
+
+  creator_fixture() {
+    auto cfg = default_config();
+    project_config p;
+    p.repo = "acme/widgets";
+    p.prefix = "ET";
+    p.clone_path = clone;
+    p.plane_project_id = "59e3be42-87ec-4950-99a3-ae639cf2b089";
+    cfg.projects = {p};
+    cfg.workspace_root = dir.file("work");
+    // Not detached, so it runs under the deterministic scheduler.
+    creator = sys.spawn(task_creator, store, cfg,
+                        test::stand_in_scheduler(sys, scheduler_seen));
+    run();
+  }
+
+  ~creator_fixture() { stop(creator, store); }
+
+  // Records a Plane delivery as intake would and hands it to the creator.
+  int64_t deliver(const std::string& body, const std::string& delivery) {
+    auto ack = unbox(ask<event_ack>(
+        store, atom::record_v, event_record{"plane", "issue", body, delivery},
+        ci_mapping{}));
+    self->send(creator, atom::handle_v, ack.id, body);
+    run();
+    return ack.id;
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(creator_fixture, "the task creator makes a work item's task, "
+                                   "first job and worktree once") {
+  auto body = test::read_fixture("plane_issue_updated.body.json");
+  deliver(body, "d-1");
+  CHECK(sql_rows(*db, "SELECT work_item_id, stage FROM tasks") ==
+        "ET-042|created\n");
+  CHECK(sql_rows(*db, "SELECT agent, status FROM jobs") == "analyst|queued\n");
+  CHECK(std::filesystem::exists(dir.file("work/acme__widgets/ET-042/.git")));
+  CHECK(sql_rows(*db, "SELECT processed FROM events") == "1\n");
+  // The scheduler hears of the new worktree: the analyst may run now.
+  CHECK(scheduler_seen->wakes == 1);
+  // The same work item again: nothing new, and no wake.
+  deliver(body, "d-2");
+  CHECK(sql_rows(*db, "SELECT COUNT(*) FROM tasks") == "1\n");
+  CHECK(sql_rows(*db, "SELECT COUNT(*) FROM jobs") == "1\n");
+  CHECK(sql_rows(*db, "SELECT COUNT(*) FROM events WHERE processed = 0") ==
+        "0\n");
+  CHECK(scheduler_seen->wakes == 1);
+}
+
+TEST_CASE_FIXTURE(creator_fixture, "an event of no configured project is "
+                                   "handled and makes nothing") {
+  auto body = test::read_fixture("plane_issue_updated.body.json");
+  auto at = body.find("59e3be42");
+  REQUIRE(at != std::string::npos);
+  body.replace(at, 8, "00000000");
+  deliver(body, "d-1");
+  CHECK(sql_rows(*db, "SELECT COUNT(*) FROM tasks") == "0\n");
+  CHECK(sql_rows(*db, "SELECT processed FROM events") == "1\n");
+  CHECK(scheduler_seen->wakes == 0);
+}
+
+TEST_CASE_FIXTURE(creator_fixture, "a failed git leaves the task in "
+                                   "setup_failed, and a later event makes "
+                                   "the worktree") {
+  auto body = test::read_fixture("plane_issue_updated.body.json");
+  std::filesystem::rename(clone, clone + ".away");
+  deliver(body, "d-1");
+  CHECK(sql_rows(*db, "SELECT stage FROM tasks") == "setup_failed\n");
+  CHECK(scheduler_seen->wakes == 0);
+  std::filesystem::rename(clone + ".away", clone);
+  deliver(body, "d-2");
+  CHECK(std::filesystem::exists(dir.file("work/acme__widgets/ET-042/.git")));
+  CHECK(scheduler_seen->wakes == 1);
 }

@@ -1,5 +1,7 @@
 #include "tests/support/test.hpp"
 
+#include <thread>
+
 #include <sqlite3.h>
 
 #include <cstdlib>
@@ -64,6 +66,17 @@ std::string sql_value(storage::database& db, const std::string& sql) {
   if (!rows.empty() && rows.back() == '\n')
     rows.pop_back();
   return rows;
+}
+
+bool eventually(const std::function<bool()>& holds,
+                std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!holds()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
 caf::actor_system_config& actor_fixture::init(caf::actor_system_config& cfg) {

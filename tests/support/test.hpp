@@ -13,7 +13,9 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +48,12 @@ T unbox(caf::expected<T> x) {
   return std::move(*x);
 }
 
+/// Asks `holds` every 10 ms until it answers true (true) or `limit` passes
+/// (false): for state that announces nothing (a row, a file, a process
+/// gone) changed by another thread or process.
+bool eventually(const std::function<bool()>& holds,
+                std::chrono::seconds limit = std::chrono::seconds(30));
+
 /// The bytes of a recorded sample in tests/fixtures.
 std::string read_fixture(const std::string& name);
 
@@ -69,6 +77,14 @@ struct actor_fixture {
 
   /// Runs every pending message, without moving the clock.
   void run();
+
+  /// Stops each actor (as the daemon does at shutdown) and runs what that
+  /// leaves to do.
+  template <class... Handles>
+  void stop(const Handles&... hs) {
+    (self->send_exit(hs, caf::exit_reason::user_shutdown), ...);
+    run();
+  }
 
   /// Sends a request, runs the system, and returns the reply or error.
   template <class T, class Handle, class... Ts>
