@@ -140,7 +140,7 @@ public:
                                          T& out) {
     if (!j.is_object())
       return fail(path.empty() ? "(top level)" : path, "expected an object");
-    keys k{*this};
+    keys k{*this, {}};
     keys_of(k, out);
     for (auto& [key, value] : j.items()) {
       auto sub = join(path, key);

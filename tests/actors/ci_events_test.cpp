@@ -25,14 +25,8 @@ struct ci_fixture : test::actor_fixture {
   ci_events_actor ci;
 
   ci_fixture() {
-    auto cfg = default_config();
-    project_config p;
-    p.repo = "acme/widgets";
-    p.prefix = "ET";
     // No clone: the commit's branches cannot be asked; the stage decides.
-    p.clone_path = dir.file("no-clone");
-    p.plane_project_id = "p";
-    cfg.projects = {p};
+    auto cfg = test::one_project_config(dir.file("no-clone"), dir.file("work"));
     ci = sys.spawn(ci_events, store, cfg);
     run();
   }

@@ -241,14 +241,7 @@ struct creator_fixture : test::actor_fixture {
   task_creator_actor creator;
 
   creator_fixture() {
-    auto cfg = default_config();
-    project_config p;
-    p.repo = "acme/widgets";
-    p.prefix = "ET";
-    p.clone_path = clone;
-    p.plane_project_id = "59e3be42-87ec-4950-99a3-ae639cf2b089";
-    cfg.projects = {p};
-    cfg.workspace_root = dir.file("work");
+    auto cfg = test::one_project_config(clone, dir.file("work"));
     // Not detached, so it runs under the deterministic scheduler.
     creator = sys.spawn(task_creator, store, cfg,
                         test::stand_in_scheduler(sys, scheduler_seen));

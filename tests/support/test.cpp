@@ -68,6 +68,19 @@ std::string sql_value(storage::database& db, const std::string& sql) {
   return rows;
 }
 
+config one_project_config(const std::string& clone_path,
+                          const std::string& workspace_root) {
+  auto cfg = default_config();
+  project_config p;
+  p.repo = "acme/widgets";
+  p.prefix = "ET";
+  p.clone_path = clone_path;
+  p.plane_project_id = "59e3be42-87ec-4950-99a3-ae639cf2b089";
+  cfg.projects = {p};
+  cfg.workspace_root = workspace_root;
+  return cfg;
+}
+
 bool eventually(const std::function<bool()>& holds,
                 std::chrono::seconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;

@@ -6,6 +6,7 @@
 
 #include "actors/core/actors.hpp"
 #include "actors/core/error.hpp"
+#include "actors/logic/config.hpp"
 #include "storage/database.hpp"
 
 #include <caf/actor_system.hpp>
@@ -53,6 +54,12 @@ T unbox(caf::expected<T> x) {
 /// gone) changed by another thread or process.
 bool eventually(const std::function<bool()>& holds,
                 std::chrono::seconds limit = std::chrono::seconds(30));
+
+/// The embedded defaults with one project, acme/widgets (prefix ET, the
+/// Plane project of the recorded samples), cloned from `clone_path`, its
+/// worktrees under `workspace_root`.
+config one_project_config(const std::string& clone_path,
+                          const std::string& workspace_root);
 
 /// The bytes of a recorded sample in tests/fixtures.
 std::string read_fixture(const std::string& name);
