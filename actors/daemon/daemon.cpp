@@ -14,6 +14,7 @@
 #include "actors/intake/intake.hpp"
 #include "actors/intake/task_creator.hpp"
 #include "actors/os/child_process.hpp"
+#include "actors/os/instance_lock.hpp"
 #include "http/server/server.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"
@@ -325,6 +326,13 @@ int serve(const config& cfg) {
   auto signals = stop_signals();
   if (!prepare_process(cfg, signals))
     return exit_failure;
+  // One daemon per database: a second one would requeue the first one's
+  // running jobs and run them twice.
+  auto lock = instance_lock::acquire(cfg.database.path);
+  if (!lock) {
+    log::error(describe(lock.error()));
+    return lock.error() == ec::storage_unusable ? exit_storage : exit_failure;
+  }
   auto db = open_database(cfg);
   if (!db) {
     log::error("cannot use the database: ", describe(db.error()));

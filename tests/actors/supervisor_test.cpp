@@ -10,15 +10,17 @@ using namespace orchd;
 
 namespace {
 
-caf::behavior idle(caf::event_based_actor*) {
+// Takes an argument: CAF 0.17 dereferences a null argument tuple when a
+// function is spawned without any.
+caf::behavior idle(caf::event_based_actor*, int) {
   return {[](int) {
   }};
 }
 
 struct supervisor_fixture : test::actor_fixture {
   std::vector<std::pair<std::string, std::string>> fatal;
-  caf::actor a = sys.spawn(idle);
-  caf::actor b = sys.spawn(idle);
+  caf::actor a = sys.spawn(idle, 0);
+  caf::actor b = sys.spawn(idle, 0);
   supervisor_actor sup = spawn_supervisor(
       sys, {a, b}, [this](const std::string& name, const std::string& why) {
         fatal.emplace_back(name, why);

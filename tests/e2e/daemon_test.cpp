@@ -111,3 +111,25 @@ TEST_CASE("an unusable database exits 3 and is left untouched") {
   CHECK(out.find("cannot use the database") != std::string::npos);
   CHECK(slurp(db) == "not a database at all, but nobody's notes either\n");
 }
+
+TEST_CASE("a second daemon on the same database exits 3 naming it and the "
+          "first one's pid") {
+  test::temp_dir dir;
+  auto db = dir.file("o.db");
+  child_process first{
+      orchd_bin, {"serve", "--db", db, "--port", "0"}, dir.path().string()};
+  test::wait_until_listening(first);
+  auto [code, out] = run_to_end(orchd_bin, {"serve", "--db", db, "--port", "0"},
+                                dir.path().string());
+  CHECK(code == 3);
+  CHECK(out.find(db + " is in use by another orchd (pid " +
+                 std::to_string(first.pid()) + ")") != std::string::npos);
+  // The first is unharmed, and once it is gone the file is free again.
+  first.signal(SIGTERM);
+  CHECK(first.wait_exit() == 0);
+  child_process second{
+      orchd_bin, {"serve", "--db", db, "--port", "0"}, dir.path().string()};
+  test::wait_until_listening(second);
+  second.signal(SIGTERM);
+  CHECK(second.wait_exit() == 0);
+}
