@@ -15,13 +15,14 @@
 #define ORCHD_JOB_COLUMNS                                                      \
   "id, agent, repo, task_id, task_content, status, attempts, max_attempts, "   \
   "run_id, error, created_at, started_at, finished_at, transient_attempts, "   \
-  "available_at, pid"
+  "available_at, pid, interruptions"
 
 // The same, qualified with the alias `j` for joins.
 #define ORCHD_JOB_COLUMNS_J                                                    \
   "j.id, j.agent, j.repo, j.task_id, j.task_content, j.status, j.attempts, "   \
   "j.max_attempts, j.run_id, j.error, j.created_at, j.started_at, "            \
-  "j.finished_at, j.transient_attempts, j.available_at, j.pid"
+  "j.finished_at, j.transient_attempts, j.available_at, j.pid, "               \
+  "j.interruptions"
 
 namespace orchd::storage {
 
@@ -31,7 +32,7 @@ inline caf::error invalid(std::string what) {
 }
 
 /// Number of columns ORCHD_JOB_COLUMNS reads.
-inline constexpr int job_column_count = 16;
+inline constexpr int job_column_count = 17;
 
 inline task_row read_task(const statement& s) {
   task_row x;
@@ -72,6 +73,7 @@ inline job_row read_job(const statement& s) {
   x.transient_attempts = s.int64(13);
   x.available_at = s.text(14);
   x.pid = s.opt_int64(15);
+  x.interruptions = s.int64(16);
   return x;
 }
 

@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS idx_jobs_status ON jobs(status, id);
 )sql";
 
-// -- levels 2 to 12: each a set of columns, then DDL ------------------------
+// -- levels 2 to 13: each a set of columns, then DDL ------------------------
 
 struct column {
   const char* table;
@@ -178,6 +178,12 @@ CREATE INDEX IF NOT EXISTS idx_tasks_repo_branch ON tasks(repo, branch);
 CREATE INDEX IF NOT EXISTS idx_tasks_repo_stage ON tasks(repo, stage);
 )sql",
      "idx_tasks_repo_stage"},
+    // Restarts of orchd that interrupted a job, counted apart from its
+    // code-fault attempts and bounded on their own.
+    {13,
+     {{"jobs", "interruptions", "INTEGER NOT NULL DEFAULT 0"}},
+     "",
+     nullptr},
 };
 
 bool has_object(database& db, const char* name) {

@@ -289,6 +289,11 @@ storage_actor::behavior_type storage(storage_pointer self,
             self, [&](store& s) { return s.finalise_job(x); },
             atomicity::statement);
       },
+      [self](atom::interrupt, const interruption& x) {
+        return write(
+            self, [&](store& s) { return s.requeue_interrupted(x); },
+            atomicity::statement);
+      },
       [self](atom::n_running) {
         return read(self, [](store& s) { return s.running_count(); });
       },

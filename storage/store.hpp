@@ -101,6 +101,10 @@ public:
   /// Like mark_job, but only while the job is still running; true iff this
   /// call flipped it (a guarded compare-and-set).
   caf::expected<bool> finalise_job(const job_mark& x);
+  /// Puts back (or, at its last allowed interruption, fails) a job orchd
+  /// interrupted, giving the claim's attempt back; guarded like
+  /// finalise_job.
+  caf::expected<bool> requeue_interrupted(const interruption& x);
   /// Any job of the task queued or running.
   bool has_active_job(int64_t task_id);
   int64_t running_count();

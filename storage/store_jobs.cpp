@@ -73,15 +73,21 @@ caf::expected<job_row> run_claim(database& db, bool gated,
     job = read_job(*q);
     now = q->text(job_column_count);
   }
+  // The claim forgets the previous run (and its pid): until this claim's
+  // run begins, the job has none, so nobody finalises it from an older
+  // run's recorded end (restart recovery, the reaper's second tier).
   auto u = db.prepare("UPDATE jobs SET status = 'running', "
                       "attempts = attempts + 1, started_at = ?2, "
-                      "finished_at = NULL WHERE id = ?1 AND status = 'queued'");
+                      "finished_at = NULL, run_id = NULL, pid = NULL "
+                      "WHERE id = ?1 AND status = 'queued'");
   u->bind(1, job.id);
   u->bind(2, std::string_view{now});
   u->step();
   if (db.changes() == 0)
     return caf::make_error(ec::no_claimable_job);
   job.status = job_status::running;
+  job.run_id = caf::none;
+  job.pid = caf::none;
   ++job.attempts;
   job.started_at = std::move(now);
   job.finished_at.clear();
@@ -196,6 +202,29 @@ caf::expected<bool> store::mark_job(const job_mark& x) {
 
 caf::expected<bool> store::finalise_job(const job_mark& x) {
   return update_status(db_, x, true);
+}
+
+caf::expected<bool> store::requeue_interrupted(const interruption& x) {
+  if (x.max_interruptions < 1)
+    return invalid("max_interruptions must be at least 1");
+  auto q = db_.prepare(
+      "UPDATE jobs SET "
+      "status = CASE WHEN interruptions + 1 >= ?3 THEN 'failed' "
+      " ELSE 'queued' END, "
+      "error = CASE WHEN interruptions + 1 >= ?3 THEN ?5 ELSE ?4 END, "
+      "finished_at = CASE WHEN interruptions + 1 >= ?3 "
+      " THEN datetime('now') ELSE NULL END, "
+      "started_at = NULL, pid = NULL, "
+      "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+      "interruptions = interruptions + 1 "
+      "WHERE id = ?1 AND status = 'running' AND (?2 IS NULL OR run_id = ?2)");
+  q->bind(1, x.job_id);
+  q->bind(2, x.expected_run_id);
+  q->bind(3, x.max_interruptions);
+  q->bind(4, std::string_view{x.error});
+  q->bind(5, std::string_view{x.final_error});
+  q->step();
+  return db_.changes() > 0;
 }
 
 bool store::has_active_job(int64_t task_id) {

@@ -64,6 +64,9 @@ using job_storage = caf::typed_actor<
     // mark's expected run): the guarded write of every finaliser; true iff
     // this call won.
     caf::replies_to<atom::finalise, job_mark>::with<bool>,
+    // Puts back a job orchd itself interrupted, giving its attempt back,
+    // or fails it at its last allowed interruption; guarded like finalise.
+    caf::replies_to<atom::interrupt, interruption>::with<bool>,
     // The number of running jobs.
     caf::replies_to<atom::n_running>::with<int64_t>,
     // Running jobs with their ages and their run's exit.

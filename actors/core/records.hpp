@@ -206,6 +206,8 @@ struct job_row {
   int64_t transient_attempts = 0;
   std::string available_at;
   caf::optional<int64_t> pid;
+  /// Times orchd's own restarts interrupted it (not the agent's fault).
+  int64_t interruptions = 0;
 };
 
 template <class Inspector>
@@ -213,7 +215,7 @@ typename Inspector::result_type inspect(Inspector& f, job_row& x) {
   return f(caf::meta::type_name("orchd::job_row"), x.id, x.agent, x.repo,
            x.task_id, x.task_content, x.status, x.attempts, x.max_attempts,
            x.run_id, x.error, x.created_at, x.started_at, x.finished_at,
-           x.transient_attempts, x.available_at, x.pid);
+           x.transient_attempts, x.available_at, x.pid, x.interruptions);
 }
 
 /// A job to enqueue; `delay_s > 0` holds it back that long (`available_at`).
@@ -283,6 +285,24 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, transient_requeue& x) {
   return f(caf::meta::type_name("orchd::transient_requeue"), x.job_id,
            x.delay_s, x.error, x.expected_run_id);
+}
+
+/// Puts back a job that orchd itself interrupted (a restart, a drain that
+/// ran out): the claim's attempt is given back, and `interruptions` counts
+/// one more; the `max_interruptions`-th fails the job with `final_error`
+/// instead. Guarded on (running, `expected_run_id` when set).
+struct interruption {
+  int64_t job_id = 0;
+  caf::optional<int64_t> expected_run_id;
+  int64_t max_interruptions = 3;
+  std::string error;
+  std::string final_error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, interruption& x) {
+  return f(caf::meta::type_name("orchd::interruption"), x.job_id,
+           x.expected_run_id, x.max_interruptions, x.error, x.final_error);
 }
 
 /// The pid of a job's agent, stamped while the job still runs `run_id`.

@@ -124,6 +124,11 @@ make_runner_settings(const config& cfg, const std::string& instance) {
   return s;
 }
 
+retry_policy retry_policy_of(const config& cfg) {
+  return {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s,
+          cfg.scheduler.max_interruptions};
+}
+
 scheduler_settings make_scheduler_settings(const config& cfg) {
   scheduler_settings s;
   s.max_concurrency = cfg.scheduler.max_concurrency;
@@ -132,7 +137,7 @@ scheduler_settings make_scheduler_settings(const config& cfg) {
       s.repo_caps[p.repo] = p.max_concurrency;
   s.dependency_gate = cfg.scheduler.dependency_gate;
   s.serial_gate_agents = cfg.scheduler.serial_gate_agents;
-  s.backoff = {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s};
+  s.backoff = retry_policy_of(cfg);
   s.agents = cfg.agents;
   return s;
 }
@@ -143,7 +148,7 @@ reaper_settings make_reaper_settings(const config& cfg,
   s.interval = std::chrono::seconds(cfg.reaper.interval_s);
   s.finalise_grace_s = cfg.reaper.finalise_grace_s;
   s.backstop_s = cfg.reaper.backstop_s;
-  s.backoff = {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s};
+  s.backoff = retry_policy_of(cfg);
   s.instance = instance;
   return s;
 }
@@ -360,16 +365,17 @@ int serve(const config& cfg) {
   auto port = web.listen();
   if (!port)
     return give_up(port.error());
-  auto recovered =
-      recover_running_jobs(sys, storage, instance, std::chrono::seconds(60));
+  auto recovered = recover_running_jobs(
+      sys, storage, instance, retry_policy_of(cfg), std::chrono::seconds(60));
   if (!recovered)
     return give_up(caf::make_error(
         ec::storage_failed,
         "cannot recover the jobs a previous daemon left running: " +
             describe(recovered.error())));
-  if (*recovered > 0)
-    log::warn("recovered ", *recovered,
-              " jobs left running by a previous daemon");
+  if (recovered->requeued + recovered->finalised > 0)
+    log::warn("recovered the jobs a previous daemon left running: ",
+              recovered->requeued, " interrupted, ", recovered->finalised,
+              " finalised from their run's recorded end");
   auto actors = start_actors(sys, cfg, storage, runners, instance);
   for (auto [name, secret] :
        {std::pair{"plane", &cfg.secrets.plane_webhook_secret},

@@ -1,5 +1,7 @@
 #include "actors/engine/reaper.hpp"
 
+#include "actors/engine/finalise.hpp"
+
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
 #include "actors/os/child_process.hpp"
@@ -24,19 +26,6 @@ reap_tier decide_reap(const running_job& job, bool owned, bool agent_alive,
                ? reap_tier::unfinalised
                : reap_tier::none;
   return agent_alive ? reap_tier::none : reap_tier::lost;
-}
-
-finalise_plan plan_from_run(const running_job& job,
-                            const backoff_settings& backoff) {
-  run_verdict verdict;
-  auto code = job.exit_code.value_or(-1);
-  if (job.run_outcome) {
-    verdict = {*job.run_outcome, job.run_error, job.run_retry_after_s};
-  } else {
-    verdict.kind = code == 0 ? run_kind::success : run_kind::crash;
-    verdict.error = "agent exited with code " + std::to_string(code);
-  }
-  return plan_finalise(job.job, job.job.run_id.value_or(0), verdict, backoff);
 }
 
 process_probe real_process_probe(std::string instance) {
@@ -80,14 +69,9 @@ void write_plan(reaper_pointer self, std::shared_ptr<sweep> s,
     s->done_one(false);
   };
   ++s->pending;
-  if (plan.is_transient())
-    self->request(st.storage, st.settings.storage_timeout, atom::backoff_v,
-                  plan.requeue())
-        .then([s](bool won) { s->done_one(won); }, on_error);
-  else
-    self->request(st.storage, st.settings.storage_timeout, atom::finalise_v,
-                  plan.mark())
-        .then([s](bool won) { s->done_one(won); }, on_error);
+  request_finalise(
+      self, st.storage, st.settings.storage_timeout, plan,
+      [s](bool won) { s->done_one(won); }, on_error);
 }
 
 void reap(reaper_pointer self, const std::vector<running_job>& jobs,

@@ -19,7 +19,7 @@ struct reaper_settings {
   std::chrono::seconds interval{30};
   int64_t finalise_grace_s = 120;
   int64_t backstop_s = 6 * 3600;
-  backoff_settings backoff;
+  retry_policy backoff;
   /// ORCHD_INSTANCE of this daemon's agents.
   std::string instance;
   std::chrono::seconds storage_timeout{60};
@@ -43,11 +43,6 @@ enum class reap_tier {
 /// reaped: the runner's own timeout bounds it.
 reap_tier decide_reap(const running_job& job, bool owned, bool agent_alive,
                       const reaper_settings& settings);
-
-/// What finalising an unfinalised run writes (tier 2): the run's recorded
-/// outcome, or for a run the Python system made, its exit code (0: done).
-finalise_plan plan_from_run(const running_job& job,
-                            const backoff_settings& backoff);
 
 /// Whether the agent of a job is alive: its stamped pid, or any process
 /// carrying its ORCHD_JOB_ID; and kills what is found (tier 3, lost jobs).

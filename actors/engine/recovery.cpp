@@ -2,6 +2,7 @@
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/engine/finalise.hpp"
 #include "actors/os/child_process.hpp"
 
 #include <caf/actor_system.hpp>
@@ -9,10 +10,10 @@
 
 namespace orchd {
 
-caf::expected<int64_t> recover_running_jobs(caf::actor_system& sys,
-                                            const storage_actor& storage,
-                                            const std::string& instance,
-                                            std::chrono::seconds timeout) {
+caf::expected<recovery_counts>
+recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
+                     const std::string& instance, const retry_policy& policy,
+                     std::chrono::seconds timeout) {
   caf::scoped_actor self{sys};
   std::vector<running_job> jobs;
   caf::error failure;
@@ -21,7 +22,7 @@ caf::expected<int64_t> recover_running_jobs(caf::actor_system& sys,
                [&](caf::error& err) { failure = std::move(err); });
   if (failure)
     return failure;
-  int64_t requeued = 0;
+  recovery_counts counts;
   for (auto& r : jobs) {
     auto& job = r.job;
     for (auto group : find_agent_groups(instance, job.id)) {
@@ -30,30 +31,47 @@ caf::expected<int64_t> recover_running_jobs(caf::actor_system& sys,
       if (!kill_group(group))
         log::error("recovery: process group ", group, " survived SIGKILL");
     }
-    auto error = "the daemon restarted while the agent ran (attempt " +
-                 std::to_string(job.attempts) + ")";
-    if (job.run_id && !r.exit_code) {
-      run_outcome out;
-      out.run_id = *job.run_id;
-      out.exit_code = -9;
-      out.outcome = run_kind::shutdown;
-      out.error = error;
-      self->request(storage, timeout, atom::finish_run_v, out)
-          .receive([](bool) {}, [&](caf::error& err) { failure = err; });
+    finalise_plan plan;
+    if (r.exit_code) {
+      // The run ended and said how before the daemon died: finalise it
+      // from that, exactly as the reaper's second tier would. Running the
+      // agent again would repeat finished (paid for, maybe pushed) work.
+      plan = plan_from_run(r, policy);
+    } else {
+      auto error = std::string{"the daemon restarted while the agent ran"};
+      if (job.run_id) {
+        run_outcome out;
+        out.run_id = *job.run_id;
+        out.exit_code = -9;
+        out.outcome = run_kind::shutdown;
+        out.error = error;
+        self->request(storage, timeout, atom::finish_run_v, out)
+            .receive([](bool) {}, [&](caf::error& err) { failure = err; });
+        if (failure)
+          return failure;
+      }
+      plan = plan_finalise(job, job.run_id.value_or(0),
+                           run_verdict{run_kind::shutdown, error, 0}, policy);
+      if (!job.run_id)
+        plan.interrupted().expected_run_id = caf::none;
     }
-    job_mark mark;
-    mark.job_id = job.id;
-    mark.status = job_status::queued;
-    mark.error = error;
-    mark.expected_run_id = job.run_id;
-    self->request(storage, timeout, atom::finalise_v, mark)
-        .receive([&](bool won) { requeued += won ? 1 : 0; },
-                 [&](caf::error& err) { failure = err; });
-    if (failure)
-      return failure;
-    log::info("recovery: job ", job.id, " requeued: ", error);
+    auto won = finalise_now(self, storage, timeout, plan);
+    if (!won)
+      return won.error();
+    if (!*won)
+      continue;
+    if (plan.is_interruption()) {
+      ++counts.requeued;
+      log::info("recovery: job ", job.id, " interrupted by the restart (",
+                job.interruptions + 1, " of ", policy.max_interruptions,
+                " allowed): ", plan.interrupted().error);
+    } else {
+      ++counts.finalised;
+      log::info("recovery: job ", job.id,
+                " finalised from its run's recorded end");
+    }
   }
-  return requeued;
+  return counts;
 }
 
 } // namespace orchd

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/logic/agent_result.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -11,15 +12,26 @@
 
 namespace orchd {
 
+/// What restart recovery did.
+struct recovery_counts {
+  /// Jobs put back in the queue (or failed at their last allowed
+  /// interruption): their agent was cut off by the restart.
+  int64_t requeued = 0;
+  /// Jobs whose run had ended and recorded its outcome before the daemon
+  /// died: finalised from that outcome, never run again.
+  int64_t finalised = 0;
+};
+
 /// For every job left `running`: kills what is left of its agents' process
 /// groups (found by ORCHD_INSTANCE and ORCHD_JOB_ID, so no unrelated
-/// process that reused a pid is touched) and waits until they are gone,
-/// records its run as ended by the restart, and requeues it with an error
-/// saying so (the attempt counts). Blocks: call it before the scheduler
-/// starts. Answers how many jobs were requeued, or the storage error.
-caf::expected<int64_t> recover_running_jobs(caf::actor_system& sys,
-                                            const storage_actor& storage,
-                                            const std::string& instance,
-                                            std::chrono::seconds timeout);
+/// process that reused a pid is touched) and waits until they are gone.
+/// A job whose run recorded its end is finalised from it; any other has
+/// its run recorded as ended by the restart and is put back as an
+/// interruption (its attempt given back; the policy's max_interruptions-th
+/// fails it). Blocks: call it before the scheduler starts.
+caf::expected<recovery_counts>
+recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
+                     const std::string& instance, const retry_policy& policy,
+                     std::chrono::seconds timeout);
 
 } // namespace orchd

@@ -2,6 +2,7 @@
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/engine/finalise.hpp"
 #include "actors/engine/runner.hpp"
 
 #include <caf/actor_system.hpp>
@@ -193,6 +194,13 @@ void log_finalised(const job_row& job, const finalise_plan& plan, bool won) {
               " s: ", r.error.value_or(""));
     return;
   }
+  if (plan.is_interruption()) {
+    log::info("orchd.scheduler: job ", job.id,
+              ": interrupted by orchd, back in the queue unless this was "
+              "its last allowed interruption: ",
+              plan.interrupted().error);
+    return;
+  }
   auto& m = plan.mark();
   switch (m.status) {
   case job_status::done:
@@ -224,6 +232,8 @@ void finalise(scheduler_pointer self, const run_report& report) {
     // No run was started: guard on "running" alone.
     if (plan.is_transient()) {
       plan.requeue().expected_run_id = int64_t{0};
+    } else if (plan.is_interruption()) {
+      plan.interrupted().expected_run_id = caf::none;
     } else {
       plan.mark().run_id = caf::none;
       plan.mark().expected_run_id = caf::none;
@@ -232,7 +242,8 @@ void finalise(scheduler_pointer self, const run_report& report) {
   ++st.finalising;
   auto done = [self, job, plan](bool won) {
     log_finalised(job, plan, won);
-    if (won && !plan.is_transient() && plan.mark().status == job_status::done)
+    if (won && std::holds_alternative<job_mark>(plan.write) &&
+        plan.mark().status == job_status::done)
       log::info("orchd.scheduler: agent_finished: job ", job.id, ", task ",
                 job.task_id ? std::to_string(*job.task_id) : "-", ", agent ",
                 job.agent);
@@ -245,14 +256,8 @@ void finalise(scheduler_pointer self, const run_report& report) {
     --self->state.finalising;
     check_drained(self);
   };
-  if (plan.is_transient())
-    self->request(st.storage, st.settings.storage_timeout, atom::backoff_v,
-                  plan.requeue())
-        .then(done, on_error);
-  else
-    self->request(st.storage, st.settings.storage_timeout, atom::finalise_v,
-                  plan.mark())
-        .then(done, on_error);
+  request_finalise(self, st.storage, st.settings.storage_timeout, plan, done,
+                   on_error);
   try_claim(self);
 }
 

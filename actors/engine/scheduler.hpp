@@ -35,7 +35,7 @@ struct scheduler_settings {
   bool dependency_gate = true;
   /// Agents whose jobs wait at the per-repo serial gate.
   std::vector<std::string> serial_gate_agents = {"analyst"};
-  backoff_settings backoff;
+  retry_policy backoff;
   std::map<std::string, agent_config> agents;
   std::chrono::seconds storage_timeout{60};
   /// Retry of a claim that failed in storage.

@@ -172,7 +172,7 @@ int64_t transient_delay_s(int64_t attempt, int64_t base_s, int64_t cap_s,
 
 finalise_plan plan_finalise(const job_row& job, int64_t run_id,
                             const run_verdict& verdict,
-                            const backoff_settings& backoff) {
+                            const retry_policy& backoff) {
   if (verdict.kind == run_kind::transient) {
     transient_requeue requeue;
     requeue.job_id = job.id;
@@ -182,6 +182,17 @@ finalise_plan plan_finalise(const job_row& job, int64_t run_id,
         transient_delay_s(job.transient_attempts + 1, backoff.base_s,
                           backoff.cap_s, verdict.retry_after_s);
     return {requeue};
+  }
+  if (verdict.kind == run_kind::shutdown) {
+    interruption x;
+    x.job_id = job.id;
+    x.expected_run_id = run_id;
+    x.max_interruptions = backoff.max_interruptions;
+    x.error = verdict.error;
+    x.final_error =
+        "interrupted by orchd " + std::to_string(backoff.max_interruptions) +
+        " times (scheduler.max_interruptions), not run again: " + verdict.error;
+    return {x};
   }
   job_mark mark;
   mark.job_id = job.id;
@@ -205,10 +216,24 @@ finalise_plan plan_finalise(const job_row& job, int64_t run_id,
     break;
   case run_kind::shutdown:
   case run_kind::transient:
+    // Planned above.
     mark.status = job_status::queued;
     break;
   }
   return {mark};
+}
+
+finalise_plan plan_from_run(const running_job& job,
+                            const retry_policy& backoff) {
+  run_verdict verdict;
+  auto code = job.exit_code.value_or(-1);
+  if (job.run_outcome) {
+    verdict = {*job.run_outcome, job.run_error, job.run_retry_after_s};
+  } else {
+    verdict.kind = code == 0 ? run_kind::success : run_kind::crash;
+    verdict.error = "agent exited with code " + std::to_string(code);
+  }
+  return plan_finalise(job.job, job.job.run_id.value_or(0), verdict, backoff);
 }
 
 } // namespace orchd

@@ -59,19 +59,30 @@ run_verdict classify_run(const agent_result& result, int64_t exit_code);
 int64_t transient_delay_s(int64_t attempt, int64_t base_s, int64_t cap_s,
                           int64_t hint_s);
 
-struct backoff_settings {
+/// How a job is tried again: the transient backoff, and how many
+/// interruptions by orchd's own restarts it survives.
+struct retry_policy {
   int64_t base_s = 10;
   int64_t cap_s = 600;
+  int64_t max_interruptions = 3;
 };
 
-/// What finalising a run writes: a guarded status change, or a guarded
-/// transient requeue. Both are guarded on (running, this run), so a
-/// finaliser that lost the race changes nothing.
+/// What finalising a run writes: a guarded status change, a guarded
+/// transient requeue, or a guarded interruption requeue. Each is guarded on
+/// (running, this run), so a finaliser that lost the race changes nothing.
 struct finalise_plan {
-  std::variant<job_mark, transient_requeue> write;
+  std::variant<job_mark, transient_requeue, interruption> write;
 
   bool is_transient() const {
     return std::holds_alternative<transient_requeue>(write);
+  }
+  bool is_interruption() const {
+    return std::holds_alternative<interruption>(write);
+  }
+  /// The interruption requeue (a plan that is one).
+  interruption& interrupted() { return std::get<interruption>(write); }
+  const interruption& interrupted() const {
+    return std::get<interruption>(write);
   }
   /// The status change (a plan that is not transient).
   job_mark& mark() { return std::get<job_mark>(write); }
@@ -85,10 +96,17 @@ struct finalise_plan {
 
 /// Success -> done; transient -> requeue with backoff; fault, crash and
 /// timeout -> queued again while attempts < max_attempts, else failed;
-/// cancelled -> failed; shutdown -> queued (the daemon's fault, not the
-/// agent's).
+/// cancelled -> failed; shutdown -> an interruption (the daemon's doing,
+/// not the agent's: the attempt is given back, and the policy's
+/// max_interruptions-th fails the job).
 finalise_plan plan_finalise(const job_row& job, int64_t run_id,
                             const run_verdict& verdict,
-                            const backoff_settings& backoff);
+                            const retry_policy& backoff);
+
+/// What finalising a job from its run's recorded end writes (the reaper's
+/// second tier, and restart recovery): the run's recorded outcome, or for
+/// a run the Python system made, its exit code (0: done).
+finalise_plan plan_from_run(const running_job& job,
+                            const retry_policy& backoff);
 
 } // namespace orchd

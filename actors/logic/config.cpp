@@ -129,6 +129,7 @@ void keys_of(V& v, scheduler_config& x) {
   v("backoff_base_s", x.backoff_base_s, at_least(1));
   v("backoff_cap_s", x.backoff_cap_s);
   v("dependency_gate", x.dependency_gate);
+  v("max_interruptions", x.max_interruptions, at_least(1));
   v("serial_gate_agents", x.serial_gate_agents, each_not_empty());
 }
 

@@ -117,6 +117,9 @@ struct scheduler_config {
   int64_t backoff_base_s = 10;
   int64_t backoff_cap_s = 600;
   bool dependency_gate = true;
+  /// Interruptions by orchd's own restarts a job survives (they spend no
+  /// code-fault attempt); the last one fails it with the reason.
+  int64_t max_interruptions = 3;
   /// Jobs of these agents wait at the per-repo serial gate (one task of a
   /// repo in flight at a time, none while the repo is frozen).
   std::vector<std::string> serial_gate_agents = {"analyst"};

@@ -47,6 +47,7 @@ json to_json(const job_row& x) {
           {"attempts", x.attempts},
           {"max_attempts", x.max_attempts},
           {"transient_attempts", x.transient_attempts},
+          {"interruptions", x.interruptions},
           {"run_id", opt(x.run_id)},
           {"pid", opt(x.pid)},
           {"error", text_or_null(x.error)},

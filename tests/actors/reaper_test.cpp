@@ -69,7 +69,7 @@ TEST_CASE("tier 3: running past the backstop, alive or not") {
 }
 
 TEST_CASE("tier 2 finalises from the run's recorded outcome") {
-  backoff_settings b{10, 600};
+  retry_policy b{10, 600};
   auto r = running(500, 0, 200);
   r.run_outcome = run_kind::transient;
   r.run_error = "429";

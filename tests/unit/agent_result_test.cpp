@@ -168,7 +168,7 @@ TEST_CASE("run kinds round-trip through their stored names") {
 }
 
 TEST_CASE("finalising: done, retry, fail, backoff, cancel, shutdown") {
-  backoff_settings backoff{10, 600};
+  retry_policy backoff{10, 600};
   SUBCASE("success is done, guarded on the run") {
     auto p = plan_finalise(job(1, 2), 5, {run_kind::success, "", 0}, backoff);
     CHECK_FALSE(p.is_transient());
@@ -198,13 +198,19 @@ TEST_CASE("finalising: done, retry, fail, backoff, cancel, shutdown") {
         plan_finalise(job(1, 2), 5, {run_kind::transient, "429", 300}, backoff);
     CHECK(hinted.requeue().delay_s == 300);
   }
-  SUBCASE("cancelled fails; shutdown requeues even on the last attempt") {
+  SUBCASE("cancelled fails; shutdown is an interruption, even on the last "
+          "attempt") {
     auto c =
         plan_finalise(job(1, 2), 5, {run_kind::cancelled, "x", 0}, backoff);
     CHECK(c.mark().status == job_status::failed);
     CHECK(c.mark().error == std::string{"cancelled"});
     auto s = plan_finalise(job(2, 2), 5, {run_kind::shutdown, "stopped", 0},
                            backoff);
-    CHECK(s.mark().status == job_status::queued);
+    REQUIRE(s.is_interruption());
+    CHECK(s.interrupted().expected_run_id == int64_t{5});
+    CHECK(s.interrupted().max_interruptions == backoff.max_interruptions);
+    CHECK(s.interrupted().error == "stopped");
+    CHECK(s.interrupted().final_error.find("interrupted by orchd 3 times") ==
+          0);
   }
 }

@@ -456,3 +456,33 @@ TEST_CASE_FIXTURE(jobs_fixture, "the operator's dependency edge: tasks must "
   CHECK(missing.error() == ec::no_such_task);
   CHECK(sql_rows(*db, "SELECT COUNT(*) FROM job_deps") == "2\n");
 }
+
+TEST_CASE_FIXTURE(jobs_fixture, "an interruption gives the attempt back, is "
+                                "counted apart, and fails the job at the "
+                                "last one allowed") {
+  auto [id, run] = claimed_with_run(*this);
+  interruption x{id, run, 2, "the daemon restarted", "interrupted twice"};
+  // Guarded on the run: an old run's interruption changes nothing.
+  auto old = x;
+  old.expected_run_id = run + 1;
+  CHECK_FALSE(unbox(st.requeue_interrupted(old)));
+  CHECK(unbox(st.requeue_interrupted(x)));
+  auto j = unbox(st.job_by_id(id));
+  CHECK(j.status == job_status::queued);
+  CHECK(j.attempts == 0);
+  CHECK(j.interruptions == 1);
+  CHECK(j.error == "the daemon restarted");
+  CHECK(j.started_at.empty());
+  // Claimed and interrupted again: the second of two allowed fails it.
+  REQUIRE(claim() == id);
+  x.expected_run_id = caf::none;
+  CHECK(unbox(st.requeue_interrupted(x)));
+  j = unbox(st.job_by_id(id));
+  CHECK(j.status == job_status::failed);
+  CHECK(j.error == "interrupted twice");
+  CHECK(j.attempts == 0);
+  CHECK(j.interruptions == 2);
+  CHECK_FALSE(j.finished_at.empty());
+  // Only a running job is interrupted.
+  CHECK_FALSE(unbox(st.requeue_interrupted(x)));
+}
