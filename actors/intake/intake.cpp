@@ -14,8 +14,15 @@ namespace {
 // Plane sends a fresh delivery id on every retry: its events are keyed by
 // what the retry shares with the original (work item, field, new value,
 // updated_at), so the events table's unique delivery id de-duplicates both.
-std::string plane_delivery_key(const plane_event& ev) {
-  return "plane:" + hmac_sha256_hex("orchd plane dedup", ev.dedup_key());
+// Without `updated_at` those fields no longer tell two changes of a work
+// item apart (every later change would be answered "duplicate" and
+// dropped): the whole body, which a retry repeats byte for byte, joins
+// the key.
+std::string plane_delivery_key(const plane_event& ev, std::string_view body) {
+  auto key = ev.dedup_key();
+  if (ev.updated_at.empty())
+    key += '\x1f' + hmac_sha256_hex("orchd plane body", body);
+  return "plane:" + hmac_sha256_hex("orchd plane dedup", key);
 }
 
 } // namespace
@@ -51,7 +58,7 @@ intake_decision check_delivery(const webhook_delivery& d,
     if (!ev)
       return refuse(ec::malformed_payload, describe(ev.error()));
     out.record.event_type = ev->event;
-    out.record.delivery_id = plane_delivery_key(*ev);
+    out.record.delivery_id = plane_delivery_key(*ev, d.body);
     if (ev->event != "issue") {
       out.acted_on = false;
       out.ignored_because = "Plane " + ev->event + " events are not acted on";

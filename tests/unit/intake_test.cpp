@@ -84,6 +84,20 @@ TEST_CASE("a CI result that names its branches is mapped in the write") {
   CHECK(ping.ci.branches.empty());
 }
 
+TEST_CASE("without updated_at, Plane changes keep apart and retries do not") {
+  auto first = R"({"event": "issue", "action": "updated",
+                   "data": {"id": "item-1", "name": "Add retry"}})";
+  auto second = R"({"event": "issue", "action": "updated",
+                    "data": {"id": "item-1", "name": "Add retries"}})";
+  auto a = check_delivery(plane(first, "d-1"), settings());
+  auto retry = check_delivery(plane(first, "d-2"), settings());
+  auto b = check_delivery(plane(second, "d-3"), settings());
+  REQUIRE_FALSE(a.refusal);
+  REQUIRE_FALSE(b.refusal);
+  CHECK(a.record.delivery_id == retry.record.delivery_id);
+  CHECK(a.record.delivery_id != b.record.delivery_id);
+}
+
 TEST_CASE("Plane retries map to one delivery key") {
   auto body = test::read_fixture("plane_issue_updated.body.json");
   auto a = check_delivery(plane(body, "first"), settings());
