@@ -179,11 +179,13 @@ CREATE INDEX IF NOT EXISTS idx_tasks_repo_stage ON tasks(repo, stage);
 )sql",
      "idx_tasks_repo_stage"},
     // Restarts of orchd that interrupted a job, counted apart from its
-    // code-fault attempts and bounded on their own.
+    // code-fault attempts and bounded on their own; the events still to
+    // handle, which intake sweeps periodically, without a full scan.
     {13,
      {{"jobs", "interruptions", "INTEGER NOT NULL DEFAULT 0"}},
-     "",
-     nullptr},
+     "CREATE INDEX IF NOT EXISTS idx_events_unhandled ON events(source, id) "
+     "WHERE processed = 0;",
+     "idx_events_unhandled"},
 };
 
 bool has_object(database& db, const char* name) {

@@ -255,9 +255,10 @@ storage_actor::behavior_type storage(storage_pointer self,
             self, [&](store& s) { return s.mark_event_processed(id); },
             atomicity::statement);
       },
-      [self](atom::unhandled, const string& source) {
-        return read(self,
-                    [&](store& s) { return s.unprocessed_events(source); });
+      [self](atom::unhandled, const string& source, int64_t older_than_s) {
+        return read(self, [&](store& s) {
+          return s.unprocessed_events(source, older_than_s);
+        });
       },
       [self](atom::ci_result, const ci_outcome& x) {
         return write(

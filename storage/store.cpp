@@ -294,13 +294,16 @@ bool store::mark_event_processed(int64_t id) {
   return db_.changes() > 0;
 }
 
-std::vector<stored_event> store::unprocessed_events(const std::string& source) {
+std::vector<stored_event> store::unprocessed_events(const std::string& source,
+                                                    int64_t older_than_s) {
   auto q = db_.prepare(
       "SELECT id, source, event_type, payload, delivery_id FROM events "
       "WHERE source = ?1 AND processed = 0 AND id > (SELECT CAST(value AS "
       "INTEGER) FROM orchd_meta WHERE key = 'replay_from_event_id') "
+      "AND (?2 <= 0 OR timestamp <= datetime('now', '-' || ?2 || ' seconds')) "
       "ORDER BY id");
   q->bind(1, std::string_view{source});
+  q->bind(2, older_than_s);
   std::vector<stored_event> result;
   while (q->step())
     result.push_back(

@@ -78,7 +78,8 @@ public:
   bool mark_event_processed(int64_t id);
   /// Unhandled events of a source recorded since orchd took the file over
   /// (the Python system's leftovers are not replayed), oldest first.
-  std::vector<stored_event> unprocessed_events(const std::string& source);
+  std::vector<stored_event> unprocessed_events(const std::string& source,
+                                               int64_t older_than_s = 0);
   /// Creates the work item's task and enqueues its first job in one
   /// transaction; an existing task for the plane id is returned unchanged.
   caf::expected<task_claim> create_work_item(const work_item_request& x);

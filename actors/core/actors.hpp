@@ -42,10 +42,10 @@ using event_storage = caf::typed_actor<
     caf::replies_to<atom::record, event_record, ci_mapping>::with<event_ack>,
     // Marks an event handled; false if unknown or already handled.
     caf::replies_to<atom::handled, int64_t>::with<bool>,
-    // Events of a source recorded by orchd and not yet handled, oldest
-    // first.
-    caf::replies_to<atom::unhandled,
-                    std::string>::with<std::vector<stored_event>>,
+    // Events of a source recorded by orchd, not yet handled and recorded at
+    // least N seconds ago (0: any), oldest first.
+    caf::replies_to<atom::unhandled, std::string,
+                    int64_t>::with<std::vector<stored_event>>,
     // Records what a CI event resolved to and marks it handled.
     caf::replies_to<atom::ci_result, ci_outcome>::with<bool>>;
 
@@ -135,7 +135,14 @@ using intake_actor = caf::typed_actor<
     // error (retry).
     caf::reacts_to<atom::webhook, webhook_delivery, reply_to<webhook_receipt>>,
     // Storage answers: the number of running jobs; else its error.
-    caf::reacts_to<atom::health, reply_to<health_report>>>;
+    caf::reacts_to<atom::health, reply_to<health_report>>,
+    // Routes the events recorded at least N seconds ago and still not
+    // handled (0 at start-up: every one a dead daemon left); the periodic
+    // sweep uses the grace, so an event whose routing was lost (storage
+    // answered after the HTTP reply timed out) waits no longer than that.
+    caf::reacts_to<atom::sweep, int64_t>,
+    // Internal: the periodic sweep.
+    caf::reacts_to<atom::tick>>;
 
 /// CI_EVENTS: maps recorded GitHub CI events to tasks (payload branches,
 /// then `git branch -r --contains <sha>` in the project's clone, then the

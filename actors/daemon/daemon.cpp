@@ -60,37 +60,6 @@ int wait_for_stop_signal(const sigset_t& set) {
   return sig;
 }
 
-// Events recorded but not handled when a previous daemon died are handled
-// now, before new deliveries are taken (each actor handles them in order;
-// creating a task and recording a CI outcome are idempotent, so each event
-// is acted on once).
-void replay_unhandled_events(caf::actor_system& sys,
-                             const storage_actor& storage,
-                             const task_creator_actor& creator,
-                             const ci_events_actor& ci) {
-  caf::scoped_actor self{sys};
-  for (std::string source : {"plane", "github"}) {
-    self->request(storage, std::chrono::seconds(60), atom::unhandled_v, source)
-        .receive(
-            [&](std::vector<stored_event>& events) {
-              if (!events.empty())
-                log::info("replaying ", events.size(), " unhandled ", source,
-                          " events");
-              for (auto& ev : events) {
-                if (source == "plane")
-                  self->send(creator, atom::handle_v, ev.id,
-                             std::move(ev.record.payload));
-                else
-                  self->send(ci, atom::handle_v, ev.id, ev.record.event_type,
-                             std::move(ev.record.payload));
-              }
-            },
-            [](const caf::error& err) {
-              log::error("cannot read unhandled events: ", describe(err));
-            });
-  }
-}
-
 // Agents get fds 0-2 by dup2 from pipes; if the daemon itself started
 // with one of them closed, a pipe could land there. Fill the gaps first.
 void ensure_standard_fds() {
@@ -178,6 +147,8 @@ intake_settings make_intake_settings(const config& cfg) {
   s.plane_bot_user_id = cfg.webhooks.plane_bot_user_id;
   s.max_json_depth = static_cast<size_t>(cfg.webhooks.max_json_depth);
   s.storage_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
+  s.sweep_interval = std::chrono::seconds(cfg.webhooks.sweep_interval_s);
+  s.sweep_grace_s = cfg.webhooks.sweep_grace_s;
   return s;
 }
 
@@ -383,8 +354,11 @@ int serve(const config& cfg) {
     if (secret->empty())
       log::warn("no ", name, " webhook secret is set: /webhooks/", name,
                 " refuses every delivery");
+  // Events recorded but not handled when a previous daemon died are routed
+  // before any new delivery (intake reads them first; storage answers in
+  // order), then swept periodically.
+  caf::anon_send(actors.intake, atom::sweep_v, int64_t{0});
   web.serve(http::backends{actors.intake, actors.admin});
-  replay_unhandled_events(sys, storage, actors.creator, actors.ci);
   log::info("listening on ", cfg.listen.address, ":", *port);
   log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),
             " projects, ", cfg.agents.size(), " agents");

@@ -89,6 +89,48 @@ intake_decision check_delivery(const webhook_delivery& d,
   return out;
 }
 
+namespace {
+
+// Hands a recorded event to the actor that acts on it.
+void route(intake_pointer self, stored_event& ev) {
+  auto& st = self->state;
+  if (ev.record.source == "plane" && st.task_creator)
+    self->send(st.task_creator, atom::handle_v, ev.id,
+               std::move(ev.record.payload));
+  else if (ev.record.source == "github" && st.ci_events)
+    self->send(st.ci_events, atom::handle_v, ev.id, ev.record.event_type,
+               std::move(ev.record.payload));
+}
+
+// Routes again what is recorded and still unhandled after `older_than_s`:
+// every handler is idempotent (a task per work item, a CI outcome per
+// event), so an event routed twice is acted on once.
+void sweep(intake_pointer self, int64_t older_than_s) {
+  auto& st = self->state;
+  for (std::string source : {"plane", "github"})
+    self->request(st.storage, st.settings.storage_timeout, atom::unhandled_v,
+                  source, older_than_s)
+        .then(
+            [self, source, older_than_s](std::vector<stored_event>& events) {
+              if (events.empty())
+                return;
+              log::info("orchd.intake: routing ", events.size(), " unhandled ",
+                        source, " events",
+                        older_than_s > 0 ? " older than the sweep's grace"
+                                         : " left by a previous daemon");
+              self->state.swept += static_cast<int64_t>(events.size());
+              for (auto& ev : events)
+                route(self, ev);
+            },
+            [source](const caf::error& err) {
+              log::warn(
+                  "orchd.intake: cannot read unhandled ", source,
+                  " events (the next sweep tries again): ", describe(err));
+            });
+}
+
+} // namespace
+
 intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
                                    task_creator_actor task_creator,
                                    ci_events_actor ci_events,
@@ -97,7 +139,14 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
   self->state.task_creator = std::move(task_creator);
   self->state.ci_events = std::move(ci_events);
   self->state.settings = std::move(settings);
+  self->delayed_send(self, self->state.settings.sweep_interval, atom::tick_v);
   return {
+      [self](atom::sweep, int64_t older_than_s) { sweep(self, older_than_s); },
+      [self](atom::tick) {
+        sweep(self, self->state.settings.sweep_grace_s);
+        self->delayed_send(self, self->state.settings.sweep_interval,
+                           atom::tick_v);
+      },
       [self](atom::webhook, webhook_delivery& d,
              reply_to<webhook_receipt>& reply) {
         auto& st = self->state;

@@ -25,6 +25,10 @@ struct intake_settings {
   size_t max_json_depth = default_json_depth;
   /// How long to wait for storage before answering 503.
   std::chrono::milliseconds storage_timeout{10000};
+  /// How often unhandled events are swept, and how old (recorded this
+  /// long ago) an unhandled event must be to be routed again.
+  std::chrono::seconds sweep_interval{60};
+  int64_t sweep_grace_s = 120;
 };
 
 /// The verdict on one delivery before anything is written: a refusal
@@ -56,6 +60,8 @@ struct intake_state {
   int64_t accepted = 0;
   int64_t duplicates = 0;
   int64_t refused = 0;
+  /// Events routed again by a sweep.
+  int64_t swept = 0;
 };
 
 using intake_pointer = intake_actor::stateful_pointer<intake_state>;

@@ -70,6 +70,8 @@ void keys_of(V& v, webhooks_config& x) {
   v("plane_bot_user_id", x.plane_bot_user_id);
   v("max_json_depth", x.max_json_depth, at_least(1),
     at_most(static_cast<int64_t>(max_json_depth_limit)));
+  v("sweep_interval_s", x.sweep_interval_s, at_least(1));
+  v("sweep_grace_s", x.sweep_grace_s, at_least(1));
 }
 
 template <class V>

@@ -49,6 +49,10 @@ struct webhooks_config {
   std::string plane_bot_user_id;
   /// Deeper JSON is refused (400) before it is parsed.
   int64_t max_json_depth = default_json_depth;
+  /// Every this many seconds, events recorded at least `sweep_grace_s` ago
+  /// and still not handled are routed again.
+  int64_t sweep_interval_s = 60;
+  int64_t sweep_grace_s = 120;
 };
 
 struct database_config {
