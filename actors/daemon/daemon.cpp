@@ -95,7 +95,8 @@ make_runner_settings(const config& cfg, const std::string& instance) {
 
 retry_policy retry_policy_of(const config& cfg) {
   return {cfg.scheduler.backoff_base_s, cfg.scheduler.backoff_cap_s,
-          cfg.scheduler.max_interruptions};
+          cfg.scheduler.max_interruptions,
+          cfg.scheduler.max_transient_attempts};
 }
 
 scheduler_settings make_scheduler_settings(const config& cfg) {

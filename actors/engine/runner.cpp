@@ -216,9 +216,17 @@ void begin_run(runner_pointer self) {
     std::filesystem::create_directories(st.cwd, ec);
   }
   if (!std::filesystem::is_directory(st.cwd)) {
-    // Not made yet (the task creator is on it) or its git failed (the
-    // task is in setup_failed, which nothing retries yet): wait without
-    // spending a code-fault attempt.
+    if (st.task.stage == task_stage::setup_failed) {
+      // Its git failed: a setup problem, not a wait. The job's attempts
+      // apply and its error names the worktree.
+      report(self, run_kind::fault,
+             "the worktree " + st.cwd +
+                 " could not be made (the task is "
+                 "in setup_failed)");
+      return;
+    }
+    // Not made yet (the task creator is on it): wait without spending a
+    // code-fault attempt, within the transient budget.
     report(self, run_kind::transient,
            "the worktree " + st.cwd + " is not ready");
     return;

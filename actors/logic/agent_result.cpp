@@ -173,7 +173,8 @@ int64_t transient_delay_s(int64_t attempt, int64_t base_s, int64_t cap_s,
 finalise_plan plan_finalise(const job_row& job, int64_t run_id,
                             const run_verdict& verdict,
                             const retry_policy& backoff) {
-  if (verdict.kind == run_kind::transient) {
+  if (verdict.kind == run_kind::transient &&
+      job.transient_attempts + 1 < backoff.max_transient_attempts) {
     transient_requeue requeue;
     requeue.job_id = job.id;
     requeue.expected_run_id = run_id;
@@ -214,8 +215,14 @@ finalise_plan plan_finalise(const job_row& job, int64_t run_id,
     mark.status = job_status::failed;
     mark.error = std::string{"cancelled"};
     break;
-  case run_kind::shutdown:
   case run_kind::transient:
+    // Its transient budget is spent (a budget left was planned above).
+    mark.status = job_status::failed;
+    mark.error =
+        "failed transiently " + std::to_string(backoff.max_transient_attempts) +
+        " times (scheduler.max_transient_attempts), last: " + verdict.error;
+    break;
+  case run_kind::shutdown:
     // Planned above.
     mark.status = job_status::queued;
     break;

@@ -65,6 +65,9 @@ struct retry_policy {
   int64_t base_s = 10;
   int64_t cap_s = 600;
   int64_t max_interruptions = 3;
+  /// Transient failures (rate limits, overload) a job survives; the last
+  /// one fails it with the reason.
+  int64_t max_transient_attempts = 20;
 };
 
 /// What finalising a run writes: a guarded status change, a guarded
@@ -94,7 +97,8 @@ struct finalise_plan {
   }
 };
 
-/// Success -> done; transient -> requeue with backoff; fault, crash and
+/// Success -> done; transient -> requeue with backoff (failed once the
+/// policy's max_transient_attempts are spent); fault, crash and
 /// timeout -> queued again while attempts < max_attempts, else failed;
 /// cancelled -> failed; shutdown -> an interruption (the daemon's doing,
 /// not the agent's: the attempt is given back, and the policy's

@@ -132,6 +132,7 @@ void keys_of(V& v, scheduler_config& x) {
   v("backoff_cap_s", x.backoff_cap_s);
   v("dependency_gate", x.dependency_gate);
   v("max_interruptions", x.max_interruptions, at_least(1));
+  v("max_transient_attempts", x.max_transient_attempts, at_least(1));
   v("serial_gate_agents", x.serial_gate_agents, each_not_empty());
 }
 

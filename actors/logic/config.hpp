@@ -124,6 +124,9 @@ struct scheduler_config {
   /// Interruptions by orchd's own restarts a job survives (they spend no
   /// code-fault attempt); the last one fails it with the reason.
   int64_t max_interruptions = 3;
+  /// Transient failures (rate limits, overload, a worktree not made yet) a
+  /// job survives; the last one fails it with the reason.
+  int64_t max_transient_attempts = 20;
   /// Jobs of these agents wait at the per-repo serial gate (one task of a
   /// repo in flight at a time, none while the repo is frozen).
   std::vector<std::string> serial_gate_agents = {"analyst"};

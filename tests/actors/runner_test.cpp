@@ -56,11 +56,12 @@ struct runner_fixture {
   }
 
   // A claimed job (running, attempt 1), as the scheduler hands it over.
-  job_row claimed_job() {
+  job_row claimed_job(caf::optional<int64_t> task = caf::none) {
     storage::store st{*db};
     new_job j;
     j.agent = "developer";
     j.repo = "r";
+    j.task_id = task;
     j.task_content = "do it";
     unbox(st.enqueue(j));
     return unbox(st.claim_next_job({}));
@@ -133,4 +134,21 @@ TEST_CASE_FIXTURE(runner_fixture, "a runner that dies takes its agent's "
   self->send_exit(runner, caf::exit_reason::kill);
   CHECK(test::eventually([&] { return !process_alive(child); }));
   CHECK(test::eventually([&] { return !process_alive(leader); }));
+}
+
+TEST_CASE_FIXTURE(runner_fixture, "a task whose setup failed has no worktree "
+                                  "to wait for: the run is a fault naming it") {
+  storage::store st{*db};
+  auto task =
+      unbox(st.create_task(new_task{"p-1", "ET-001", "r", "b", "T"})).task.id;
+  unbox(st.set_stage(task, task_stage::setup_failed));
+  auto job = claimed_job(task);
+  start(job, "echo never");
+  run_report report;
+  self->receive([&](atom::finish, const run_report& r) { report = r; },
+                caf::after(std::chrono::seconds(60)) >>
+                    [] { FAIL("the runner never reported"); });
+  CHECK(report.outcome == run_kind::fault);
+  CHECK(report.error.find("could not be made") != std::string::npos);
+  CHECK(report.error.find("ET-001") != std::string::npos);
 }

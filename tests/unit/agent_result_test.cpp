@@ -198,6 +198,21 @@ TEST_CASE("finalising: done, retry, fail, backoff, cancel, shutdown") {
         plan_finalise(job(1, 2), 5, {run_kind::transient, "429", 300}, backoff);
     CHECK(hinted.requeue().delay_s == 300);
   }
+  SUBCASE("transient failures have a budget; the last one fails the job") {
+    auto limited = backoff;
+    limited.max_transient_attempts = 3;
+    CHECK(
+        plan_finalise(job(1, 2, 1), 5, {run_kind::transient, "429", 0}, limited)
+            .is_transient());
+    auto spent = plan_finalise(job(1, 2, 2), 5, {run_kind::transient, "429", 0},
+                               limited);
+    REQUIRE_FALSE(spent.is_transient());
+    CHECK(spent.mark().status == job_status::failed);
+    CHECK(spent.mark().error ==
+          std::string{"failed transiently 3 times "
+                      "(scheduler.max_transient_attempts), last: 429"});
+    CHECK(spent.mark().expected_run_id == int64_t{5});
+  }
   SUBCASE("cancelled fails; shutdown is an interruption, even on the last "
           "attempt") {
     auto c =
