@@ -99,6 +99,14 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
       [self](atom::freezes, reply_to<std::vector<freeze_row>>& reply) {
         ask(self, self->state.to.freezes, reply, atom::freezes_v);
       },
+      [self](atom::setup, int64_t task, reply_to<task_row>& reply) {
+        // The task creator makes worktrees; it answers the caller itself.
+        if (!self->state.to.creator)
+          return reply.deliver(caf::make_error(
+              ec::invalid_argument, "no task creator to make worktrees"));
+        self->send(self->state.to.creator, atom::setup_v, task,
+                   std::move(reply));
+      },
       [self](atom::add_dep, int64_t task, int64_t other,
              reply_to<bool>& reply) {
         self->request(self->state.to.storage, self->state.timeout,

@@ -16,6 +16,7 @@ struct admin_backends {
   storage_actor storage;
   scheduler_actor scheduler;
   freeze_manager_actor freezes;
+  task_creator_actor creator;
 };
 
 struct admin_api_state {

@@ -173,14 +173,21 @@ using admin_api_actor = caf::typed_actor<
     // The active freezes.
     caf::reacts_to<atom::freezes, reply_to<std::vector<freeze_row>>>,
     // Adds "task waits for other" (both must exist, no cycle); true iff new.
-    caf::reacts_to<atom::add_dep, int64_t, int64_t, reply_to<bool>>>;
+    caf::reacts_to<atom::add_dep, int64_t, int64_t, reply_to<bool>>,
+    // Makes a task's worktree again after its setup failed; the task after.
+    caf::reacts_to<atom::setup, int64_t, reply_to<task_row>>>;
 
 /// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
 /// replaces the Python process lock). Creates at most one task per work
 /// item, makes its worktree and task folder, and marks the event handled.
 using task_creator_actor = caf::typed_actor<
     // Handles the recorded Plane event (id, payload).
-    caf::reacts_to<atom::handle, int64_t, std::string>>;
+    caf::reacts_to<atom::handle, int64_t, std::string>,
+    // Makes the worktree of a task whose setup failed again; answers the
+    // task as it is after the try (stage created when it worked).
+    caf::reacts_to<atom::setup, int64_t, reply_to<task_row>>,
+    // Internal: the backoff of a failed setup is over; tries again.
+    caf::reacts_to<atom::setup, int64_t>>;
 
 /// RUNNER: one agent process of one claimed job. Starts the run (row,
 /// output path, the job's run id), spawns the agent in its own process

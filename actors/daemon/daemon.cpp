@@ -231,7 +231,8 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   a.intake =
       spawn_intake(sys, a.storage, a.creator, a.ci, make_intake_settings(cfg));
   a.admin = spawn_admin_api(
-      sys, admin_backends{a.storage, a.scheduler, a.freezes}, timeout);
+      sys, admin_backends{a.storage, a.scheduler, a.freezes, a.creator},
+      timeout);
   auto as_actor = [](const auto& h) {
     return caf::actor_cast<caf::actor>(h);
   };

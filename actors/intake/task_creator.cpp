@@ -74,6 +74,103 @@ const project_config* find_project(const task_creator_state& st,
   return nullptr;
 }
 
+const project_config* project_of_repo(const task_creator_state& st,
+                                      const std::string& repo) {
+  for (auto& p : st.projects)
+    if (p.repo == repo)
+      return &p;
+  return nullptr;
+}
+
+// The worktree of a task, as its project and row describe it.
+worktree_spec spec_of(const task_creator_state& st, const project_config& p,
+                      const task_row& task) {
+  worktree_spec spec;
+  spec.clone_path = p.clone_path;
+  spec.workspace_root = st.workspace_root;
+  spec.repo = p.repo;
+  spec.task_folder = p.task_folder;
+  spec.title = task.title;
+  spec.branch = task.branch;
+  spec.work_item_id = task.work_item_id;
+  return spec;
+}
+
+void set_stage(creator_pointer self, int64_t task_id, task_stage stage) {
+  self->request(self->state.storage, storage_timeout, atom::set_stage_v,
+                task_id, stage)
+      .then([](bool) {},
+            [task_id](const caf::error& err) {
+              log::error("orchd.task_creator: cannot set the stage of task ",
+                         task_id, ": ", describe(err));
+            });
+}
+
+// Makes the task's worktree (idempotent). On success a task whose setup had
+// failed is back in 'created' and the scheduler hears of a new worktree;
+// on failure the task is in 'setup_failed' and a retry is scheduled, with
+// backoff, while tries are left. Answers whether the worktree exists.
+bool make_worktree(creator_pointer self, const task_row& task,
+                   const worktree_spec& spec) {
+  auto& st = self->state;
+  bool had_worktree = worktree_exists(spec);
+  auto path = ensure_worktree(spec);
+  if (path) {
+    st.setup_tries.erase(task.id);
+    if (task.stage == task_stage::setup_failed) {
+      log::info("orchd.task_creator: task ", task.id, " ", task.work_item_id,
+                ": setup made good");
+      set_stage(self, task.id, task_stage::created);
+    }
+    // Its first job can run now that the worktree exists (a later update
+    // of the item changes nothing).
+    if (!had_worktree && st.scheduler)
+      self->send(st.scheduler, atom::wake_v);
+    return true;
+  }
+  ++st.setup_failures;
+  auto tries = st.setup_tries[task.id]++;
+  log::error("orchd.task_creator: task ", task.id, " ", task.work_item_id, ": ",
+             describe(path.error()));
+  // Visible on the task (GET /tasks/{id}); tried again after a backoff, at
+  // the work item's next event, or at POST /tasks/{id}/retry-setup.
+  if (task.stage != task_stage::setup_failed)
+    set_stage(self, task.id, task_stage::setup_failed);
+  if (tries < st.setup_retries) {
+    auto delay = st.setup_backoff * (int64_t{1} << tries);
+    log::info("orchd.task_creator: task ", task.id, ": setup tried again in ",
+              delay.count(), " s (", tries + 1, " of ", st.setup_retries, ")");
+    self->delayed_send(self, delay, atom::setup_v, task.id);
+  } else {
+    log::warn("orchd.task_creator: task ", task.id,
+              ": setup retries spent; waiting for the work item's next event "
+              "or POST /tasks/",
+              task.id, "/retry-setup");
+  }
+  return false;
+}
+
+// Tries a task's setup again; `done` gets the task as it is after it.
+void retry_setup(creator_pointer self, int64_t task_id,
+                 std::function<void(caf::expected<task_row>)> done) {
+  self->request(self->state.storage, storage_timeout, atom::task_by_id_v,
+                task_id)
+      .then(
+          [self, done](task_row& task) {
+            auto& st = self->state;
+            auto* project = project_of_repo(st, task.repo);
+            if (task.stage != task_stage::setup_failed || !project) {
+              // Made good meanwhile (or no longer configured): nothing to do.
+              st.setup_tries.erase(task.id);
+              return done(std::move(task));
+            }
+            if (make_worktree(self, task, spec_of(st, *project, task)))
+              task.stage = task_stage::created;
+            done(std::move(task));
+          },
+          [done](const caf::error& err) { done(err); });
+}
+
 } // namespace
 
 task_creator_actor::behavior_type task_creator(creator_pointer self,
@@ -87,6 +184,14 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
   for (auto& [name, agent] : cfg.agents)
     self->state.max_attempts[name] = agent.max_attempts;
   return {
+      [self](atom::setup, int64_t task_id, reply_to<task_row>& reply) {
+        // The operator's retry starts a fresh series of tries.
+        self->state.setup_tries.erase(task_id);
+        retry_setup(self, task_id, reply.deliver);
+      },
+      [self](atom::setup, int64_t task_id) {
+        retry_setup(self, task_id, [](const caf::expected<task_row>&) {});
+      },
       [self](atom::handle, int64_t event_id, const std::string& payload) {
         auto& st = self->state;
         auto ev = parse_plane_event(payload);
@@ -126,35 +231,10 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
                       task.stage == task_stage::setup_failed) {
                     spec.branch = task.branch;
                     spec.work_item_id = task.work_item_id;
-                    bool had_worktree = worktree_exists(spec);
-                    if (auto path = ensure_worktree(spec)) {
-                      if (claim.created) {
-                        ++self->state.created;
-                        log::info("orchd.task_creator: task ", task.id, " ",
-                                  task.work_item_id, " on ", task.branch,
-                                  " in ", *path);
-                      }
-                      // Its analyst can run now that the worktree exists
-                      // (a later update of the item changes nothing).
-                      if (!had_worktree && self->state.scheduler)
-                        self->send(self->state.scheduler, atom::wake_v);
-                    } else {
-                      ++self->state.setup_failures;
-                      log::error("orchd.task_creator: task ", task.id, " ",
-                                 task.work_item_id, ": ",
-                                 describe(path.error()));
-                      // Visible on the task (GET /tasks/{id}); a later
-                      // event for the work item makes the worktree again.
-                      self->request(self->state.storage, storage_timeout,
-                                    atom::set_stage_v, task.id,
-                                    task_stage::setup_failed)
-                          .then([](bool) {},
-                                [](const caf::error& err) {
-                                  log::error(
-                                      "orchd.task_creator: cannot record the "
-                                      "failure: ",
-                                      describe(err));
-                                });
+                    if (make_worktree(self, task, spec) && claim.created) {
+                      ++self->state.created;
+                      log::info("orchd.task_creator: task ", task.id, " ",
+                                task.work_item_id, " on ", task.branch);
                     }
                   }
                   mark_handled(self, event_id);

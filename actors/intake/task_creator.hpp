@@ -7,6 +7,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +36,11 @@ struct task_creator_state {
   std::map<std::string, int64_t> max_attempts;
   int64_t created = 0;
   int64_t setup_failures = 0;
+  /// Failed setups tried again so far, by task (tries are bounded by
+  /// `setup_retries`, spaced by `setup_backoff`, doubling).
+  std::map<int64_t, int64_t> setup_tries;
+  int64_t setup_retries = 5;
+  std::chrono::seconds setup_backoff{30};
 
   int64_t max_attempts_of(const std::string& agent) const {
     auto i = max_attempts.find(agent);

@@ -64,6 +64,8 @@ route find_route(bhttp::verb method, beast::string_view target) {
   static const id_entry with_id[] = {
       {"/tasks/", "", bhttp::verb::get, route::task, "GET"},
       {"/tasks/", "/deps", bhttp::verb::post, route::task_deps, "POST"},
+      {"/tasks/", "/retry-setup", bhttp::verb::post, route::retry_setup,
+       "POST"},
       {"/jobs/", "", bhttp::verb::get, route::job, "GET"},
       {"/jobs/", "/cancel", bhttp::verb::post, route::cancel_job, "POST"},
       {"/jobs/", "/requeue", bhttp::verb::post, route::requeue_job, "POST"},
@@ -216,6 +218,10 @@ void dispatch_request(const route& r, request& req, const backends& actors,
     return;
   case route::task_deps:
     return dispatch_add_dep(r, req, actors, std::move(respond));
+  case route::retry_setup:
+    caf::anon_send(actors.admin, atom::setup_v, r.id,
+                   replying<task_row>(std::move(respond)));
+    return;
   case route::not_found:
   case route::wrong_method:
     break;

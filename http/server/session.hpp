@@ -43,7 +43,8 @@ struct route {
     requeue_job,
     unfreeze,
     freezes,
-    task_deps
+    task_deps,
+    retry_setup
   } kind;
   /// Allowed method, for 405's Allow header.
   const char* allow = "";

@@ -22,9 +22,13 @@ task_creator_actor noting_creator(caf::actor_system& sys,
       [](task_creator_actor::pointer,
          std::shared_ptr<std::vector<int64_t>> seen)
           -> task_creator_actor::behavior_type {
-        return {[seen](atom::handle, int64_t id, const std::string&) {
-          seen->push_back(id);
-        }};
+        return {
+            [seen](atom::handle, int64_t id, const std::string&) {
+              seen->push_back(id);
+            },
+            [](atom::setup, int64_t, reply_to<task_row>&) {},
+            [](atom::setup, int64_t) {},
+        };
       },
       std::move(seen));
 }

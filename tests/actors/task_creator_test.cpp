@@ -307,4 +307,34 @@ TEST_CASE_FIXTURE(creator_fixture, "a failed git leaves the task in "
   deliver(body, "d-2");
   CHECK(std::filesystem::exists(dir.file("work/acme__widgets/ET-042/.git")));
   CHECK(scheduler_seen->wakes == 1);
+  run();
+  CHECK(sql_rows(*db, "SELECT stage FROM tasks") == "created\n");
+}
+
+TEST_CASE_FIXTURE(creator_fixture, "a failed setup is tried again after a "
+                                   "backoff, and at the operator's word") {
+  auto body = test::read_fixture("plane_issue_updated.body.json");
+  std::filesystem::rename(clone, clone + ".away");
+  deliver(body, "d-1");
+  CHECK(sql_rows(*db, "SELECT stage FROM tasks") == "setup_failed\n");
+  // The first retry (after 30 s) fails too; the second waits 60 s.
+  sched.advance_time(std::chrono::seconds(30));
+  run();
+  CHECK(sql_rows(*db, "SELECT stage FROM tasks") == "setup_failed\n");
+  std::filesystem::rename(clone + ".away", clone);
+  sched.advance_time(std::chrono::seconds(60));
+  run();
+  CHECK(sql_rows(*db, "SELECT stage FROM tasks") == "created\n");
+  CHECK(std::filesystem::exists(dir.file("work/acme__widgets/ET-042/.git")));
+  CHECK(scheduler_seen->wakes == 1);
+  // The operator's retry of a task that is fine changes nothing.
+  caf::expected<task_row> answer{caf::make_error(ec::none)};
+  self->send(creator, atom::setup_v, int64_t{1},
+             reply_to<task_row>{[&](caf::expected<task_row> x) {
+               answer = std::move(x);
+             }});
+  run();
+  REQUIRE(answer);
+  CHECK(answer->stage == task_stage::created);
+  CHECK(scheduler_seen->wakes == 1);
 }

@@ -455,6 +455,7 @@ TEST_CASE("cancel kills a running agent; requeue puts the job back") {
   CHECK(status_of(e.request("POST",
                             "/jobs/" + std::to_string(id) + "/cancel")) == 409);
   CHECK(status_of(e.request("POST", "/jobs/999/cancel")) == 404);
+  CHECK(status_of(e.request("POST", "/tasks/999/retry-setup")) == 404);
   CHECK(status_of(e.request("POST", "/jobs/" + std::to_string(id) +
                                         "/requeue")) == 200);
   e.wait_started(id, 2);
