@@ -24,6 +24,10 @@
   "j.finished_at, j.transient_attempts, j.available_at, j.pid, "               \
   "j.interruptions"
 
+// A task is finished in these stages: every gate and list of unfinished
+// tasks reads them from here.
+#define ORCHD_FINISHED_STAGES "('done', 'cancelled')"
+
 namespace orchd::storage {
 
 /// A request the store refuses (ec::invalid_argument) with its reason.

@@ -236,6 +236,9 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::set_stage, int64_t id, task_stage stage) {
         return write(self, [&](store& s) { return s.set_stage(id, stage); });
       },
+      [self](atom::stop_task, int64_t id) {
+        return write(self, [&](store& s) { return s.cancel_task(id); });
+      },
       [self](atom::make_task, const work_item_request& x) {
         return write(self, [&](store& s) { return s.create_work_item(x); });
       },

@@ -78,7 +78,7 @@ std::vector<active_task> store::active_tasks() {
   auto q = db_.prepare(
       "SELECT " ORCHD_TASK_COLUMNS ", "
       "CAST((julianday('now') - julianday(updated_at)) * 86400 AS INTEGER) "
-      "FROM tasks WHERE stage != 'done' ORDER BY id");
+      "FROM tasks WHERE stage NOT IN " ORCHD_FINISHED_STAGES " ORDER BY id");
   std::vector<active_task> result;
   while (q->step())
     result.push_back(active_task{read_task(*q), q->int64(14)});
@@ -134,6 +134,35 @@ caf::expected<bool> store::set_stage(int64_t task_id, task_stage stage) {
   q->bind(2, std::string_view{to_string(stage)});
   q->step();
   return db_.changes() > 0;
+}
+
+caf::expected<std::vector<int64_t>> store::cancel_task(int64_t task_id) {
+  auto task = task_by_id(task_id);
+  if (!task)
+    return task.error();
+  auto q = db_.prepare("UPDATE tasks SET stage = 'cancelled', "
+                       "updated_at = datetime('now') WHERE id = ?1 "
+                       "AND stage NOT IN " ORCHD_FINISHED_STAGES);
+  q->bind(1, task_id);
+  q->step();
+  if (db_.changes() == 0)
+    return caf::make_error(ec::conflict, "task " + std::to_string(task_id) +
+                                             " is " + to_string(task->stage) +
+                                             ", already finished");
+  auto jobs = db_.prepare("UPDATE jobs SET status = 'failed', "
+                          "error = 'cancelled with its task', "
+                          "finished_at = datetime('now') "
+                          "WHERE task_id = ?1 AND status = 'queued'");
+  jobs->bind(1, task_id);
+  jobs->step();
+  auto running = db_.prepare(
+      "SELECT id FROM jobs WHERE task_id = ?1 AND status = 'running' "
+      "ORDER BY id");
+  running->bind(1, task_id);
+  std::vector<int64_t> ids;
+  while (running->step())
+    ids.push_back(running->int64(0));
+  return ids;
 }
 
 // -- work item ids ----------------------------------------------------------

@@ -29,7 +29,8 @@ public:
   caf::expected<task_row> task_by_plane_id(const std::string& plane_id);
   caf::expected<task_row> task_by_branch(const std::string& repo,
                                          const std::string& branch);
-  /// Every task with `stage != 'done'` and the seconds since `updated_at`.
+  /// Every task not finished (done or cancelled) and the seconds since
+  /// `updated_at`.
   std::vector<active_task> active_tasks();
   /// Tasks of a repo in one stage (e.g. `development`), oldest first.
   std::vector<task_row> tasks_in_stage(const std::string& repo,
@@ -39,6 +40,10 @@ public:
   caf::expected<task_claim> create_task(const new_task& x);
   /// Sets the stage and stamps `updated_at`; false for an unknown task.
   caf::expected<bool> set_stage(int64_t task_id, task_stage stage);
+  /// The operator's cancel: the task to 'cancelled', its queued jobs
+  /// failed; answers its running jobs (their agents are the scheduler's to
+  /// stop). ec::no_such_task, or ec::conflict for a finished task.
+  caf::expected<std::vector<int64_t>> cancel_task(int64_t task_id);
 
   // -- work item ids --------------------------------------------------------
 

@@ -112,10 +112,11 @@ std::vector<dep_edge> store::all_dependencies() {
 
 std::vector<int64_t> store::unfinished_dependencies(int64_t task_id) {
   return or_empty("unfinished dependencies", [&] {
-    auto q = db_.prepare("SELECT d.depends_on_task_id FROM job_deps d "
-                         "JOIN tasks t ON t.id = d.depends_on_task_id "
-                         "WHERE d.task_id = ?1 AND t.stage != 'done' "
-                         "ORDER BY d.depends_on_task_id");
+    auto q = db_.prepare(
+        "SELECT d.depends_on_task_id FROM job_deps d "
+        "JOIN tasks t ON t.id = d.depends_on_task_id "
+        "WHERE d.task_id = ?1 AND t.stage NOT IN " ORCHD_FINISHED_STAGES " "
+        "ORDER BY d.depends_on_task_id");
     q->bind(1, task_id);
     std::vector<int64_t> result;
     while (q->step())

@@ -20,7 +20,7 @@ namespace {
 // literals so each variant stays one cached prepared statement.
 //
 // Dependency gate (?1 = 1): not while the job's task has an edge to a task
-// whose stage is not 'done'. Jobs without a task or without edges pass.
+// that is not finished. Jobs without a task or without edges pass.
 // ?2: a JSON array of repos at their own concurrency cap (NULL: none).
 // The last column is the claim's time, the same 'now' the gate used.
 #define ORCHD_CLAIM_HEAD                                                       \
@@ -29,7 +29,8 @@ namespace {
   " AND (j.available_at IS NULL OR j.available_at <= datetime('now'))"         \
   " AND (?1 = 0 OR j.task_id IS NULL OR NOT EXISTS ("                          \
   "  SELECT 1 FROM job_deps d JOIN tasks t ON t.id = d.depends_on_task_id"     \
-  "  WHERE d.task_id = j.task_id AND t.stage != 'done'))"                      \
+  "  WHERE d.task_id = j.task_id"                                              \
+  "  AND t.stage NOT IN " ORCHD_FINISHED_STAGES "))"                           \
   " AND (?2 IS NULL OR j.repo NOT IN (SELECT value FROM json_each(?2)))"
 
 #define ORCHD_CLAIM_TAIL " ORDER BY j.id LIMIT 1"
@@ -46,7 +47,8 @@ constexpr const char* claim_gated_sql = ORCHD_CLAIM_HEAD
     "  NOT EXISTS (SELECT 1 FROM repo_freeze f"
     "   WHERE f.repo = j.repo AND f.cleared_at IS NULL)"
     "  AND NOT EXISTS (SELECT 1 FROM tasks o"
-    "   WHERE o.repo = j.repo AND o.stage != 'done' AND o.id IS NOT j.task_id"
+    "   WHERE o.repo = j.repo AND o.stage NOT IN " ORCHD_FINISHED_STAGES
+    "   AND o.id IS NOT j.task_id"
     "   AND (j.task_id IS NULL OR o.id < j.task_id OR o.stage != "
     "'created'))))" ORCHD_CLAIM_TAIL;
 

@@ -99,6 +99,29 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
       [self](atom::freezes, reply_to<std::vector<freeze_row>>& reply) {
         ask(self, self->state.to.freezes, reply, atom::freezes_v);
       },
+      [self](atom::stop_task, int64_t task, reply_to<task_row>& reply) {
+        self->request(self->state.to.storage, self->state.timeout,
+                      atom::stop_task_v, task)
+            .then(
+                [self, task, reply](const std::vector<int64_t>& running) {
+                  // The scheduler fails each running job and stops its
+                  // agent; the task is cancelled either way.
+                  for (auto id : running)
+                    self->request(self->state.to.scheduler, self->state.timeout,
+                                  atom::cancel_v, id)
+                        .then([](bool) {},
+                              [id](const caf::error& err) {
+                                log::warn(
+                                    "orchd.admin_api: cannot cancel job ", id,
+                                    " of a cancelled task: ", describe(err));
+                              });
+                  log::info("orchd.admin_api: task ", task,
+                            " cancelled by the operator");
+                  ask(self, self->state.to.storage, reply, atom::task_by_id_v,
+                      task);
+                },
+                [reply](const caf::error& err) { reply.deliver(err); });
+      },
       [self](atom::setup, int64_t task, reply_to<task_row>& reply) {
         // The task creator makes worktrees; it answers the caller itself.
         if (!self->state.to.creator)

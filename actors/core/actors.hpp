@@ -27,6 +27,9 @@ using task_storage = caf::typed_actor<
                     task_stage>::with<std::vector<task_row>>,
     // Sets (task id, stage), stamping updated_at; false for an unknown task.
     caf::replies_to<atom::set_stage, int64_t, task_stage>::with<bool>,
+    // The operator's cancel: stage 'cancelled', queued jobs failed; answers
+    // the task's running jobs. ec::no_such_task, ec::conflict (finished).
+    caf::replies_to<atom::stop_task, int64_t>::with<std::vector<int64_t>>,
     // Creates a work item's task (id, branch) and its first job in one
     // transaction, unless the plane id has a task: (row, created).
     caf::replies_to<atom::make_task, work_item_request>::with<task_claim>,
@@ -175,7 +178,10 @@ using admin_api_actor = caf::typed_actor<
     // Adds "task waits for other" (both must exist, no cycle); true iff new.
     caf::reacts_to<atom::add_dep, int64_t, int64_t, reply_to<bool>>,
     // Makes a task's worktree again after its setup failed; the task after.
-    caf::reacts_to<atom::setup, int64_t, reply_to<task_row>>>;
+    caf::reacts_to<atom::setup, int64_t, reply_to<task_row>>,
+    // Cancels a task: stage 'cancelled' (finished for every gate), its
+    // queued jobs failed, its running agents stopped; the task after.
+    caf::reacts_to<atom::stop_task, int64_t, reply_to<task_row>>>;
 
 /// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
 /// replaces the Python process lock). Creates at most one task per work

@@ -22,7 +22,8 @@ constexpr task_stage all_known_stages[] = {
     task_stage::analysis,     task_stage::architecture,
     task_stage::development,  task_stage::ci,
     task_stage::review,       task_stage::deploy,
-    task_stage::verification, task_stage::done};
+    task_stage::verification, task_stage::done,
+    task_stage::cancelled};
 
 } // namespace
 
@@ -90,6 +91,8 @@ const char* to_string(task_stage x) {
     return "verification";
   case task_stage::done:
     return "done";
+  case task_stage::cancelled:
+    return "cancelled";
   case task_stage::unknown:
     return "unknown";
   }

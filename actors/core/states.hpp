@@ -76,6 +76,8 @@ enum class task_stage : uint8_t {
   deploy,
   verification,
   done,
+  /// Stopped by an operator: finished, like done, for every gate.
+  cancelled,
   /// A stage text orchd does not know (left by another system): shown as
   /// such, never written.
   unknown,

@@ -66,6 +66,7 @@ route find_route(bhttp::verb method, beast::string_view target) {
       {"/tasks/", "/deps", bhttp::verb::post, route::task_deps, "POST"},
       {"/tasks/", "/retry-setup", bhttp::verb::post, route::retry_setup,
        "POST"},
+      {"/tasks/", "/cancel", bhttp::verb::post, route::cancel_task, "POST"},
       {"/jobs/", "", bhttp::verb::get, route::job, "GET"},
       {"/jobs/", "/cancel", bhttp::verb::post, route::cancel_job, "POST"},
       {"/jobs/", "/requeue", bhttp::verb::post, route::requeue_job, "POST"},
@@ -218,6 +219,10 @@ void dispatch_request(const route& r, request& req, const backends& actors,
     return;
   case route::task_deps:
     return dispatch_add_dep(r, req, actors, std::move(respond));
+  case route::cancel_task:
+    caf::anon_send(actors.admin, atom::stop_task_v, r.id,
+                   replying<task_row>(std::move(respond)));
+    return;
   case route::retry_setup:
     caf::anon_send(actors.admin, atom::setup_v, r.id,
                    replying<task_row>(std::move(respond)));

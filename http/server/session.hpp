@@ -44,7 +44,8 @@ struct route {
     unfreeze,
     freezes,
     task_deps,
-    retry_setup
+    retry_setup,
+    cancel_task
   } kind;
   /// Allowed method, for 405's Allow header.
   const char* allow = "";

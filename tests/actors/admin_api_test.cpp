@@ -127,3 +127,18 @@ TEST_CASE_FIXTURE(admin_fixture, "unfreezing a repo that is not frozen is an "
   CHECK(unbox(answer<int64_t>(atom::unfreeze_v, std::string{"r"})) == 1);
   CHECK(scheduler_seen->wakes == 1);
 }
+
+TEST_CASE_FIXTURE(admin_fixture, "cancelling a task stops its running jobs "
+                                 "through the scheduler") {
+  auto t = task("p-1");
+  new_job j;
+  j.agent = "developer";
+  j.repo = "r";
+  j.task_id = t;
+  auto id = unbox(st.enqueue(j));
+  REQUIRE(unbox(st.claim_next_job({})).id == id);
+  auto cancelled = unbox(answer<task_row>(atom::stop_task_v, t));
+  CHECK(cancelled.stage == task_stage::cancelled);
+  CHECK(scheduler_seen->cancelled == std::vector<int64_t>{id});
+  CHECK(answer<task_row>(atom::stop_task_v, t).error() == ec::conflict);
+}

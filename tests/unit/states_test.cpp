@@ -30,7 +30,7 @@ TEST_CASE("stages round-trip; text orchd does not know reads as unknown") {
        {task_stage::created, task_stage::setup_failed, task_stage::analysis,
         task_stage::architecture, task_stage::development, task_stage::ci,
         task_stage::review, task_stage::deploy, task_stage::verification,
-        task_stage::done})
+        task_stage::done, task_stage::cancelled})
     CHECK(parse_task_stage(to_string(s)) == s);
   CHECK(parse_task_stage("qa-signoff") == task_stage::unknown);
 }

@@ -486,3 +486,25 @@ TEST_CASE_FIXTURE(jobs_fixture, "an interruption gives the attempt back, is "
   // Only a running job is interrupted.
   CHECK_FALSE(unbox(st.requeue_interrupted(x)));
 }
+
+TEST_CASE_FIXTURE(jobs_fixture, "a cancelled task is finished for the serial "
+                                "gate; its queued jobs fail, its running "
+                                "ones are named") {
+  auto in_flight = task("p-1", "r", task_stage::development);
+  auto running = job("developer", "r", in_flight);
+  REQUIRE(claim() == running);
+  // Queued, held back an hour.
+  auto waiting = job("reviewer", "r", in_flight, 3600);
+  auto fresh = task("p-2", "r");
+  auto analyst = job("analyst", "r", fresh);
+  CHECK(claim() == 0);
+  CHECK(unbox(st.cancel_task(in_flight)) == std::vector<int64_t>{running});
+  CHECK(unbox(st.job_by_id(waiting)).status == job_status::failed);
+  CHECK(unbox(st.job_by_id(waiting)).error == "cancelled with its task");
+  // The repo's next task may go now.
+  CHECK(claim() == analyst);
+  auto again = st.cancel_task(in_flight);
+  REQUIRE_FALSE(again);
+  CHECK(again.error() == ec::conflict);
+  CHECK(st.cancel_task(999).error() == ec::no_such_task);
+}
