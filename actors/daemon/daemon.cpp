@@ -112,6 +112,19 @@ scheduler_settings make_scheduler_settings(const config& cfg) {
   return s;
 }
 
+recovery_settings make_recovery_settings(const config& cfg,
+                                         const std::string& instance) {
+  recovery_settings s;
+  s.instance = instance;
+  s.policy = retry_policy_of(cfg);
+  for (auto& [name, agent] : cfg.agents)
+    s.agent_programs.push_back(agent.program);
+  // The CLI the Python orchestrator ran its agents with.
+  s.agent_programs.push_back("claude");
+  s.kill_grace_ms = cfg.runner.kill_grace_s * 1000;
+  return s;
+}
+
 reaper_settings make_reaper_settings(const config& cfg,
                                      const std::string& instance) {
   reaper_settings s;
@@ -338,8 +351,8 @@ int serve(const config& cfg) {
   auto port = web.listen();
   if (!port)
     return give_up(port.error());
-  auto recovered = recover_running_jobs(
-      sys, storage, instance, retry_policy_of(cfg), std::chrono::seconds(60));
+  auto recovered =
+      recover_running_jobs(sys, storage, make_recovery_settings(cfg, instance));
   if (!recovered)
     return give_up(caf::make_error(
         ec::storage_failed,

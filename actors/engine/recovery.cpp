@@ -12,8 +12,9 @@ namespace orchd {
 
 caf::expected<recovery_counts>
 recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
-                     const std::string& instance, const retry_policy& policy,
-                     std::chrono::seconds timeout) {
+                     const recovery_settings& settings) {
+  auto& policy = settings.policy;
+  auto timeout = settings.timeout;
   caf::scoped_actor self{sys};
   std::vector<running_job> jobs;
   caf::error failure;
@@ -25,11 +26,24 @@ recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
   recovery_counts counts;
   for (auto& r : jobs) {
     auto& job = r.job;
-    for (auto group : find_agent_groups(instance, job.id)) {
+    for (auto group : find_agent_groups(settings.instance, job.id)) {
       log::warn("recovery: job ", job.id, ": killing process group ", group,
                 " left by the previous daemon");
       if (!kill_group(group))
         log::error("recovery: process group ", group, " survived SIGKILL");
+    }
+    if (job.pid && process_alive(*job.pid)) {
+      if (looks_like_agent(*job.pid, job.id, settings.agent_programs)) {
+        log::warn("recovery: job ", job.id, ": its agent, pid ", *job.pid,
+                  ", still runs (started by an earlier orchestrator); "
+                  "stopping it before the job is requeued");
+        if (!stop_agent_process(*job.pid, settings.kill_grace_ms))
+          log::error("recovery: pid ", *job.pid, " survived SIGKILL");
+      } else {
+        log::info("recovery: job ", job.id, ": pid ", *job.pid,
+                  " is alive but is not its agent (a reused pid); left "
+                  "alone");
+      }
     }
     finalise_plan plan;
     if (r.exit_code) {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace orchd {
 
@@ -24,14 +25,29 @@ struct recovery_counts {
 
 /// For every job left `running`: kills what is left of its agents' process
 /// groups (found by ORCHD_INSTANCE and ORCHD_JOB_ID, so no unrelated
-/// process that reused a pid is touched) and waits until they are gone.
+/// process that reused a pid is touched) and waits until they are gone;
+/// an agent still alive at the job's recorded pid (one the Python
+/// orchestrator started, at cutover) gets SIGTERM, then SIGKILL after the
+/// grace, and is waited for.
 /// A job whose run recorded its end is finalised from it; any other has
 /// its run recorded as ended by the restart and is put back as an
 /// interruption (its attempt given back; the policy's max_interruptions-th
 /// fails it). Blocks: call it before the scheduler starts.
+struct recovery_settings {
+  /// ORCHD_INSTANCE of the agents this database's daemons start.
+  std::string instance;
+  retry_policy policy;
+  /// The configured agents' programs: a live process at a job's recorded
+  /// pid named like one is its agent (the Python orchestrator's agents
+  /// carry no ORCHD_INSTANCE).
+  std::vector<std::string> agent_programs;
+  /// Between SIGTERM and SIGKILL to such an agent.
+  int64_t kill_grace_ms = 10000;
+  std::chrono::seconds timeout{60};
+};
+
 caf::expected<recovery_counts>
 recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
-                     const std::string& instance, const retry_policy& policy,
-                     std::chrono::seconds timeout);
+                     const recovery_settings& settings);
 
 } // namespace orchd

@@ -417,6 +417,79 @@ std::vector<int64_t> find_agent_groups(const std::string& instance,
   return {groups.begin(), groups.end()};
 }
 
+namespace {
+
+// The NUL-separated strings of /proc/<pid>/<file> (cmdline, environ).
+std::vector<std::string> proc_strings(int64_t pid, const char* file) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/" + file,
+                   std::ios::binary};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at < text.size()) {
+    auto end = text.find('\0', at);
+    if (end == std::string::npos)
+      end = text.size();
+    out.emplace_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+std::string base_name(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+} // namespace
+
+bool looks_like_agent(int64_t pid, int64_t job_id,
+                      const std::vector<std::string>& programs) {
+  if (!process_alive(pid))
+    return false;
+  auto want_job = "ORCHD_JOB_ID=" + std::to_string(job_id);
+  for (auto& var : proc_strings(pid, "environ"))
+    if (var == want_job)
+      return true;
+  auto argv = proc_strings(pid, "cmdline");
+  for (auto& arg : argv) {
+    // The program itself, or the script an interpreter runs.
+    auto name = base_name(arg);
+    for (auto& program : programs)
+      if (!program.empty() && name == base_name(program))
+        return true;
+    if (&arg - argv.data() >= 2)
+      break;
+  }
+  return false;
+}
+
+bool stop_agent_process(int64_t pid, int64_t grace_ms) {
+  proc_stat st;
+  if (!read_stat(static_cast<pid_t>(pid), st))
+    return true;
+  // Its whole group when it leads one (as agents do); only itself when it
+  // shares a group (the Python orchestrator's own, maybe).
+  bool leader = st.pgrp == pid;
+  auto target = leader ? -static_cast<pid_t>(pid) : static_cast<pid_t>(pid);
+  ::kill(target, SIGTERM);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  while (leader ? group_alive(static_cast<pid_t>(pid)) : process_alive(pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (leader)
+        return kill_group(pid);
+      ::kill(static_cast<pid_t>(pid), SIGKILL);
+      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (process_alive(pid) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return !process_alive(pid);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 bool kill_group(int64_t pgid, int64_t wait_ms) {
   if (pgid <= 1)
     return false;

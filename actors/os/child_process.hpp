@@ -78,4 +78,15 @@ bool kill_group(int64_t pgid, int64_t wait_ms = 5000);
 /// True while a process with this pid exists and is not a zombie.
 bool process_alive(int64_t pid);
 
+/// Whether the live process `pid` is an agent of `job_id`: its environment
+/// carries ORCHD_JOB_ID=<job_id>, or its program (or the script its
+/// interpreter runs) is named like one of `programs`. A process that merely
+/// reuses a recorded pid is neither.
+bool looks_like_agent(int64_t pid, int64_t job_id,
+                      const std::vector<std::string>& programs);
+
+/// SIGTERM to the process (its whole group when it leads one), SIGKILL
+/// after `grace_ms`; waits until it is gone. True when it is.
+bool stop_agent_process(int64_t pid, int64_t grace_ms);
+
 } // namespace orchd

@@ -3,9 +3,13 @@
 // otherwise put back as an interruption that spends no attempt.
 #include "actors/engine/recovery.hpp"
 
+#include "actors/os/child_process.hpp"
 #include "storage/storage_actor.hpp"
 #include "storage/store.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/test.hpp"
+
+#include <csignal>
 
 using namespace orchd;
 using orchd::test::sql_value;
@@ -55,8 +59,12 @@ struct recovery_fixture {
   }
 
   recovery_counts recover() {
-    return unbox(recover_running_jobs(sys, storage, "recovery-test", policy,
-                                      std::chrono::seconds(30)));
+    recovery_settings s;
+    s.instance = "recovery-test";
+    s.policy = policy;
+    s.agent_programs = {"/usr/local/bin/claude"};
+    s.kill_grace_ms = 2000;
+    return unbox(recover_running_jobs(sys, storage, s));
   }
 
   std::string job(int64_t id, const std::string& columns) {
@@ -108,4 +116,36 @@ TEST_CASE_FIXTURE(recovery_fixture, "a run the restart cut off is an "
   }
   CHECK(job(id, "status, interruptions") == "failed|3");
   CHECK(job(id, "error").find("interrupted by orchd 3 times") == 0);
+}
+
+TEST_CASE_FIXTURE(recovery_fixture, "at cutover, a live agent the Python "
+                                    "orchestrator left is stopped before its "
+                                    "job is requeued; a reused pid is not") {
+  // Two legacy running jobs with a recorded pid and no run of orchd's.
+  new_job j;
+  j.agent = "developer";
+  j.repo = "r";
+  auto agent_job = unbox(st.enqueue(j));
+  auto reused_job = unbox(st.enqueue(j));
+  REQUIRE(unbox(st.claim_next_job({})).id == agent_job);
+  REQUIRE(unbox(st.claim_next_job({})).id == reused_job);
+  test::child_process agent{
+      "/usr/bin/env",
+      {"ORCHD_JOB_ID=" + std::to_string(agent_job), "sleep", "300"},
+      dir.path().string()};
+  test::child_process bystander{"/bin/sleep", {"300"}, dir.path().string()};
+  REQUIRE(test::eventually(
+      [&] { return looks_like_agent(agent.pid(), agent_job, {}); }));
+  db->exec(("UPDATE jobs SET pid = " + std::to_string(agent.pid()) +
+            " WHERE id = " + std::to_string(agent_job))
+               .c_str());
+  db->exec(("UPDATE jobs SET pid = " + std::to_string(bystander.pid()) +
+            " WHERE id = " + std::to_string(reused_job))
+               .c_str());
+  CHECK(recover().requeued == 2);
+  CHECK_FALSE(process_alive(agent.pid()));
+  CHECK(agent.wait_exit() == 128 + SIGTERM);
+  CHECK(process_alive(bystander.pid()));
+  CHECK(job(agent_job, "status") == "queued");
+  CHECK(job(reused_job, "status") == "queued");
 }
