@@ -7,6 +7,9 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
+#include <string_view>
+
 namespace orchd {
 
 namespace {
@@ -23,6 +26,19 @@ std::string plane_delivery_key(const plane_event& ev, std::string_view body) {
   if (ev.updated_at.empty())
     key += '\x1f' + hmac_sha256_hex("orchd plane body", body);
   return "plane:" + hmac_sha256_hex("orchd plane dedup", key);
+}
+
+bool is_event_name(std::string_view x) {
+  return !x.empty() && x.size() <= 64 &&
+         std::all_of(x.begin(), x.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+}
+
+// Empty is allowed here (stored as NULL, as before).
+bool is_delivery_id(std::string_view x) {
+  return x.size() <= 128 && std::all_of(x.begin(), x.end(), [](char c) {
+           return c > 0x20 && c < 0x7f;
+         });
 }
 
 } // namespace
@@ -70,6 +86,16 @@ intake_decision check_delivery(const webhook_delivery& d,
   } else {
     if (d.event_type.empty())
       return refuse(ec::malformed_payload, "missing X-GitHub-Event header");
+    // Headers are not covered by the signature: anyone who saw one signed
+    // delivery can replay it with any header, so each value keeps to its
+    // grammar before it is stored, logged or shown.
+    if (!is_event_name(d.event_type))
+      return refuse(ec::malformed_payload,
+                    "X-GitHub-Event must be lower-case letters and '_'");
+    if (!is_delivery_id(d.delivery_id))
+      return refuse(ec::malformed_payload,
+                    "X-GitHub-Delivery must be printable ASCII, at most 128 "
+                    "characters");
     auto ev = parse_github_event(d.event_type, d.body, s.max_json_depth);
     if (!ev)
       return refuse(ec::malformed_payload, describe(ev.error()));

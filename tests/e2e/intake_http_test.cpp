@@ -235,3 +235,17 @@ TEST_CASE_FIXTURE(daemon_fixture, "admin routes need the bearer token") {
   CHECK(status_of(roundtrip("POST /queue HTTP/1.1\r\nHost: t\r\n"
                             "Content-Length: 0\r\n\r\n")) == 405);
 }
+
+TEST_CASE_FIXTURE(daemon_fixture, "a signed body with a bad header is 400, "
+                                  "and intake goes on taking deliveries") {
+  auto body = test::read_fixture("github_check_run_completed.body.json");
+  auto bad = roundtrip(post("/webhooks/github", body,
+                            github_headers(body, "g-1", "ping\xff\xfe")));
+  CHECK(status_of(bad) == 400);
+  auto good =
+      roundtrip(post("/webhooks/github", body, github_headers(body, "g-2")));
+  CHECK(status_of(good) == 200);
+  CHECK(status_of(roundtrip("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")) ==
+        200);
+  CHECK(events() == 1);
+}

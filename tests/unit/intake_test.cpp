@@ -84,6 +84,22 @@ TEST_CASE("a CI result that names its branches is mapped in the write") {
   CHECK(ping.ci.branches.empty());
 }
 
+TEST_CASE("GitHub headers outside their grammar are refused before anything "
+          "is written") {
+  auto body = test::read_fixture("github_check_run_completed.body.json");
+  for (auto bad : {std::string{"ping\xff\xfe"}, std::string{"Check_Run"},
+                   std::string{"check run"}}) {
+    auto d = check_delivery(github(body, bad), settings());
+    CHECK(d.refusal == ec::malformed_payload);
+  }
+  auto id = github(body, "check_run", "bad\nid");
+  CHECK(check_delivery(id, settings()).refusal == ec::malformed_payload);
+  auto long_id = github(body, "check_run", std::string(129, 'a'));
+  CHECK(check_delivery(long_id, settings()).refusal == ec::malformed_payload);
+  CHECK_FALSE(
+      check_delivery(github(body, "check_run", "ok-1"), settings()).refusal);
+}
+
 TEST_CASE("without updated_at, Plane changes keep apart and retries do not") {
   auto first = R"({"event": "issue", "action": "updated",
                    "data": {"id": "item-1", "name": "Add retry"}})";
