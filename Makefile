@@ -4,7 +4,9 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CONFIG     ?= conf/orchd.json
 
-.PHONY: deps build run test test-asan bench clean
+TSAN_BUILD ?= build-tsan
+
+.PHONY: deps build run test test-asan test-tsan bench clean
 
 deps:
 	@scripts/setup-deps
@@ -27,8 +29,17 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target orchd_unit
 	cd $(ASAN_BUILD) && ctest --output-on-failure -R '^unit$$'
 
+# The unit tests under ThreadSanitizer (not part of `make test`; see the
+# README for what it reports).
+test-tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DORCHD_TSAN=ON \
+	  -DORCHD_BENCH=OFF >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target orchd_unit
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=0 $(TSAN_OPTIONS)" \
+	  ctest --output-on-failure -R '^unit$$'
+
 bench: build
 	scripts/bench/storage
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
