@@ -2,7 +2,7 @@
 // messages from this one file; each later actor adds its interface here.
 #pragma once
 
-#include "actors/core/records.hpp"
+#include "actors/core/replies.hpp"
 #include "actors/core/type_ids.hpp"
 
 #include <caf/replies_to.hpp>

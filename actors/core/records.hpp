@@ -5,13 +5,10 @@
 
 #include "actors/core/states.hpp"
 
-#include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -534,72 +531,3 @@ typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
 }
 
 } // namespace orchd
-
-// -- answers to callers that are not actors ----------------------------------
-
-namespace orchd {
-
-/// A webhook as the HTTP layer received it: raw body and the headers intake
-/// needs, before any check.
-struct webhook_delivery {
-  /// "plane" or "github".
-  std::string source;
-  /// X-Plane-Event / X-GitHub-Event.
-  std::string event_type;
-  /// X-Plane-Delivery / X-GitHub-Delivery.
-  std::string delivery_id;
-  /// X-Plane-Signature / X-Hub-Signature-256.
-  std::string signature;
-  std::string body;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, webhook_delivery& x) {
-  return f(caf::meta::type_name("orchd::webhook_delivery"), x.source,
-           x.event_type, x.delivery_id, x.signature, x.body);
-}
-
-/// What intake did with a delivery it accepted. A refused one is an error
-/// instead (ec::bad_signature, ec::malformed_payload, ec::storage_failed).
-struct webhook_receipt {
-  /// The event row; 0 for a duplicate.
-  int64_t event_id = 0;
-  /// The delivery was recorded before.
-  bool duplicate = false;
-  /// Non-empty: recorded but not acted on, and why.
-  std::string ignored_because;
-};
-
-/// The daemon's health as intake sees it: storage answered.
-struct health_report {
-  int64_t running_jobs = 0;
-};
-
-/// The operator's view of the queue: counts, every running job, the newest
-/// jobs.
-struct queue_summary {
-  job_counts counts;
-  std::vector<job_row> running;
-  std::vector<job_row> recent;
-};
-
-/// Carries an actor's typed answer to a caller that is not an actor (an
-/// HTTP session): the caller's own function, which may run on any thread
-/// and posts onto the caller's executor. Local only: it never crosses
-/// machines. The actor never learns how the answer is shown.
-template <class T>
-struct reply_to {
-  std::function<void(caf::expected<T>)> deliver;
-};
-
-} // namespace orchd
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::webhook_receipt>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::health_report>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::task_row>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::job_row>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::queue_summary>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<bool>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<int64_t>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::active_task>>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::freeze_row>>)

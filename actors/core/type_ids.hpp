@@ -2,7 +2,7 @@
 // once by register_types().
 #pragma once
 
-#include "actors/core/records.hpp"
+#include "actors/core/replies.hpp"
 
 #include <caf/type_id.hpp>
 

@@ -210,27 +210,24 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
         }
         auto request = make_work_item_request(
             *project, *ev, st.max_attempts_of(project->first_agent));
-        worktree_spec spec;
-        spec.clone_path = project->clone_path;
-        spec.workspace_root = st.workspace_root;
-        spec.repo = project->repo;
-        spec.task_folder = project->task_folder;
-        spec.title = ev->name;
-        spec.text = ev->description;
+        // The task folder's README says what the event says.
+        auto title = ev->name;
+        auto text = ev->description;
         // The storage actor answers in request order, and each answer's
         // follow-up (git included) runs to its end before the next one: no
         // two creations interleave, without holding back the mailbox (an
         // await would park every later message in a cache CAF rescans).
         self->request(st.storage, storage_timeout, atom::make_task_v, request)
             .then(
-                [self, event_id, spec](task_claim& claim) mutable {
+                [self, event_id, project, title, text](task_claim& claim) {
                   auto& task = claim.task;
                   // The creator makes the worktree; a task still in 'created'
                   // (a crash after the commit, or a failed git) gets it again.
                   if (claim.created || task.stage == task_stage::created ||
                       task.stage == task_stage::setup_failed) {
-                    spec.branch = task.branch;
-                    spec.work_item_id = task.work_item_id;
+                    auto spec = spec_of(self->state, *project, task);
+                    spec.title = title;
+                    spec.text = text;
                     if (make_worktree(self, task, spec) && claim.created) {
                       ++self->state.created;
                       log::info("orchd.task_creator: task ", task.id, " ",

@@ -4,7 +4,7 @@
 // answers.
 #pragma once
 
-#include "actors/core/records.hpp"
+#include "actors/core/replies.hpp"
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
