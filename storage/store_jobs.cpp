@@ -255,7 +255,7 @@ std::vector<running_job> store::running_jobs() {
       "CAST((julianday('now') - julianday(j.started_at)) * 86400 AS INTEGER), "
       "r.exit_code, r.finished_at, "
       "CAST((julianday('now') - julianday(r.finished_at)) * 86400 AS INTEGER), "
-      "r.outcome, r.error, COALESCE(r.retry_after_s, 0) "
+      "r.outcome, r.error, COALESCE(r.retry_after_s, 0), r.output_path "
       "FROM jobs j LEFT JOIN agent_runs r ON r.id = j.run_id "
       "WHERE j.status = 'running' ORDER BY j.id");
   std::vector<running_job> result;
@@ -264,7 +264,7 @@ std::vector<running_job> store::running_jobs() {
     result.push_back(running_job{read_job(*q), q->int64(n), q->opt_int64(n + 1),
                                  q->text(n + 2), q->opt_int64(n + 3),
                                  parse_run_kind(q->text(n + 4)), q->text(n + 5),
-                                 q->int64(n + 6)});
+                                 q->int64(n + 6), q->text(n + 7)});
   return result;
 }
 

@@ -326,13 +326,15 @@ struct running_job {
   caf::optional<run_kind> run_outcome;
   std::string run_error;
   int64_t run_retry_after_s = 0;
+  /// Where the run's output went (its log file), empty without a run.
+  std::string run_output_path;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, running_job& x) {
   return f(caf::meta::type_name("orchd::running_job"), x.job, x.running_age_s,
            x.exit_code, x.run_finished_at, x.finished_age_s, x.run_outcome,
-           x.run_error, x.run_retry_after_s);
+           x.run_error, x.run_retry_after_s, x.run_output_path);
 }
 
 /// Job counts; the four legacy statuses are always reported.

@@ -8,7 +8,44 @@
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+
 namespace orchd {
+
+namespace {
+
+// The last `max` bytes of a file (empty if it cannot be read).
+std::string tail_of(const std::string& path, std::streamoff max) {
+  std::ifstream in{path, std::ios::binary | std::ios::ate};
+  if (!in)
+    return {};
+  auto size = static_cast<std::streamoff>(in.tellg());
+  auto from = std::max<std::streamoff>(0, size - max);
+  in.seekg(from);
+  std::string text(static_cast<size_t>(size - from), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
+// What the agent of a run the daemon did not see end printed as its result,
+// read from the run's log: an agent prints its result as its last act, so
+// one found there means the run finished (and must not run again) even
+// though the daemon died before recording it.
+caf::optional<agent_result> result_in_log(const running_job& r) {
+  if (r.run_output_path.empty())
+    return caf::none;
+  constexpr std::streamoff keep = 4 * 1024 * 1024;
+  auto result =
+      parse_agent_result(tail_of(r.run_output_path, keep), std::time(nullptr));
+  if (!result.parsed)
+    return caf::none;
+  return result;
+}
+
+} // namespace
 
 caf::expected<recovery_counts>
 recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
@@ -23,6 +60,12 @@ recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
                [&](caf::error& err) { failure = std::move(err); });
   if (failure)
     return failure;
+  // Records how a run the daemon did not see end ended.
+  auto record_end = [&](const run_outcome& out) {
+    self->request(storage, timeout, atom::finish_run_v, out)
+        .receive([](bool) {}, [&](caf::error& err) { failure = err; });
+    return !failure;
+  };
   recovery_counts counts;
   for (auto& r : jobs) {
     auto& job = r.job;
@@ -46,11 +89,30 @@ recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
       }
     }
     finalise_plan plan;
+    auto logged = !r.exit_code && job.run_id ? result_in_log(r) : caf::none;
     if (r.exit_code) {
       // The run ended and said how before the daemon died: finalise it
       // from that, exactly as the reaper's second tier would. Running the
       // agent again would repeat finished (paid for, maybe pushed) work.
       plan = plan_from_run(r, policy);
+    } else if (logged) {
+      // The agent printed its result, the daemon died before reading its
+      // end: record the run from the log, then finalise as above.
+      auto verdict = classify_run(*logged, -9);
+      run_outcome out;
+      out.run_id = *job.run_id;
+      out.exit_code = -9;
+      out.usage = logged->usage;
+      out.model = logged->model;
+      out.outcome = verdict.kind;
+      out.error = verdict.error;
+      out.retry_after_s = verdict.retry_after_s;
+      if (!record_end(out))
+        return failure;
+      log::info("recovery: job ", job.id, ": run ", *job.run_id,
+                " printed its result (", to_string(verdict.kind),
+                ") before the daemon died; recorded from its log");
+      plan = plan_finalise(job, *job.run_id, verdict, policy);
     } else {
       auto error = std::string{"the daemon restarted while the agent ran"};
       if (job.run_id) {
@@ -59,9 +121,7 @@ recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
         out.exit_code = -9;
         out.outcome = run_kind::shutdown;
         out.error = error;
-        self->request(storage, timeout, atom::finish_run_v, out)
-            .receive([](bool) {}, [&](caf::error& err) { failure = err; });
-        if (failure)
+        if (!record_end(out))
           return failure;
       }
       plan = plan_finalise(job, job.run_id.value_or(0),

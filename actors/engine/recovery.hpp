@@ -29,7 +29,9 @@ struct recovery_counts {
 /// an agent still alive at the job's recorded pid (one the Python
 /// orchestrator started, at cutover) gets SIGTERM, then SIGKILL after the
 /// grace, and is waited for.
-/// A job whose run recorded its end is finalised from it; any other has
+/// A job whose run recorded its end is finalised from it; so is one whose
+/// agent printed its result to the run's log before the daemon died (the
+/// run is recorded from the log first); any other has
 /// its run recorded as ended by the restart and is put back as an
 /// interruption (its attempt given back; the policy's max_interruptions-th
 /// fails it). Blocks: call it before the scheduler starts.

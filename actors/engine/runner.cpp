@@ -4,6 +4,7 @@
 #include "actors/core/log.hpp"
 #include "actors/logic/agent_result.hpp"
 #include "actors/os/child_process.hpp"
+#include "actors/os/crash_point.hpp"
 #include "actors/os/worktree.hpp"
 
 #include <caf/actor_system.hpp>
@@ -93,6 +94,7 @@ void on_exit(runner_pointer self, process_exit e) {
                 out)
       .then(
           [self, verdict](bool) {
+            crash_point(crash_at::outcome);
             report(self, verdict.kind, verdict.error, verdict.retry_after_s);
           },
           [self, verdict](const caf::error& err) {
@@ -191,6 +193,7 @@ void launch(runner_pointer self) {
             log::info(job_name(st), ": started run ", st.run_id, ", pid ",
                       st.pid, " (agent ", st.job.agent, ", attempt ",
                       st.job.attempts, "/", st.job.max_attempts, ")");
+            crash_point(crash_at::spawn);
           },
           [self](const caf::error& err) {
             log::warn(job_name(self->state),

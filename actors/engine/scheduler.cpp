@@ -4,6 +4,7 @@
 #include "actors/core/log.hpp"
 #include "actors/engine/finalise.hpp"
 #include "actors/engine/runner.hpp"
+#include "actors/os/crash_point.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -127,6 +128,7 @@ void send_claim(scheduler_pointer self, const claim_options& opts) {
   self->request(st.storage, st.settings.storage_timeout, atom::claim_v, opts)
       .then(
           [self](job_row& job) {
+            crash_point(crash_at::claim);
             --self->state.claiming;
             if (self->state.draining) {
               // Claimed just as the drain began: give it back untouched.
@@ -242,6 +244,8 @@ void finalise(scheduler_pointer self, const run_report& report) {
   ++st.finalising;
   auto done = [self, job, plan](bool won) {
     log_finalised(job, plan, won);
+    if (won)
+      crash_point(crash_at::finalise);
     if (won && std::holds_alternative<job_mark>(plan.write) &&
         plan.mark().status == job_status::done)
       log::info("orchd.scheduler: agent_finished: job ", job.id, ", task ",

@@ -10,6 +10,7 @@
 #include "tests/support/test.hpp"
 
 #include <csignal>
+#include <fstream>
 
 using namespace orchd;
 using orchd::test::sql_value;
@@ -46,7 +47,8 @@ struct recovery_fixture {
     j.repo = "r";
     auto id = unbox(st.enqueue(j));
     REQUIRE(unbox(st.claim_next_job({})).id == id);
-    run_start start{id, new_run{caf::none, "developer", "", "", ""}, "/x"};
+    run_start start{id, new_run{caf::none, "developer", "", "", ""},
+                    dir.file("")};
     return {id, unbox(st.begin_run(start))};
   }
 
@@ -85,6 +87,30 @@ TEST_CASE_FIXTURE(recovery_fixture, "a run that recorded success before the "
   CHECK(counts.requeued == 0);
   CHECK(job(id, "status") == "done");
   CHECK(sql_value(*db, "SELECT COUNT(*) FROM agent_runs") == "1");
+}
+
+TEST_CASE_FIXTURE(recovery_fixture, "a result the agent printed to its log "
+                                    "before the daemon died finishes the "
+                                    "run; a cut-off one does not") {
+  auto [printed, run1] = running_job();
+  auto [cut, run2] = running_job();
+  auto log_of = [&](int64_t run) {
+    return std::ofstream{dir.file(std::to_string(run) + ".log")};
+  };
+  log_of(run1) << "some noise on stderr\n"
+               << R"({"type":"result","subtype":"success","is_error":false,)"
+               << R"("result":"ok","usage":{"input_tokens":7,)"
+               << R"("output_tokens":9}})"
+               << "\n";
+  log_of(run2) << R"({"type":"result","subtype":"success","is_e)";
+  auto counts = recover();
+  CHECK(counts.finalised == 1);
+  CHECK(counts.requeued == 1);
+  CHECK(job(printed, "status, attempts") == "done|1");
+  CHECK(sql_value(*db, "SELECT outcome, input_tokens, output_tokens FROM "
+                       "agent_runs WHERE id = " +
+                           std::to_string(run1)) == "success|7|9");
+  CHECK(job(cut, "status, attempts, interruptions") == "queued|0|1");
 }
 
 TEST_CASE_FIXTURE(recovery_fixture, "a recorded transient failure backs off; "

@@ -3,6 +3,7 @@
 // signals. Jobs are put in the file before the daemon starts, as a previous
 // daemon would have left them; the daemon claims them on start.
 #include "actors/os/child_process.hpp"
+#include "actors/os/crash_point.hpp"
 #include "storage/store.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
@@ -555,4 +556,97 @@ TEST_CASE("a daemon that cannot listen on its port runs no agent") {
   CHECK(e.sql("SELECT COUNT(*) FROM agent_runs") == "0");
   CHECK(e.trace().empty());
   ::close(holder);
+}
+
+namespace {
+
+// Processes still running whose environment holds `marker` (this test's
+// trace path: only its agents have it).
+std::vector<pid_t> processes_with(const std::string& marker) {
+  std::vector<pid_t> out;
+  auto dir = opendir("/proc");
+  while (auto ent = readdir(dir)) {
+    if (ent->d_name[0] < '1' || ent->d_name[0] > '9')
+      continue;
+    auto env = slurp(std::string{"/proc/"} + ent->d_name + "/environ");
+    if (env.find(marker) != std::string::npos)
+      out.push_back(static_cast<pid_t>(std::atoi(ent->d_name)));
+  }
+  closedir(dir);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("kill -9 at each point of a job's life: after the restart no job "
+          "has two success runs, each ends once, no agent is left") {
+  // The first daemon kills itself at the point (ORCHD_CRASH_AT), whatever
+  // the other job is doing then; the second runs without it.
+  struct point {
+    const char* name;
+    // What the first daemon's agents do: at after_spawn they must still
+    // run when it dies.
+    std::string content;
+  };
+  for (auto p : {point{crash_at::claim, "[fake:success]"},
+                 point{crash_at::spawn, "[fake:slow]"},
+                 point{crash_at::outcome, "[fake:success]"},
+                 point{crash_at::finalise, "[fake:success]"}}) {
+    std::string name = p.name;
+    CAPTURE(name);
+    engine e;
+    // One at a time: the second job waits in the queue, so what the crash
+    // interrupts is exactly the point (with two agents at once, one may
+    // print its result into a pipe the dying daemon never reads, and run
+    // again).
+    e.cfg["scheduler"]["max_concurrency"] = 1;
+    std::vector<int64_t> ids{e.job("developer", p.content),
+                             e.job("developer", p.content)};
+    e.start(
+        {std::string{"ORCHD_CRASH_AT="} + p.name, "FAKE_AGENT_SLEEP_S=300"});
+    REQUIRE_MESSAGE(e.daemon->wait_exit() == 128 + SIGKILL, e.daemon->output());
+    CHECK(e.daemon->output().find(std::string{"crash point "} + p.name) !=
+          std::string::npos);
+    e.start({"FAKE_AGENT_SLEEP_S=0"});
+    e.wait_all_done(ids);
+    std::map<int64_t, int> ends;
+    for (auto& t : e.trace())
+      ends[t.job] += t.what == "end" ? 1 : 0;
+    for (auto id : ids)
+      CHECK(ends[id] == 1);
+    CHECK(e.sql("SELECT COUNT(*) FROM agent_runs WHERE outcome = 'success' "
+                "GROUP BY job_id HAVING COUNT(*) > 1") == "");
+    CHECK(e.sql("SELECT COUNT(*) FROM agent_runs WHERE outcome = 'success'") ==
+          "2");
+    // No run left without an end, no code-fault attempt spent.
+    CHECK(e.sql("SELECT COUNT(*) FROM agent_runs WHERE finished_at IS NULL") ==
+          "0");
+    CHECK(e.sql("SELECT DISTINCT attempts FROM jobs") == "1");
+    auto left = processes_with("FAKE_AGENT_TRACE=" + e.dir.file("trace"));
+    left.erase(std::remove(left.begin(), left.end(), e.daemon->pid()),
+               left.end());
+    CHECK(left.empty());
+  }
+}
+
+TEST_CASE("at cutover, a live agent left by the legacy orchestrator is "
+          "stopped before its job runs again") {
+  engine e;
+  auto id = e.job("developer", "[fake:success]");
+  REQUIRE(test::unbox(e.store().claim_next_job({})).id == id);
+  // The "Python" agent: a sleeping process carrying its job's id.
+  child_process legacy{"/usr/bin/env",
+                       {"ORCHD_JOB_ID=" + std::to_string(id), "sleep", "300"},
+                       e.dir.path().string()};
+  REQUIRE(
+      test::eventually([&] { return looks_like_agent(legacy.pid(), id, {}); }));
+  e.sql("UPDATE jobs SET pid = " + std::to_string(legacy.pid()) +
+        " WHERE id = " + std::to_string(id));
+  e.start();
+  e.wait_done(id);
+  CHECK(legacy.wait_exit() == 128 + SIGTERM);
+  CHECK(e.daemon->output().find("still runs (started by an earlier "
+                                "orchestrator)") != std::string::npos);
+  CHECK(e.sql("SELECT outcome FROM agent_runs WHERE job_id = " +
+              std::to_string(id)) == "success");
 }
