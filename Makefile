@@ -5,8 +5,9 @@ JOBS       ?= $(shell nproc)
 CONFIG     ?= conf/orchd.json
 
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
 
-.PHONY: deps build run test test-asan test-tsan bench clean
+.PHONY: deps build run test test-asan test-tsan fuzz bench clean
 
 deps:
 	@scripts/setup-deps
@@ -38,8 +39,17 @@ test-tsan: deps
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=0 $(TSAN_OPTIONS)" \
 	  ctest --output-on-failure -R '^unit$$'
 
+# The libFuzzer targets, built with clang (not part of `make test`); run
+# them with scripts/fuzz.
+fuzz: deps
+	@scripts/setup-deps clang libclang-rt-14-dev
+	@CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DORCHD_FUZZ=ON -DORCHD_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_http_request \
+	  fuzz_payload fuzz_signature fuzz_config fuzz_agent_result
+
 bench: build
 	scripts/bench/storage
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

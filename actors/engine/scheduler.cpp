@@ -35,7 +35,8 @@ int64_t claims_to_send(const scheduler_state& st) {
 // Repos with a cap of their own that their running jobs fill.
 std::vector<std::string> repos_at_cap(const scheduler_state& st) {
   std::vector<std::string> out;
-  for (auto& [repo, cap] : st.settings.repo_caps) {
+  for (auto& [name, cap] : st.settings.repo_caps) {
+    const auto& repo = name; // a binding a lambda may capture (C++17)
     auto n = std::count_if(st.running.begin(), st.running.end(), [&](auto& kv) {
       return kv.second.job.repo == repo;
     });

@@ -142,13 +142,14 @@ public:
       return fail(path.empty() ? "(top level)" : path, "expected an object");
     keys k{*this, {}};
     keys_of(k, out);
-    for (auto& [key, value] : j.items()) {
+    for (auto& item : j.items()) {
+      const auto& key = item.key();
       auto sub = join(path, key);
       auto i = std::find_if(k.found.begin(), k.found.end(),
                             [&](auto& f) { return f.name == key; });
       if (i == k.found.end())
         return fail(sub, "unknown key");
-      i->read(value, sub);
+      i->read(item.value(), sub);
       if (!ok())
         return;
     }

@@ -110,14 +110,7 @@ caf::optional<nlohmann::json> body_object(const std::string& body) {
 
 void dispatch_webhook(const route& r, request& req, const backends& actors,
                       respond_fn respond) {
-  bool plane = r.kind == route::plane;
-  webhook_delivery d;
-  d.source = plane ? "plane" : "github";
-  d.event_type = header(req, plane ? "X-Plane-Event" : "X-GitHub-Event");
-  d.delivery_id = header(req, plane ? "X-Plane-Delivery" : "X-GitHub-Delivery");
-  d.signature =
-      header(req, plane ? "X-Plane-Signature" : "X-Hub-Signature-256");
-  d.body = std::move(req.body());
+  auto d = delivery_of(r, req);
   // A sender retries on 503: say so plainly, whatever storage's error was.
   reply_to<webhook_receipt> reply{
       [respond = std::move(respond)](caf::expected<webhook_receipt> x) {
@@ -173,6 +166,18 @@ void dispatch_add_dep(const route& r, request& req, const backends& actors,
 }
 
 } // namespace
+
+webhook_delivery delivery_of(const route& r, request& req) {
+  bool plane = r.kind == route::plane;
+  webhook_delivery d;
+  d.source = plane ? "plane" : "github";
+  d.event_type = header(req, plane ? "X-Plane-Event" : "X-GitHub-Event");
+  d.delivery_id = header(req, plane ? "X-Plane-Delivery" : "X-GitHub-Delivery");
+  d.signature =
+      header(req, plane ? "X-Plane-Signature" : "X-Hub-Signature-256");
+  d.body = std::move(req.body());
+  return d;
+}
 
 void dispatch_request(const route& r, request& req, const backends& actors,
                       respond_fn respond) {

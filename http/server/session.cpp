@@ -34,12 +34,7 @@ void session::refuse_busy() {
 void session::read_header() {
   // A fresh parser per request: limits apply to this request alone.
   parser_.emplace();
-  parser_->header_limit(static_cast<uint32_t>(server_.opts.header_limit));
-  // The route, and so its body limit, is known only after the header: until
-  // then the largest limit applies (a declared length beyond it is refused
-  // while the header is parsed).
-  parser_->body_limit(
-      std::max(server_.opts.body_limit, server_.opts.webhook_body_limit));
+  prepare_parser(*parser_, server_.opts);
   stream_.expires_after(server_.opts.header_timeout);
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
@@ -57,6 +52,62 @@ bool is_json(beast::string_view content_type) {
 
 } // namespace
 
+void prepare_parser(request_parser& p, const server_options& opts) {
+  p.header_limit(static_cast<uint32_t>(opts.header_limit));
+  // The route, and so its body limit, is known only after the header: until
+  // then the largest limit applies (a declared length beyond it is refused
+  // while the header is parsed).
+  p.body_limit(std::max(opts.body_limit, opts.webhook_body_limit));
+}
+
+http_answer read_error_answer(beast::error_code ec) {
+  if (ec == bhttp::error::body_limit)
+    return error_answer(413, "body too large");
+  if (ec == bhttp::error::header_limit)
+    return error_answer(431, "request headers too large");
+  return error_answer(400, "malformed request: " + ec.message());
+}
+
+header_verdict check_header(const request_parser& p,
+                            const server_options& opts) {
+  header_verdict out;
+  auto refuse = [&](int status, std::string text) {
+    out.refusal = error_answer(status, text);
+    return out;
+  };
+  auto& req = p.get();
+  // Beast accepts repeated equal Content-Lengths; a smuggling-safe server
+  // does not.
+  if (req.count(bhttp::field::content_length) > 1)
+    return refuse(400, "more than one Content-Length");
+  out.found = find_route(req.method(), req.target());
+  auto& r = out.found;
+  if (r.kind == route::not_found)
+    return refuse(404, "no such path");
+  if (r.kind == route::wrong_method)
+    return refuse(405, std::string{"use "} + r.allow);
+  if (r.is_admin()) {
+    auto auth = req[bhttp::field::authorization];
+    constexpr beast::string_view scheme = "Bearer ";
+    bool ok = auth.size() > scheme.size() &&
+              beast::iequals(auth.substr(0, scheme.size()), scheme) &&
+              secret_matches(opts.admin_token,
+                             std::string_view{auth.data() + scheme.size(),
+                                              auth.size() - scheme.size()});
+    if (!ok)
+      return refuse(401, "admin routes need "
+                         "Authorization: Bearer <admin token>");
+  }
+  out.body_limit = r.is_webhook() ? opts.webhook_body_limit : opts.body_limit;
+  if (r.takes_json() && !is_json(req[bhttp::field::content_type]))
+    return refuse(415, "Content-Type must be application/json");
+  if (auto declared = p.content_length();
+      declared && *declared > out.body_limit)
+    return refuse(413, "body larger than " + std::to_string(out.body_limit) +
+                           " bytes");
+  return out;
+}
+
 void session::on_header(beast::error_code ec, size_t) {
   if (ec == bhttp::error::end_of_stream || ec == net::error::eof)
     return close();
@@ -64,48 +115,13 @@ void session::on_header(beast::error_code ec, size_t) {
     log::debug("http: header read timed out, closing");
     return close();
   }
-  if (ec == bhttp::error::body_limit)
-    return answer(error_answer(413, "body too large"), false);
-  if (ec == bhttp::error::header_limit)
-    return answer(error_answer(431, "request headers too large"), false);
   if (ec)
-    return answer(error_answer(400, "malformed request: " + ec.message()),
-                  false);
-  auto& req = parser_->get();
-  // Beast accepts repeated equal Content-Lengths; a smuggling-safe server
-  // does not.
-  if (req.count(bhttp::field::content_length) > 1)
-    return answer(error_answer(400, "more than one Content-Length"), false);
-  route_ = find_route(req.method(), req.target());
-  if (route_.kind == route::not_found)
-    return answer(error_answer(404, "no such path"), false);
-  if (route_.kind == route::wrong_method) {
-    auto a = error_answer(405, std::string{"use "} + route_.allow);
-    return answer(std::move(a), false);
-  }
-  if (route_.is_admin()) {
-    auto auth = req[bhttp::field::authorization];
-    constexpr beast::string_view scheme = "Bearer ";
-    bool ok = auth.size() > scheme.size() &&
-              beast::iequals(auth.substr(0, scheme.size()), scheme) &&
-              secret_matches(server_.opts.admin_token,
-                             std::string_view{auth.data() + scheme.size(),
-                                              auth.size() - scheme.size()});
-    if (!ok)
-      return answer(error_answer(401, "admin routes need "
-                                      "Authorization: Bearer <admin token>"),
-                    false);
-  }
-  size_t limit = route_.is_webhook() ? server_.opts.webhook_body_limit
-                                     : server_.opts.body_limit;
-  if (route_.takes_json() && !is_json(req[bhttp::field::content_type]))
-    return answer(error_answer(415, "Content-Type must be application/json"),
-                  false);
-  if (auto declared = parser_->content_length(); declared && *declared > limit)
-    return answer(error_answer(413, "body larger than " +
-                                        std::to_string(limit) + " bytes"),
-                  false);
-  parser_->body_limit(limit);
+    return answer(read_error_answer(ec), false);
+  auto verdict = check_header(*parser_, server_.opts);
+  route_ = verdict.found;
+  if (verdict.refusal)
+    return answer(std::move(*verdict.refusal), false);
+  parser_->body_limit(verdict.body_limit);
   stream_.expires_after(server_.opts.body_timeout);
   bhttp::async_read(
       stream_, buffer_, *parser_,
@@ -113,15 +129,12 @@ void session::on_header(beast::error_code ec, size_t) {
 }
 
 void session::on_body(beast::error_code ec, size_t) {
-  if (ec == bhttp::error::body_limit)
-    return answer(error_answer(413, "body too large"), false);
   if (ec == beast::error::timeout) {
     log::debug("http: body read timed out, closing");
     return close();
   }
   if (ec)
-    return answer(error_answer(400, "malformed request: " + ec.message()),
-                  false);
+    return answer(read_error_answer(ec), false);
   stream_.expires_never();
   auto& req = parser_->get();
   auto keep_alive = req.keep_alive();

@@ -66,6 +66,30 @@ struct route {
 /// Finds the route of a method and target (path and query).
 route find_route(bhttp::verb method, beast::string_view target);
 
+using request_parser = bhttp::request_parser<bhttp::string_body>;
+
+/// Starts a parser for one request: the header limit, and until the route
+/// is known the largest body limit.
+void prepare_parser(request_parser& p, const server_options& opts);
+
+/// The answer to a request that could not be read (413, 431, 400).
+http_answer read_error_answer(beast::error_code ec);
+
+/// What a request's header alone decides, before its body is read: its
+/// route and body limit, or the answer that refuses it (400, 404, 405, 401,
+/// 415, 413).
+struct header_verdict {
+  route found{route::not_found};
+  size_t body_limit = 0;
+  std::optional<http_answer> refusal;
+};
+header_verdict check_header(const request_parser& p,
+                            const server_options& opts);
+
+/// The webhook delivery a complete request to a webhook route carries (its
+/// body moved out).
+webhook_delivery delivery_of(const route& r, request& req);
+
 /// Hands a complete request to its actor; `respond` may run on any thread.
 void dispatch_request(const route& r, request& req, const backends& actors,
                       std::function<void(http_answer)> respond);
