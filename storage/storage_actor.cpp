@@ -28,6 +28,16 @@ void storage_state::fail_batch(const caf::error& err) {
     r->fail(err);
 }
 
+void storage_state::write_failed(const std::string& what) {
+  ++failed_writes;
+  if (writes_failing)
+    return;
+  writes_failing = true;
+  log::error("orchd.storage: writes fail: ", what,
+             "; each is answered with an error (webhooks: 503, so senders "
+             "retry) until one commits");
+}
+
 void storage_state::flush() {
   if (!db || !db->in_transaction()) {
     // Nothing open, or SQLite already rolled the batch back (and failed it).
@@ -37,8 +47,10 @@ void storage_state::flush() {
   try {
     db->prepare("COMMIT")->step();
   } catch (const sql_error& e) {
-    log::error("orchd.storage: commit failed, rolling back ", batch.size(),
-               " requests: ", e.what());
+    if (!writes_failing)
+      log::error("orchd.storage: commit failed, rolling back ", batch.size(),
+                 " requests: ", e.what());
+    write_failed(e.what());
     ++stats.failed_commits;
     if (db->in_transaction()) {
       try {
@@ -52,6 +64,12 @@ void storage_state::flush() {
     return;
   }
   ++stats.commits;
+  if (writes_failing) {
+    log::warn("orchd.storage: writes commit again, after ", failed_writes,
+              " failed");
+    writes_failing = false;
+    failed_writes = 0;
+  }
   stats.largest_batch =
       std::max(stats.largest_batch, static_cast<int64_t>(batch.size()));
   auto replies = std::move(batch);
@@ -145,7 +163,7 @@ caf::result<value_of<F>> write(storage_pointer self, F f,
     if (how == atomicity::savepoint)
       db.prepare("SAVEPOINT request")->step();
   } catch (const sql_error& e) {
-    log::error("orchd.storage: cannot open a write: ", e.what());
+    st.write_failed(std::string{"cannot open a write: "} + e.what());
     return failed(e);
   }
   caf::expected<T> result{caf::error{}};
@@ -153,6 +171,7 @@ caf::result<value_of<F>> write(storage_pointer self, F f,
     result = f(*st.data);
   } catch (const sql_error& e) {
     result = failed(e);
+    st.write_failed(e.what());
     if (!db.in_transaction()) {
       log::error("orchd.storage: SQLite rolled back the batch: ", e.what());
       st.fail_batch(result.error());

@@ -34,6 +34,14 @@ struct storage_state {
   storage_stats stats;
   /// Writes handled since the last flush message was queued.
   size_t arrivals_since_flush = 0;
+  /// Writes have failed since the last commit (disk full, I/O error), and
+  /// how many: logged once when it starts and once when it ends, not per
+  /// request.
+  bool writes_failing = false;
+  int64_t failed_writes = 0;
+
+  /// Notes a failed write (a request's statements or a commit).
+  void write_failed(const std::string& what);
 
   /// Commits the open transaction, then answers every request of the batch
   /// (or, if the commit fails, rolls back and fails them all).

@@ -6,8 +6,10 @@
 #include "tests/support/test.hpp"
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/mount.h>
 
 using namespace orchd;
 using test::connection;
@@ -50,7 +52,13 @@ struct daemon_fixture {
   std::unique_ptr<test::child_process> proc;
   uint16_t port = 0;
 
-  daemon_fixture() {
+  daemon_fixture() { start(); }
+
+  // No daemon yet: the test starts it (on a database of its choosing).
+  explicit daemon_fixture(std::string database)
+      : db(std::move(database)) {}
+
+  void start() {
     std::ofstream{dir.file("orchd.json")} << R"({
       "listen": {"port": 0},
       "http": {"webhook_body_limit_bytes": 65536, "header_limit_bytes": 4096,
@@ -71,6 +79,8 @@ struct daemon_fixture {
   }
 
   ~daemon_fixture() {
+    if (!proc)
+      return;
     proc->signal(SIGTERM);
     CHECK(proc->wait_exit() == 0);
   }
@@ -248,4 +258,89 @@ TEST_CASE_FIXTURE(daemon_fixture, "a signed body with a bad header is 400, "
   CHECK(status_of(roundtrip("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")) ==
         200);
   CHECK(events() == 1);
+}
+
+namespace {
+
+// A tmpfs of `bytes` mounted on a fresh folder for the test's lifetime
+// (needs root, as CI runs; `ok()` says whether it could).
+struct small_filesystem {
+  test::temp_dir dir;
+  std::string path = dir.file("fs");
+  bool mounted = false;
+
+  explicit small_filesystem(size_t bytes) {
+    std::filesystem::create_directories(path);
+    auto options = "size=" + std::to_string(bytes) + ",mode=0700";
+    mounted = ::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) == 0;
+  }
+  ~small_filesystem() {
+    if (mounted)
+      ::umount2(path.c_str(), MNT_DETACH);
+  }
+
+  // Writes a file until the filesystem is full.
+  void fill(const std::string& name) {
+    std::ofstream out{path + "/" + name, std::ios::binary};
+    std::string block(4096, 'x');
+    while (out.write(block.data(), block.size()) && out.flush()) {
+    }
+  }
+};
+
+} // namespace
+
+TEST_CASE("disk full: webhooks answer 503, nothing acknowledged is lost, and "
+          "intake resumes by itself when space returns") {
+  small_filesystem fs{8 * 1024 * 1024};
+  if (!fs.mounted) {
+    MESSAGE("cannot mount a tmpfs here (not root?): disk-full test not run");
+    return;
+  }
+  daemon_fixture d{fs.path + "/orchd.db"};
+  d.start();
+  auto pid = d.proc->pid();
+  // A body with some weight, each delivery a new row.
+  std::string body = R"({"action":"completed","check_run":{"head_sha":")" +
+                     std::string(40, 'a') + R"(","conclusion":"success",)" +
+                     R"("name":")" + std::string(8000, 'n') +
+                     R"("},"repository":{"full_name":"acme/widgets"}})";
+  std::vector<std::string> acknowledged;
+  int n = 0;
+  auto deliver = [&] {
+    auto id = "full-" + std::to_string(n++);
+    auto status = status_of(
+        d.roundtrip(post("/webhooks/github", body, github_headers(body, id))));
+    if (status == 200 || status == 202)
+      acknowledged.push_back(id);
+    return status;
+  };
+  REQUIRE(deliver() == 200);
+  fs.fill("filler");
+  // Whatever SQLite's pages still had room for is taken; then 503.
+  int status = 0;
+  for (int i = 0; i < 500 && status != 503; ++i)
+    status = deliver();
+  REQUIRE_MESSAGE(status == 503, d.proc->output());
+  for (int i = 0; i < 5; ++i)
+    CHECK(deliver() == 503);
+  std::filesystem::remove(fs.path + "/filler");
+  // The next delivery is stored: no restart, same process.
+  CHECK(deliver() == 200);
+  CHECK(deliver() == 200);
+  CHECK(d.proc->pid() == pid);
+  // Said once when it began and once when it ended, not per request.
+  CHECK(d.proc->wait_for_output("orchd.storage: writes commit again"));
+  auto& log = d.proc->output();
+  auto first = log.find("orchd.storage: writes fail");
+  CHECK(first != std::string::npos);
+  CHECK(log.find("orchd.storage: writes fail", first + 1) == std::string::npos);
+  CHECK(status_of(d.roundtrip("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")) ==
+        200);
+  auto db = test::open_db(d.db);
+  for (auto& id : acknowledged)
+    CHECK_MESSAGE(test::sql_rows(*db, "SELECT COUNT(*) FROM events WHERE "
+                                      "delivery_id = '" +
+                                          id + "'") == "1\n",
+                  id);
 }
