@@ -2,9 +2,11 @@
 #include "actors/daemon/daemon.hpp"
 
 #include "actors/core/error.hpp"
+#include "actors/os/environment.hpp"
 
 #include <iostream>
 #include <string>
+#include <utility>
 
 namespace orchd {
 
@@ -34,11 +36,29 @@ bool parse_port(const std::string& text, int64_t& out) {
   return out <= 65535;
 }
 
+// Reads every secret (variable, NAME_FILE or systemd credential) and wipes
+// it from the environment.
+caf::error load_secrets(secrets_config& s) {
+  for (auto [name, value] :
+       {std::pair{&s.plane_webhook_secret_env, &s.plane_webhook_secret},
+        std::pair{&s.github_webhook_secret_env, &s.github_webhook_secret},
+        std::pair{&s.admin_token_env, &s.admin_token},
+        std::pair{&s.telegram_token_env, &s.telegram_token},
+        std::pair{&s.plane_api_key_env, &s.plane_api_key}}) {
+    auto secret = take_secret(*name);
+    if (!secret)
+      return secret.error();
+    *value = std::move(*secret);
+  }
+  return caf::none;
+}
+
 int check_config(const std::string& file) {
   auto cfg = load_config(file);
   if (!cfg)
     return config_failure(cfg.error());
-  read_secrets(cfg->secrets);
+  if (auto err = load_secrets(cfg->secrets))
+    return config_failure(err);
   std::cout << to_json(*cfg).dump(2) << "\n";
   return exit_ok;
 }
@@ -83,7 +103,8 @@ int serve_command(int argc, char** argv) {
     cfg->log_level = level;
   if (auto err = validate_config(*cfg))
     return config_failure(err);
-  read_secrets(cfg->secrets);
+  if (auto err = load_secrets(cfg->secrets))
+    return config_failure(err);
   return serve(*cfg);
 }
 

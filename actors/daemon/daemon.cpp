@@ -13,7 +13,9 @@
 #include "actors/intake/ci_events.hpp"
 #include "actors/intake/intake.hpp"
 #include "actors/intake/task_creator.hpp"
+#include "actors/logic/signature.hpp"
 #include "actors/os/child_process.hpp"
+#include "actors/os/environment.hpp"
 #include "actors/os/instance_lock.hpp"
 #include "http/server/server.hpp"
 #include "storage/database.hpp"
@@ -84,11 +86,8 @@ make_runner_settings(const config& cfg, const std::string& instance) {
   s->kill_grace = std::chrono::seconds(cfg.runner.kill_grace_s);
   s->workspace_root = absolute_path(cfg.workspace_root);
   s->instance = instance;
-  auto& sec = cfg.secrets;
-  s->env = current_environment({sec.plane_webhook_secret_env,
-                                sec.github_webhook_secret_env,
-                                sec.admin_token_env, sec.telegram_token_env,
-                                sec.plane_api_key_env, "ORCHD_INSTANCE"});
+  // The secrets were taken out of the environment when they were read.
+  s->env = child_environment(cfg.runner.pass_env);
   return s;
 }
 
@@ -340,7 +339,12 @@ int serve(const config& cfg) {
   };
   // The agents this daemon starts carry its database's path, so the next
   // daemon over the same file finds those left behind.
-  auto instance = absolute_path(cfg.database.path);
+  // Agents carry it (ORCHD_INSTANCE) so a restart finds what this
+  // database's daemons started; opaque, so it does not tell them where the
+  // database is.
+  auto instance =
+      hmac_sha256_hex("orchd instance", absolute_path(cfg.database.path))
+          .substr(0, 16);
   auto runners = make_runner_settings(cfg, instance);
   if (auto err = make_folders(*runners))
     return give_up(err);

@@ -142,6 +142,7 @@ void keys_of(V& v, runner_config& x) {
   v("output_cap_bytes", x.output_cap_bytes, at_least(0));
   v("kill_grace_s", x.kill_grace_s, at_least(0));
   v("drain_s", x.drain_s, at_least(0));
+  v("pass_env", x.pass_env, each_not_empty());
 }
 
 template <class V>
@@ -251,18 +252,6 @@ caf::expected<config> load_config(const std::string& file) {
     return caf::make_error(ec::invalid_config,
                            file + ": " + describe(cfg.error()));
   return cfg;
-}
-
-void read_secrets(secrets_config& s) {
-  auto env = [](const std::string& name) {
-    auto value = std::getenv(name.c_str());
-    return value != nullptr ? std::string{value} : std::string{};
-  };
-  s.plane_webhook_secret = env(s.plane_webhook_secret_env);
-  s.github_webhook_secret = env(s.github_webhook_secret_env);
-  s.admin_token = env(s.admin_token_env);
-  s.telegram_token = env(s.telegram_token_env);
-  s.plane_api_key = env(s.plane_api_key_env);
 }
 
 json to_json(const config& c) {

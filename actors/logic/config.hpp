@@ -144,6 +144,11 @@ struct runner_config {
   /// On SIGTERM running agents get this long to finish (a second signal
   /// skips it); those still running are then killed and requeued.
   int64_t drain_s = 600;
+  /// Variables of the daemon's environment agents keep besides PATH, HOME,
+  /// LANG, LC_*, TERM, TZ, USER, LOGNAME, SHELL and TMPDIR (a trailing '*'
+  /// matches a prefix). Secrets the daemon reads are never passed.
+  std::vector<std::string> pass_env = {"ANTHROPIC_*", "CLAUDE_*",
+                                       "FAKE_AGENT_*"};
 };
 
 struct reaper_config {
@@ -201,9 +206,6 @@ caf::expected<config> parse_config(const std::string& text);
 
 /// Reads and parses a file (see parse_config); the error names the file.
 caf::expected<config> load_config(const std::string& file);
-
-/// Fills the secret values from the environment variables the config names.
-void read_secrets(secrets_config& secrets);
 
 /// Checks every key's rules and how keys relate (after command-line
 /// overrides too); none when the configuration is usable.

@@ -26,8 +26,6 @@
 #include <thread>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace orchd {
 
 namespace asio = boost::asio;
@@ -371,21 +369,6 @@ bool group_alive(pid_t pgid) {
 }
 
 } // namespace
-
-std::vector<std::string>
-current_environment(const std::vector<std::string>& drop) {
-  std::vector<std::string> out;
-  for (auto e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry = *e;
-    auto name = entry.substr(0, entry.find('='));
-    bool secret = false;
-    for (auto& d : drop)
-      secret = secret || (!d.empty() && d == name);
-    if (!secret)
-      out.push_back(std::move(entry));
-  }
-  return out;
-}
 
 std::vector<int64_t> find_agent_groups(const std::string& instance,
                                        int64_t job_id) {

@@ -59,11 +59,6 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// The environment of this process as "KEY=VALUE", without the variables
-/// named in `drop` (secrets an agent must not see).
-std::vector<std::string>
-current_environment(const std::vector<std::string>& drop);
-
 /// The process groups of agents a daemon over `instance` started for
 /// `job_id`, found by the ORCHD_INSTANCE and ORCHD_JOB_ID variables of the
 /// processes still alive (so it works without a stamped pid, and never

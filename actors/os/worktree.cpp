@@ -1,6 +1,7 @@
 #include "actors/os/worktree.hpp"
 
 #include "actors/core/error.hpp"
+#include "actors/os/environment.hpp"
 
 #include <cctype>
 #include <cerrno>
@@ -10,8 +11,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace orchd {
 
@@ -30,13 +29,21 @@ command_result run_command(const std::vector<std::string>& argv) {
                                    O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  // Only 0-2: no socket, database or log of the daemon's reaches the child.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  // Nor any variable of its environment beyond the allow-list.
+  auto env = child_environment();
+  std::vector<char*> envp;
+  for (auto& e : env)
+    envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   std::vector<char*> args;
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
   auto rc =
-      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(fds[1]);
   if (rc != 0) {
@@ -91,6 +98,21 @@ bool worktree_exists(const worktree_spec& spec) {
   return fs::exists(fs::path{worktree_path(spec)} / ".git", err);
 }
 
+namespace {
+
+// git, with no hook and no fsmonitor of the clone's run (a clone's config
+// is not orchd's to trust), and its arguments after the options.
+command_result git(const std::string& clone,
+                   std::initializer_list<std::string> args) {
+  std::vector<std::string> argv{
+      "git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+      "-C",  clone};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
+
+} // namespace
+
 caf::expected<std::string> ensure_worktree(const worktree_spec& spec) {
   auto path = worktree_path(spec);
   auto git_failed = [&](const command_result& r, const char* what) {
@@ -105,13 +127,14 @@ caf::expected<std::string> ensure_worktree(const worktree_spec& spec) {
       return caf::make_error(ec::io_failed,
                              "cannot create " + path + ": " + err.message());
     auto has_branch =
-        run_command({"git", "-C", spec.clone_path, "rev-parse", "--verify",
-                     "--quiet", "refs/heads/" + spec.branch});
-    auto add = has_branch.exit_code == 0
-                   ? run_command({"git", "-C", spec.clone_path, "worktree",
-                                  "add", path, spec.branch})
-                   : run_command({"git", "-C", spec.clone_path, "worktree",
-                                  "add", "-b", spec.branch, path});
+        git(spec.clone_path, {"rev-parse", "--verify", "--quiet",
+                              "--end-of-options", "refs/heads/" + spec.branch});
+    auto add =
+        has_branch.exit_code == 0
+            ? git(spec.clone_path,
+                  {"worktree", "add", "--end-of-options", path, spec.branch})
+            : git(spec.clone_path, {"worktree", "add", "-b", spec.branch,
+                                    "--end-of-options", path});
     if (add.exit_code != 0)
       return git_failed(add, "worktree add");
   }

@@ -13,6 +13,7 @@
 #include "actors/engine/runner.hpp"
 #include "actors/engine/scheduler.hpp"
 #include "actors/os/child_process.hpp"
+#include "actors/os/environment.hpp"
 #include "scripts/bench/bench_db.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"
@@ -175,7 +176,7 @@ struct engine {
     rs->output_dir = std::filesystem::absolute(opt.dir + "/runs").string();
     rs->workspace_root = std::filesystem::absolute(opt.dir + "/ws").string();
     rs->instance = name;
-    rs->env = current_environment({});
+    rs->env = child_environment({"FAKE_AGENT_*"});
     std::filesystem::create_directories(rs->output_dir);
     std::filesystem::create_directories(rs->workspace_root);
     scheduler_settings s;

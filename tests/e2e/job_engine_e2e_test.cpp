@@ -323,9 +323,45 @@ TEST_CASE("the agent runs in its worktree with the contract's environment "
     CHECK_MESSAGE(env.find(want + "\n") != std::string::npos, want);
   // The admin token is the daemon's, never the agent's.
   CHECK(env.find("ORCHD_ADMIN_TOKEN") == std::string::npos);
+  // ORCHD_INSTANCE is opaque: it does not say where the database is.
+  CHECK(env.find("ORCHD_INSTANCE=") != std::string::npos);
+  CHECK(env.find(e.db_path) == std::string::npos);
   auto j = e.job_row(id);
   CHECK(j["status"] == "done");
   CHECK(j["pid"].is_number());
+}
+
+TEST_CASE("an agent finds no secret of the daemon's, in its own environment "
+          "or in /proc/<orchd>/environ") {
+  engine e;
+  test::temp_dir secrets;
+  std::ofstream{secrets.file("github")} << "github-secret-from-a-file\n";
+  e.shell_agent("developer",
+                "tr '\\0' '\\n' < /proc/$PPID/environ > parent.txt; "
+                "env > own.txt; echo '" +
+                    success_json + "'");
+  auto t = e.task("plane-1", "ET-008");
+  auto id = e.job("developer", "x", t);
+  e.start({"ORCHD_PLANE_WEBHOOK_SECRET=plane-secret-in-the-environment",
+           "ORCHD_GITHUB_WEBHOOK_SECRET_FILE=" + secrets.file("github"),
+           "SOME_UNRELATED_VARIABLE=kept-from-agents"});
+  e.wait_done(id);
+  auto wt = e.dir.file("worktrees/acme__widgets/ET-008/");
+  auto parent = slurp(wt + "parent.txt");
+  auto own = slurp(wt + "own.txt");
+  // The agent's parent is the daemon, and it could read its block.
+  REQUIRE(parent.find("FAKE_AGENT_TRACE=") != std::string::npos);
+  for (auto secret : {"plane-secret-in-the-environment",
+                      "github-secret-from-a-file", admin_token.c_str()}) {
+    CHECK_MESSAGE(parent.find(secret) == std::string::npos, secret);
+    CHECK_MESSAGE(own.find(secret) == std::string::npos, secret);
+  }
+  // An allow-list: what the config does not name stays with the daemon.
+  CHECK(own.find("SOME_UNRELATED_VARIABLE") == std::string::npos);
+  CHECK(own.find("FAKE_AGENT_TRACE=") != std::string::npos);
+  // The secret from the file is in use: a delivery signed with it is taken.
+  CHECK(e.daemon->output().find("no github webhook secret") ==
+        std::string::npos);
 }
 
 TEST_CASE("a timed-out agent dies with its whole group, grandchildren too") {
