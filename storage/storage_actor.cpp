@@ -47,10 +47,8 @@ void storage_state::flush() {
   try {
     db->prepare("COMMIT")->step();
   } catch (const sql_error& e) {
-    if (!writes_failing)
-      log::error("orchd.storage: commit failed, rolling back ", batch.size(),
-                 " requests: ", e.what());
-    write_failed(e.what());
+    write_failed("commit failed, rolling back " + std::to_string(batch.size()) +
+                 " requests: " + e.what());
     ++stats.failed_commits;
     if (db->in_transaction()) {
       try {
