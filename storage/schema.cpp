@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS idx_jobs_status ON jobs(status, id);
 )sql";
 
-// -- levels 2 to 13: each a set of columns, then DDL ------------------------
+// -- levels 2 to 14: each a set of columns, then DDL ------------------------
 
 struct column {
   const char* table;
@@ -186,6 +186,13 @@ CREATE INDEX IF NOT EXISTS idx_tasks_repo_stage ON tasks(repo, stage);
      "CREATE INDEX IF NOT EXISTS idx_events_unhandled ON events(source, id) "
      "WHERE processed = 0;",
      "idx_events_unhandled"},
+    // GitHub events keyed also by (kind, body): a replay of a signed body
+    // under a new delivery id is a duplicate.
+    {14,
+     {{"events", "body_key", "TEXT"}},
+     "CREATE UNIQUE INDEX IF NOT EXISTS idx_events_body_key ON "
+     "events(body_key) WHERE body_key IS NOT NULL;",
+     "idx_events_body_key"},
 };
 
 bool has_object(database& db, const char* name) {

@@ -297,10 +297,11 @@ caf::expected<event_ack> store::add_event(const event_record& x,
       branch = t->branch;
     }
   }
+  // Either unique key already present (delivery id, body key): a duplicate.
   auto q = db_.prepare("INSERT OR IGNORE INTO events "
                        "(source, event_type, payload, delivery_id, processed, "
-                       "task_id, ci_branch, ci_result) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                       "task_id, ci_branch, ci_result, body_key) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   q->bind(1, std::string_view{x.source});
   q->bind(2, std::string_view{x.event_type});
   q->bind(3, std::string_view{x.payload});
@@ -309,6 +310,7 @@ caf::expected<event_ack> store::add_event(const event_record& x,
   q->bind(6, task_id);
   q->bind_text_or_null(7, branch);
   q->bind_text_or_null(8, mapped ? ci.result : std::string{});
+  q->bind_text_or_null(9, x.body_key);
   q->step();
   if (db_.changes() == 0)
     return event_ack{0, false, caf::none};

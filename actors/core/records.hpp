@@ -92,12 +92,16 @@ struct event_record {
   std::string delivery_id;
   /// Recorded as already handled (an event that is not acted on).
   bool processed = false;
+  /// A second unique key ("" for none): GitHub events are also keyed by
+  /// their kind and body, so a replay under a new delivery id is a
+  /// duplicate.
+  std::string body_key;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_record& x) {
   return f(caf::meta::type_name("orchd::event_record"), x.source, x.event_type,
-           x.payload, x.delivery_id, x.processed);
+           x.payload, x.delivery_id, x.processed, x.body_key);
 }
 
 /// A GitHub CI result whose payload names its branches, recorded with its

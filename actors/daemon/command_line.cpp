@@ -50,6 +50,14 @@ caf::error load_secrets(secrets_config& s) {
       return secret.error();
     *value = std::move(*secret);
   }
+  // A short token is guessed: refuse to start rather than serve with it.
+  if (!s.admin_token.empty() && s.admin_token.size() < min_admin_token_bytes)
+    return caf::make_error(ec::invalid_config,
+                           "secrets.admin_token (" + s.admin_token_env +
+                               "): " + std::to_string(s.admin_token.size()) +
+                               " bytes; an admin token must be at least " +
+                               std::to_string(min_admin_token_bytes) +
+                               " bytes (e.g. `openssl rand -hex 32`)");
   return caf::none;
 }
 

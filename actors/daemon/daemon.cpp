@@ -17,6 +17,7 @@
 #include "actors/os/child_process.hpp"
 #include "actors/os/environment.hpp"
 #include "actors/os/instance_lock.hpp"
+#include "actors/os/resources.hpp"
 #include "http/server/server.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"
@@ -38,6 +39,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -146,7 +148,11 @@ http::server_options make_http_options(const config& cfg) {
   o.body_timeout = std::chrono::seconds(cfg.http.body_timeout_s);
   o.reply_timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
   o.max_connections = static_cast<size_t>(cfg.http.max_connections);
+  o.max_buffered_bytes = static_cast<size_t>(cfg.http.max_buffered_bytes);
   o.admin_token = cfg.secrets.admin_token;
+  if (auto admin = parse_listen_address(cfg.admin.listen))
+    o.admin_listen = http::listen_address{admin->address,
+                                          static_cast<uint16_t>(admin->port)};
   return o;
 }
 
@@ -169,6 +175,8 @@ intake_settings make_intake_settings(const config& cfg) {
 // thread), so only sigwait sees them.
 bool prepare_process(const config& cfg, const sigset_t& signals) {
   ensure_standard_fds();
+  // Everything orchd and its children create is its user's alone.
+  ::umask(private_umask);
   log::level lvl = log::level::info;
   log::parse_level(cfg.log_level, lvl);
   log::set_level(lvl);
@@ -193,6 +201,16 @@ open_database(const config& cfg) {
   return std::shared_ptr<storage::database>{std::move(*db)};
 }
 
+// What an earlier daemon (or the Python orchestrator, or a wider umask)
+// left readable to others is narrowed to orchd's user, and said.
+void keep_private(const std::string& path, mode_t allowed) {
+  if (auto was = narrow_mode(path, allowed)) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(*was));
+    log::warn("made ", path, " private (mode was ", text, ")");
+  }
+}
+
 caf::error make_folders(const runner_settings& runners) {
   for (auto& dir : {runners.output_dir, runners.workspace_root}) {
     std::error_code ec;
@@ -200,6 +218,7 @@ caf::error make_folders(const runner_settings& runners) {
     if (ec)
       return caf::make_error(ec::io_failed,
                              "cannot create " + dir + ": " + ec.message());
+    keep_private(dir, 0700);
   }
   return caf::none;
 }
@@ -315,6 +334,21 @@ int serve(const config& cfg) {
   auto signals = stop_signals();
   if (!prepare_process(cfg, signals))
     return exit_failure;
+  // Out of fds, accept fails and agents cannot start: the connection cap
+  // must leave room for the rest.
+  auto fd_limit = raise_fd_limit();
+  auto needed = static_cast<uint64_t>(cfg.http.max_connections) +
+                fds_besides_connections(
+                    static_cast<uint64_t>(cfg.scheduler.max_concurrency));
+  if (fd_limit > 0 && needed > fd_limit) {
+    log::error("invalid configuration: http.max_connections ",
+               cfg.http.max_connections,
+               " leaves too few file descriptors: ", "the limit is ", fd_limit,
+               " and orchd needs ", needed,
+               " with the agents, SQLite and logs (lower max_connections or "
+               "raise the limit: ulimit -n, LimitNOFILE=)");
+    return exit_usage;
+  }
   // One daemon per database: a second one would requeue the first one's
   // running jobs and run them twice.
   auto lock = instance_lock::acquire(cfg.database.path);
@@ -322,6 +356,8 @@ int serve(const config& cfg) {
     log::error(describe(lock.error()));
     return lock.error() == ec::storage_unusable ? exit_storage : exit_failure;
   }
+  for (auto suffix : {"", "-wal", "-shm", ".lock"})
+    keep_private(cfg.database.path + suffix, 0600);
   auto db = open_database(cfg);
   if (!db) {
     log::error("cannot use the database: ", describe(db.error()));
@@ -372,12 +408,19 @@ int serve(const config& cfg) {
     if (secret->empty())
       log::warn("no ", name, " webhook secret is set: /webhooks/", name,
                 " refuses every delivery");
+  if (cfg.secrets.admin_token.empty())
+    log::warn("no admin token is set (", cfg.secrets.admin_token_env,
+              "): the admin routes refuse every request");
   // Events recorded but not handled when a previous daemon died are routed
   // before any new delivery (intake reads them first; storage answers in
   // order), then swept periodically.
   caf::anon_send(actors.intake, atom::sweep_v, int64_t{0});
   web.serve(http::backends{actors.intake, actors.admin});
   log::info("listening on ", cfg.listen.address, ":", *port);
+  if (auto admin_port = web.admin_port())
+    log::info("admin routes served on ",
+              make_http_options(cfg).admin_listen->address, ":", admin_port,
+              " (not on the main listener)");
   log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),
             " projects, ", cfg.agents.size(), " agents");
 

@@ -34,11 +34,18 @@ bool is_event_name(std::string_view x) {
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
 
-// Empty is allowed here (stored as NULL, as before).
 bool is_delivery_id(std::string_view x) {
-  return x.size() <= 128 && std::all_of(x.begin(), x.end(), [](char c) {
-           return c > 0x20 && c < 0x7f;
-         });
+  return !x.empty() && x.size() <= 128 &&
+         std::all_of(x.begin(), x.end(),
+                     [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// GitHub's second key: its delivery id is not signed, so a replay of a
+// signed body under a new id must still be a duplicate.
+std::string github_body_key(std::string_view event, std::string_view body) {
+  return "github:" +
+         hmac_sha256_hex("orchd github body",
+                         std::string{event} + '\x1f' + std::string{body});
 }
 
 } // namespace
@@ -92,6 +99,8 @@ intake_decision check_delivery(const webhook_delivery& d,
     if (!is_event_name(d.event_type))
       return refuse(ec::malformed_payload,
                     "X-GitHub-Event must be lower-case letters and '_'");
+    if (d.delivery_id.empty())
+      return refuse(ec::malformed_payload, "missing X-GitHub-Delivery header");
     if (!is_delivery_id(d.delivery_id))
       return refuse(ec::malformed_payload,
                     "X-GitHub-Delivery must be printable ASCII, at most 128 "
@@ -101,6 +110,7 @@ intake_decision check_delivery(const webhook_delivery& d,
       return refuse(ec::malformed_payload, describe(ev.error()));
     out.record.event_type = d.event_type;
     out.record.delivery_id = d.delivery_id;
+    out.record.body_key = github_body_key(d.event_type, d.body);
     if (!is_ci_event_kind(d.event_type)) {
       out.acted_on = false;
       out.ignored_because =

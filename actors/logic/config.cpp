@@ -17,6 +17,30 @@ namespace orchd {
 using json = nlohmann::json;
 using namespace config_rules;
 
+std::optional<listen_config> parse_listen_address(const std::string& text) {
+  listen_config out;
+  std::string port = text;
+  if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    out.address = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    // [::1]:8081; a bare IPv6 address needs its brackets.
+    if (out.address.size() >= 2 && out.address.front() == '[' &&
+        out.address.back() == ']')
+      out.address = out.address.substr(1, out.address.size() - 2);
+    else if (out.address.find(':') != std::string::npos)
+      return std::nullopt;
+    if (out.address.empty())
+      out.address = listen_config{}.address;
+  }
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  out.port = std::stoll(port);
+  if (out.port > 65535)
+    return std::nullopt;
+  return out;
+}
+
 config default_config() {
   config cfg;
   // The out-of-the-box agent of every stage is the fake agent, so a fresh
@@ -52,6 +76,11 @@ void keys_of(V& v, listen_config& x) {
 }
 
 template <class V>
+void keys_of(V& v, admin_config& x) {
+  v("listen", x.listen, listen_address_or_empty());
+}
+
+template <class V>
 void keys_of(V& v, http_config& x) {
   v("threads", x.threads, at_least(1));
   v("header_limit_bytes", x.header_limit_bytes, at_least(1));
@@ -60,6 +89,7 @@ void keys_of(V& v, http_config& x) {
   v("header_timeout_s", x.header_timeout_s, at_least(1));
   v("body_timeout_s", x.body_timeout_s, at_least(1));
   v("max_connections", x.max_connections, at_least(1));
+  v("max_buffered_bytes", x.max_buffered_bytes, at_least(1));
   v("reply_timeout_s", x.reply_timeout_s, at_least(1));
 }
 
@@ -166,6 +196,7 @@ void keys_of(V& v, endpoint_config& x) {
 template <class V>
 void keys_of(V& v, config& x) {
   v("listen", x.listen);
+  v("admin", x.admin);
   v("http", x.http);
   v("webhooks", x.webhooks);
   v("database", x.database);

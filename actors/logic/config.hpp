@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,21 @@ struct listen_config {
   int64_t port = 8080;
 };
 
+/// The admin routes' own listener.
+struct admin_config {
+  /// `[host:]port` (host: loopback when left out; IPv6 in brackets). Set,
+  /// the admin routes are served there alone and the main listener answers
+  /// only /webhooks/* and /healthz, so a proxy can expose it whole. Empty:
+  /// one listener serves every route.
+  std::string listen;
+};
+
+/// `[host:]port` read into an address and port; nothing when malformed.
+std::optional<listen_config> parse_listen_address(const std::string& text);
+
+/// The shortest admin token orchd accepts (`openssl rand -hex 32` gives 64).
+constexpr size_t min_admin_token_bytes = 32;
+
 /// The HTTP server's limits: every one guards against a client that is
 /// slow, large or hostile.
 struct http_config {
@@ -33,7 +49,12 @@ struct http_config {
   int64_t body_limit_bytes = 64 * 1024;
   int64_t header_timeout_s = 10;
   int64_t body_timeout_s = 60;
-  int64_t max_connections = 1024;
+  /// With the agents, SQLite and logs, it must fit the fd limit (raised
+  /// to the hard one at start; orchd refuses to start otherwise).
+  int64_t max_connections = 512;
+  /// Request body bytes held at once across all connections, before the
+  /// signature is checked; a request that would pass it gets 503.
+  int64_t max_buffered_bytes = 256 * 1024 * 1024;
   /// A request whose actor gives no reply within this gets 503.
   int64_t reply_timeout_s = 10;
 };
@@ -170,6 +191,7 @@ struct endpoint_config {
 
 struct config {
   listen_config listen;
+  admin_config admin;
   http_config http;
   webhooks_config webhooks;
   database_config database;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/core/log.hpp"
+#include "actors/logic/config.hpp"
 
 #include <cctype>
 #include <cstdint>
@@ -117,6 +118,14 @@ inline auto http_url() {
     if (s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0)
       return std::nullopt;
     return broken("expected an http:// or https:// URL");
+  };
+}
+
+inline auto listen_address_or_empty() {
+  return [](const std::string& s) -> problem {
+    if (s.empty() || parse_listen_address(s))
+      return std::nullopt;
+    return broken("expected [host:]port, e.g. 127.0.0.1:8081 or 8081");
   };
 }
 

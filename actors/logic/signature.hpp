@@ -19,8 +19,9 @@ bool plane_signature_valid(std::string_view secret, std::string_view body,
 bool github_signature_valid(std::string_view secret, std::string_view body,
                             std::string_view header);
 
-/// Compares a secret with what a client sent, in constant time for equal
-/// lengths; an empty secret never matches.
+/// Compares a secret with what a client sent by their SHA-256 digests, in
+/// time that tells neither the secret's length nor its bytes; an empty
+/// secret never matches.
 bool secret_matches(std::string_view secret, std::string_view given);
 
 } // namespace orchd

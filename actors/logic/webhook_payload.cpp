@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -144,9 +145,16 @@ caf::expected<plane_event> parse_plane_event(std::string_view body,
           return missing("data.id");
         x.project_id = text(data["project"]);
         x.name = text(data["name"]);
-        int64_t seq = 0;
-        if (!data["sequence_id"].get(seq))
+        // A work item's id and worktree come from its sequence id: one past
+        // the supported width would be cut or wrapped into another's.
+        auto seq_node = data["sequence_id"];
+        if (!seq_node.error() && !seq_node.is_null()) {
+          int64_t seq = 0;
+          if (seq_node.get(seq) || seq < 1 || seq > max_sequence_id)
+            return invalid("data.sequence_id: expected an integer from 1 to " +
+                           std::to_string(max_sequence_id));
           x.sequence_id = seq;
+        }
         x.state_name = text(data["state"]["name"]);
         x.state_group = text(data["state"]["group"]);
         dom::array labels;
@@ -167,6 +175,12 @@ caf::expected<plane_event> parse_plane_event(std::string_view body,
           x.actor_id = text(data["updated_by"]);
         return x;
       });
+}
+
+bool is_commit_sha(std::string_view x) {
+  return x.size() == 40 && std::all_of(x.begin(), x.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 bool is_ci_event_kind(std::string_view kind) {
@@ -250,6 +264,9 @@ caf::expected<ci_event> parse_github_event(std::string_view kind,
           x.sha = text(head["sha"]);
           add_branch(x.branches, text(head["ref"]));
         }
+        // The sha reaches git's command line: a commit id and nothing else.
+        if (!x.sha.empty() && !is_commit_sha(x.sha))
+          return invalid("sha: expected 40 lower-case hex digits");
         return x;
       });
 }

@@ -22,6 +22,10 @@ constexpr size_t default_json_depth = 64;
 /// than 20 levels; the parser allocates a stack of the limit per thread).
 constexpr size_t max_json_depth_limit = 1024;
 
+/// The largest Plane sequence id orchd takes (ids up to ET-999999999);
+/// a larger one is refused rather than cut into another work item's id.
+constexpr int64_t max_sequence_id = 999'999'999;
+
 /// A Plane delivery, as far as orchd uses it.
 struct plane_event {
   /// "issue", "cycle", "module", ...
@@ -66,6 +70,9 @@ struct ci_event {
   /// success, failure or pending; "" for events that carry no CI result.
   std::string result;
 };
+
+/// A full commit id: 40 lower-case hex digits.
+bool is_commit_sha(std::string_view x);
 
 /// GitHub's event kinds orchd acts on; others are recorded and ignored.
 bool is_ci_event_kind(std::string_view kind);

@@ -223,7 +223,7 @@ child_watcher::spawn(const spawn_request& req,
     return spawn_failed("pipe", errno);
   fd_guard err_r{err_pipe[0]}, err_w{err_pipe[1]};
   fd_guard log{::open(req.log_path.c_str(),
-                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)};
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
   if (log.fd < 0)
     return spawn_failed("cannot open " + req.log_path, errno);
 

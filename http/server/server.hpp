@@ -11,14 +11,24 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace orchd::http {
+
+/// An address to listen on; port 0 lets the OS choose.
+struct listen_address {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;
+};
 
 struct server_options {
   std::string address = "127.0.0.1";
   /// 0 lets the OS choose.
   uint16_t port = 0;
+  /// Set: the admin routes are served there alone, and the main address
+  /// answers only the webhooks and /healthz.
+  std::optional<listen_address> admin_listen;
   int threads = 1;
   size_t header_limit = 16 * 1024;
   size_t webhook_body_limit = 25 * 1024 * 1024;
@@ -26,7 +36,10 @@ struct server_options {
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds reply_timeout{10};
-  size_t max_connections = 1024;
+  size_t max_connections = 512;
+  /// Request body bytes held at once across all connections, before any
+  /// signature is checked; a request that would pass it gets 503.
+  size_t max_buffered_bytes = 256 * 1024 * 1024;
   /// Bearer token of the admin routes; empty: they answer 401.
   std::string admin_token;
 };
@@ -48,6 +61,10 @@ public:
   /// kernel's backlog until `serve`. The daemon binds before it starts the
   /// job engine, so a taken port stops it before any agent runs.
   caf::expected<uint16_t> listen();
+
+  /// The admin listener's bound port (0 when the admin routes share the
+  /// main listener).
+  uint16_t admin_port() const;
 
   /// Starts accepting, on the io threads, requests for `actors`.
   void serve(backends actors);

@@ -11,13 +11,32 @@
 
 namespace orchd::http {
 
-session::session(tcp::socket&& socket, server::impl& server)
+session::session(tcp::socket&& socket, server::impl& server, surface serves)
     : stream_(std::move(socket))
     , server_(server)
+    , serves_(serves)
     , reply_timer_(stream_.get_executor()) {}
 
 session::~session() {
+  release_body();
   --server_.open_connections;
+}
+
+bool session::reserve_body(size_t bytes) {
+  auto& total = server_.buffered_bytes;
+  auto cap = server_.opts.max_buffered_bytes;
+  auto now = total.load();
+  do {
+    if (now > cap || bytes > cap - now)
+      return false;
+  } while (!total.compare_exchange_weak(now, now + bytes));
+  reserved_ = bytes;
+  return true;
+}
+
+void session::release_body() {
+  server_.buffered_bytes -= reserved_;
+  reserved_ = 0;
 }
 
 void session::start() {
@@ -68,8 +87,8 @@ http_answer read_error_answer(beast::error_code ec) {
   return error_answer(400, "malformed request: " + ec.message());
 }
 
-header_verdict check_header(const request_parser& p,
-                            const server_options& opts) {
+header_verdict check_header(const request_parser& p, const server_options& opts,
+                            surface serves) {
   header_verdict out;
   auto refuse = [&](int status, std::string text) {
     out.refusal = error_answer(status, text);
@@ -82,6 +101,9 @@ header_verdict check_header(const request_parser& p,
     return refuse(400, "more than one Content-Length");
   out.found = find_route(req.method(), req.target());
   auto& r = out.found;
+  if ((serves == surface::webhooks && r.is_admin()) ||
+      (serves == surface::admin && r.is_webhook()))
+    r = route{route::not_found};
   if (r.kind == route::not_found)
     return refuse(404, "no such path");
   if (r.kind == route::wrong_method)
@@ -117,11 +139,23 @@ void session::on_header(beast::error_code ec, size_t) {
   }
   if (ec)
     return answer(read_error_answer(ec), false);
-  auto verdict = check_header(*parser_, server_.opts);
+  auto verdict = check_header(*parser_, server_.opts, serves_);
   route_ = verdict.found;
   if (verdict.refusal)
     return answer(std::move(*verdict.refusal), false);
   parser_->body_limit(verdict.body_limit);
+  // Memory before the signature: what all connections may hold at once is
+  // capped, so stalled large uploads cannot take the daemon's memory.
+  auto declared = parser_->content_length();
+  auto expected = parser_->is_done() ? 0
+                  : declared         ? static_cast<size_t>(*declared)
+                                     : verdict.body_limit;
+  if (!reserve_body(expected)) {
+    log::debug("http: request bodies in flight at their cap, refusing one");
+    return answer(error_answer(503, "too many request bytes in flight, "
+                                    "retry later"),
+                  false);
+  }
   stream_.expires_after(server_.opts.body_timeout);
   bhttp::async_read(
       stream_, buffer_, *parser_,
@@ -163,6 +197,7 @@ void session::on_body(beast::error_code ec, size_t) {
 
 void session::answer(http_answer a, bool keep_alive) {
   answered_ = true;
+  release_body();
   reply_timer_.cancel();
   out_ = std::make_shared<response>(static_cast<bhttp::status>(a.status), 11);
   out_->set(bhttp::field::server, "orchd");

@@ -68,6 +68,11 @@ route find_route(bhttp::verb method, beast::string_view target);
 
 using request_parser = bhttp::request_parser<bhttp::string_body>;
 
+/// Which routes a listener serves: all of them, or (with `admin.listen`
+/// set) the webhooks on one and the admin routes on the other, /healthz on
+/// both. A route a listener does not serve is not found there.
+enum class surface { all, webhooks, admin };
+
 /// Starts a parser for one request: the header limit, and until the route
 /// is known the largest body limit.
 void prepare_parser(request_parser& p, const server_options& opts);
@@ -83,8 +88,8 @@ struct header_verdict {
   size_t body_limit = 0;
   std::optional<http_answer> refusal;
 };
-header_verdict check_header(const request_parser& p,
-                            const server_options& opts);
+header_verdict check_header(const request_parser& p, const server_options& opts,
+                            surface serves = surface::all);
 
 /// The webhook delivery a complete request to a webhook route carries (its
 /// body moved out).
@@ -106,11 +111,27 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   server_options opts;
   backends actors;
   std::atomic<size_t> open_connections{0};
+  /// Body bytes reserved by the requests being read or answered, across
+  /// every connection (bounded by opts.max_buffered_bytes).
+  std::atomic<size_t> buffered_bytes{0};
   net::io_context ioc;
-  std::optional<tcp::acceptor> acceptor;
+  struct listener {
+    tcp::acceptor acceptor;
+    surface serves;
+    /// After a failed accept (out of fds, say) the next one waits: a
+    /// listening socket with a pending connection is always ready, so
+    /// accepting again at once would spin.
+    net::steady_timer retry;
+    std::chrono::milliseconds backoff{0};
+    /// Failed accepts of the current burst (said at its start and end).
+    uint64_t failures = 0;
+  };
+  /// The main listener first.
+  std::vector<std::unique_ptr<listener>> listeners;
   std::vector<std::thread> threads;
 
-  void accept();
+  void accept(listener& l);
+  void accept_failed(listener& l, const beast::error_code& ec);
 };
 
 /// One connection: reads requests one at a time (header first, so limits
@@ -118,7 +139,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 /// echoes keep-alive.
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket&& socket, server::impl& server);
+  session(tcp::socket&& socket, server::impl& server, surface serves);
   ~session();
 
   void start();
@@ -140,7 +161,15 @@ private:
   std::shared_ptr<response> out_;
   route route_{route::not_found};
   server::impl& server_;
+  surface serves_;
   net::steady_timer reply_timer_;
+  /// Reserves the body bytes of the request just read (its declared
+  /// length, or its route's limit when chunked) from the server's budget;
+  /// false when that would pass it.
+  bool reserve_body(size_t bytes);
+  void release_body();
+
+  size_t reserved_ = 0;
   /// Bumped per request, so a late actor reply for an answered (timed-out)
   /// request is dropped.
   uint64_t request_seq_ = 0;

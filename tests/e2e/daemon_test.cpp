@@ -1,11 +1,14 @@
 // The orchd binary as a process: start, SIGTERM, refusals and exit codes.
 #include "storage/schema.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test.hpp"
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 using namespace orchd;
 using test::child_process;
@@ -132,4 +135,95 @@ TEST_CASE("a second daemon on the same database exits 3 naming it and the "
   test::wait_until_listening(second);
   second.signal(SIGTERM);
   CHECK(second.wait_exit() == 0);
+}
+
+TEST_CASE("an admin token under 32 bytes stops the daemon; none is warned "
+          "about") {
+  test::temp_dir dir;
+  setenv("ORCHD_ADMIN_TOKEN", "hunter2", 1);
+  auto [code, out] =
+      run_to_end(orchd_bin, {"serve", "--db", dir.file("o.db"), "--port", "0"},
+                 dir.path().string());
+  unsetenv("ORCHD_ADMIN_TOKEN");
+  CHECK(code == 2);
+  CHECK(out.find("secrets.admin_token (ORCHD_ADMIN_TOKEN): 7 bytes; an admin "
+                 "token must be at least 32 bytes") != std::string::npos);
+  CHECK(out.find("hunter2") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.file("o.db")));
+  child_process p{orchd_bin,
+                  {"serve", "--db", dir.file("o.db"), "--port", "0"},
+                  dir.path().string()};
+  test::wait_until_listening(p);
+  CHECK(p.output().find("no admin token is set (ORCHD_ADMIN_TOKEN)") !=
+        std::string::npos);
+  p.signal(SIGTERM);
+  CHECK(p.wait_exit() == 0);
+}
+
+TEST_CASE("with admin.listen set, the admin routes are served there alone") {
+  test::temp_dir dir;
+  auto conf = dir.file("orchd.json");
+  write_file(conf, R"({"listen": {"port": 0}, "admin": {"listen": "0"}})");
+  const std::string token = "daemon-admin-token-0123456789abcdef";
+  setenv("ORCHD_ADMIN_TOKEN", token.c_str(), 1);
+  child_process p{orchd_bin,
+                  {"serve", "--config", conf, "--db", dir.file("o.db")},
+                  dir.path().string()};
+  unsetenv("ORCHD_ADMIN_TOKEN");
+  auto main_port = test::wait_until_listening(p);
+  const std::string marker = "admin routes served on 127.0.0.1:";
+  auto at = p.output().find(marker);
+  REQUIRE_MESSAGE(at != std::string::npos, p.output());
+  auto admin_port =
+      static_cast<uint16_t>(std::stoi(p.output().substr(at + marker.size())));
+  CHECK(admin_port != main_port);
+  auto status = [](uint16_t port, const std::string& raw) {
+    test::connection c{port};
+    c.send_raw(raw);
+    return test::status_of(c.read_response());
+  };
+  auto queue = "GET /queue HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+               token + "\r\n\r\n";
+  std::string health = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+  std::string webhook = "POST /webhooks/github HTTP/1.1\r\nHost: t\r\n"
+                        "Content-Type: application/json\r\n"
+                        "Content-Length: 2\r\n\r\n{}";
+  CHECK(status(main_port, queue) == 404);
+  CHECK(status(admin_port, queue) == 200);
+  CHECK(status(main_port, health) == 200);
+  CHECK(status(admin_port, health) == 200);
+  // Unsigned: the main listener takes it to intake (401), the admin one
+  // does not know the route.
+  CHECK(status(main_port, webhook) == 401);
+  CHECK(status(admin_port, webhook) == 404);
+  p.signal(SIGTERM);
+  CHECK(p.wait_exit() == 0);
+}
+
+TEST_CASE("the database, its journal and orchd's folders are its user's "
+          "alone, also when an earlier daemon left them wider") {
+  test::temp_dir dir;
+  auto db = dir.file("o.db");
+  write_file(db, ""); // an empty file is an empty database
+  ::chmod(db.c_str(), 0644);
+  std::filesystem::create_directories(dir.file("var/runs"));
+  ::chmod(dir.file("var/runs").c_str(), 0755);
+  child_process p{
+      orchd_bin, {"serve", "--db", db, "--port", "0"}, dir.path().string()};
+  test::wait_until_listening(p);
+  auto mode = [](const std::string& path) {
+    struct stat st {};
+    REQUIRE_MESSAGE(::stat(path.c_str(), &st) == 0, path);
+    return st.st_mode & 07777;
+  };
+  CHECK(mode(db) == 0600);
+  CHECK(mode(db + "-wal") == 0600);
+  CHECK(mode(db + "-shm") == 0600);
+  CHECK(mode(db + ".lock") == 0600);
+  CHECK(mode(dir.file("var/runs")) == 0700);
+  CHECK(mode(dir.file("var/worktrees")) == 0700);
+  CHECK(p.output().find("made " + db + " private (mode was 0644)") !=
+        std::string::npos);
+  p.signal(SIGTERM);
+  CHECK(p.wait_exit() == 0);
 }

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <sstream>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace orchd;
@@ -32,7 +33,7 @@ namespace {
 const std::string orchd_bin = ORCHD_BINARY;
 const std::string fake_agent =
     std::string{ORCHD_SOURCE_DIR} + "/scripts/fake-agent";
-const std::string admin_token = "engine-admin-token";
+const std::string admin_token = "engine-admin-token-0123456789abcdef";
 
 // A one-line success result, for shell agents.
 const std::string success_json =
@@ -329,6 +330,17 @@ TEST_CASE("the agent runs in its worktree with the contract's environment "
   auto j = e.job_row(id);
   CHECK(j["status"] == "done");
   CHECK(j["pid"].is_number());
+  // What orchd and its agent made is their user's alone.
+  auto mode = [](const std::string& path) {
+    struct stat st {};
+    REQUIRE_MESSAGE(::stat(path.c_str(), &st) == 0, path);
+    return st.st_mode & 07777;
+  };
+  // The test made the worktree; its root is the daemon's, narrowed.
+  CHECK(mode(e.dir.file("worktrees")) == 0700);
+  CHECK(mode(wt + "fds.txt") == 0600);
+  CHECK(mode(e.dir.file("runs")) == 0700);
+  CHECK(mode(e.sql("SELECT output_path FROM agent_runs")) == 0600);
 }
 
 TEST_CASE("an agent finds no secret of the daemon's, in its own environment "

@@ -118,3 +118,22 @@ TEST_CASE("a secret's value is never shown, only whether it is set") {
   CHECK(shown.find("s3cret") == std::string::npos);
   CHECK(to_json(cfg)["secrets"]["admin_token"]["value"] == "set");
 }
+
+TEST_CASE("admin.listen: [host:]port, loopback when the host is left out") {
+  auto at = [](const std::string& text) {
+    auto a = parse_listen_address(text);
+    return a ? a->address + " " + std::to_string(a->port) : "none";
+  };
+  CHECK(at("8081") == "127.0.0.1 8081");
+  CHECK(at(":8081") == "127.0.0.1 8081");
+  CHECK(at("0.0.0.0:9000") == "0.0.0.0 9000");
+  CHECK(at("[::1]:9000") == "::1 9000");
+  for (auto bad : {"", "::1:9000", "host:", "127.0.0.1:65536", "80x",
+                   "127.0.0.1:-1", "127.0.0.1:123456"})
+    CHECK_MESSAGE(at(bad) == "none", bad);
+  CHECK(problem(R"({"admin": {"listen": "localhost:port"}})") ==
+        "admin.listen: expected [host:]port, e.g. 127.0.0.1:8081 or 8081");
+  CHECK(test::unbox(parse_config(R"({"admin": {"listen": "8081"}})"))
+            .admin.listen == "8081");
+  CHECK(test::unbox(parse_config("{}")).admin.listen.empty());
+}

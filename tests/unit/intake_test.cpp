@@ -100,6 +100,26 @@ TEST_CASE("GitHub headers outside their grammar are refused before anything "
       check_delivery(github(body, "check_run", "ok-1"), settings()).refusal);
 }
 
+TEST_CASE("a GitHub delivery without its id is refused; its body is a key") {
+  auto body = test::read_fixture("github_check_run_completed.body.json");
+  auto none = check_delivery(github(body, "check_run", ""), settings());
+  CHECK(none.refusal == ec::malformed_payload);
+  CHECK(describe(none.refusal) == "missing X-GitHub-Delivery header");
+  // A replay under a new id shares the body key; another kind or body
+  // does not.
+  auto a = check_delivery(github(body, "check_run", "id-1"), settings());
+  auto replay = check_delivery(github(body, "check_run", "id-2"), settings());
+  auto other = check_delivery(github(body, "check_suite", "id-3"), settings());
+  auto changed =
+      check_delivery(github(body + " ", "check_run", "id-4"), settings());
+  REQUIRE_FALSE(a.refusal);
+  CHECK(a.record.body_key.rfind("github:", 0) == 0);
+  CHECK(a.record.body_key == replay.record.body_key);
+  CHECK(a.record.delivery_id != replay.record.delivery_id);
+  CHECK(other.record.body_key != a.record.body_key);
+  CHECK(changed.record.body_key != a.record.body_key);
+}
+
 TEST_CASE("without updated_at, Plane changes keep apart and retries do not") {
   auto first = R"({"event": "issue", "action": "updated",
                    "data": {"id": "item-1", "name": "Add retry"}})";

@@ -66,3 +66,18 @@ TEST_CASE("a recorded Plane delivery verifies, a changed one does not") {
   CHECK_FALSE(plane_signature_valid(key, body, ""));
   CHECK_FALSE(plane_signature_valid("", body, sig));
 }
+
+TEST_CASE("the admin token matches only itself, whatever the length given") {
+  std::string token(40, 'k');
+  CHECK(secret_matches(token, token));
+  // A prefix, the token with more after it, one byte changed, nothing.
+  CHECK_FALSE(secret_matches(token, token.substr(0, 39)));
+  CHECK_FALSE(secret_matches(token, token + "k"));
+  auto changed = token;
+  changed[20] = 'j';
+  CHECK_FALSE(secret_matches(token, changed));
+  CHECK_FALSE(secret_matches(token, ""));
+  // No token configured: nothing matches, not even an empty guess.
+  CHECK_FALSE(secret_matches("", ""));
+  CHECK_FALSE(secret_matches("", "x"));
+}

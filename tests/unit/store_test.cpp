@@ -228,6 +228,14 @@ TEST_CASE_FIXTURE(store_fixture,
         "3|1\n");
   CHECK(sql_rows(*db, "SELECT payload, processed FROM events WHERE id = 1") ==
         "{}|0\n");
+  // A second key: taken, the event is a duplicate whatever its delivery id.
+  CHECK(unbox(st.add_event({"github", "check_run", "{}", "d-2", false, "k-1"}))
+            .created);
+  CHECK_FALSE(
+      unbox(st.add_event({"github", "check_run", "{}", "d-3", false, "k-1"}))
+          .created);
+  CHECK(sql_rows(*db, "SELECT COUNT(*) FROM events WHERE body_key = 'k-1'") ==
+        "1\n");
 }
 
 // -- agent runs ---------------------------------------------------------------

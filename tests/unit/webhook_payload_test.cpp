@@ -153,7 +153,7 @@ TEST_CASE("the recorded GitHub check_run") {
 TEST_CASE("GitHub event kinds normalise to success, failure or pending") {
   json repo = {{"full_name", "acme/widgets"}};
   json status = {{"repository", repo},
-                 {"sha", "abc"},
+                 {"sha", std::string(40, 'a')},
                  {"state", "error"},
                  {"branches", {{{"name", "agent/ET-1"}}}}};
   auto s = unbox(github("status", status));
@@ -164,7 +164,7 @@ TEST_CASE("GitHub event kinds normalise to success, failure or pending") {
 
   json suite = {{"repository", repo},
                 {"check_suite",
-                 {{"head_sha", "def"},
+                 {{"head_sha", std::string(40, 'd')},
                   {"head_branch", "agent/ET-2"},
                   {"status", "completed"},
                   {"conclusion", "success"}}}};
@@ -174,7 +174,7 @@ TEST_CASE("GitHub event kinds normalise to success, failure or pending") {
 
   json wf = {{"repository", repo},
              {"workflow_run",
-              {{"head_sha", "123"},
+              {{"head_sha", std::string(40, '1')},
                {"head_branch", "agent/ET-3"},
                {"status", "in_progress"},
                {"conclusion", nullptr}}}};
@@ -186,7 +186,8 @@ TEST_CASE("GitHub event kinds normalise to success, failure or pending") {
   json pr = {
       {"repository", repo},
       {"action", "opened"},
-      {"pull_request", {{"head", {{"ref", "agent/ET-4"}, {"sha", "9"}}}}}};
+      {"pull_request",
+       {{"head", {{"ref", "agent/ET-4"}, {"sha", std::string(40, '9')}}}}}};
   auto p = unbox(github("pull_request", pr));
   CHECK(p.result.empty());
   CHECK(p.action == "opened");
@@ -198,4 +199,47 @@ TEST_CASE("a GitHub body without a repository is refused, except ping") {
   REQUIRE_FALSE(ev);
   CHECK(describe(ev.error()) == "missing required field repository.full_name");
   CHECK(github("ping", json{{"zen", "Keep it logically awesome."}}));
+}
+
+TEST_CASE("a CI sha is a full commit id or the delivery is refused") {
+  json run = {{"repository", {{"full_name", "acme/widgets"}}},
+              {"check_run",
+               {{"head_sha", "ec26c3e57ca3a959ca5aad62de7213c562f8c821"},
+                {"status", "completed"},
+                {"conclusion", "success"}}}};
+  CHECK(github("check_run", run));
+  for (std::string bad :
+       {"ec26c3e", "EC26C3E57CA3A959CA5AAD62DE7213C562F8C821",
+        "--output=/tmp/x", "ec26c3e57ca3a959ca5aad62de7213c562f8c8210",
+        "ec26c3e57ca3a959ca5aad62de7213c562f8c82 "}) {
+    CAPTURE(bad);
+    run["check_run"]["head_sha"] = bad;
+    auto ev = github("check_run", run);
+    REQUIRE_FALSE(ev);
+    CHECK(describe(ev.error()) == "sha: expected 40 lower-case hex digits");
+  }
+  // No sha at all (a ping, a status without one) is not a bad sha.
+  run["check_run"].erase("head_sha");
+  CHECK(github("check_run", run));
+}
+
+TEST_CASE("a Plane sequence id past the supported width is refused by name") {
+  auto body = fixture("plane_issue_updated.body.json");
+  body["data"]["sequence_id"] = max_sequence_id;
+  CHECK(unbox(plane(body)).sequence_id == max_sequence_id);
+  auto expected = "data.sequence_id: expected an integer from 1 to " +
+                  std::to_string(max_sequence_id);
+  // 19 and 20 digits (past int64), one past the width, zero, negative, text.
+  for (json bad :
+       {json(9223372036854775807ll), json(18446744073709551615ull),
+        json(max_sequence_id + 1), json(0), json(-42), json("42"), json(4.2)}) {
+    CAPTURE(bad.dump());
+    body["data"]["sequence_id"] = bad;
+    CHECK(refusal(plane(body)) == expected);
+  }
+  // Absent or null: no sequence id (the repo's numbering decides).
+  body["data"]["sequence_id"] = nullptr;
+  CHECK(unbox(plane(body)).sequence_id == 0);
+  body["data"].erase("sequence_id");
+  CHECK(unbox(plane(body)).sequence_id == 0);
 }
