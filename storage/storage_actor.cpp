@@ -259,6 +259,9 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::make_task, const work_item_request& x) {
         return write(self, [&](store& s) { return s.create_work_item(x); });
       },
+      [self](atom::finished, int64_t days) {
+        return read(self, [&](store& s) { return s.finished_before(days); });
+      },
       [self](atom::on_branch, const string& repo,
              const std::vector<string>& branches) {
         return read(
@@ -273,6 +276,11 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::handled, int64_t id) {
         return write(
             self, [&](store& s) { return s.mark_event_processed(id); },
+            atomicity::statement);
+      },
+      [self](atom::prune, int64_t days) {
+        return write(
+            self, [&](store& s) { return s.clear_old_payloads(days); },
             atomicity::statement);
       },
       [self](atom::unhandled, const string& source, int64_t older_than_s) {

@@ -97,6 +97,18 @@ std::vector<task_row> store::tasks_in_stage(const std::string& repo,
   return result;
 }
 
+std::vector<task_row> store::finished_before(int64_t days) {
+  auto q = db_.prepare("SELECT " ORCHD_TASK_COLUMNS
+                       " FROM tasks WHERE stage IN " ORCHD_FINISHED_STAGES
+                       " AND updated_at < datetime('now', ?1) "
+                       "ORDER BY updated_at, id");
+  q->bind(1, std::string_view{"-" + std::to_string(days) + " days"});
+  std::vector<task_row> result;
+  while (q->step())
+    result.push_back(read_task(*q));
+  return result;
+}
+
 caf::expected<task_claim> store::create_task(const new_task& x) {
   if (x.plane_id.empty())
     return invalid("a task needs a plane id");
@@ -323,6 +335,14 @@ bool store::mark_event_processed(int64_t id) {
   q->bind(1, id);
   q->step();
   return db_.changes() > 0;
+}
+
+int64_t store::clear_old_payloads(int64_t days) {
+  auto q = db_.prepare("UPDATE events SET payload = '' WHERE processed = 1 "
+                       "AND payload != '' AND timestamp < datetime('now', ?1)");
+  q->bind(1, std::string_view{"-" + std::to_string(days) + " days"});
+  q->step();
+  return db_.changes();
 }
 
 std::vector<stored_event> store::unprocessed_events(const std::string& source,

@@ -35,6 +35,9 @@ public:
   /// Tasks of a repo in one stage (e.g. `development`), oldest first.
   std::vector<task_row> tasks_in_stage(const std::string& repo,
                                        task_stage stage);
+  /// Finished tasks (done or cancelled) not changed for `days` days,
+  /// oldest first.
+  std::vector<task_row> finished_before(int64_t days);
   /// Looks up by plane id and inserts only when absent; both plane id
   /// columns get the id. Returns the row and whether this call made it.
   caf::expected<task_claim> create_task(const new_task& x);
@@ -81,6 +84,10 @@ public:
                                      const ci_mapping& ci = {});
   /// Marks an event handled; false when unknown or already handled.
   bool mark_event_processed(int64_t id);
+  /// Retention: empties the payloads of handled events recorded more than
+  /// `days` days ago; the rows and their keys stay (a replay is still a
+  /// duplicate). Answers how many were cleared.
+  int64_t clear_old_payloads(int64_t days);
   /// Unhandled events of a source recorded since orchd took the file over
   /// (the Python system's leftovers are not replayed), oldest first.
   std::vector<stored_event> unprocessed_events(const std::string& source,

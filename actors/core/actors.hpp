@@ -33,6 +33,9 @@ using task_storage = caf::typed_actor<
     // Creates a work item's task (id, branch) and its first job in one
     // transaction, unless the plane id has a task: (row, created).
     caf::replies_to<atom::make_task, work_item_request>::with<task_claim>,
+    // Finished tasks (done or cancelled) unchanged for N days, oldest
+    // first.
+    caf::replies_to<atom::finished, int64_t>::with<std::vector<task_row>>,
     // The first task of the repo on any of these branches, in order.
     caf::replies_to<atom::on_branch, std::string,
                     std::vector<std::string>>::with<task_row>>;
@@ -45,6 +48,9 @@ using event_storage = caf::typed_actor<
     caf::replies_to<atom::record, event_record, ci_mapping>::with<event_ack>,
     // Marks an event handled; false if unknown or already handled.
     caf::replies_to<atom::handled, int64_t>::with<bool>,
+    // Retention: empties the payloads of handled events recorded more than
+    // N days ago (rows and keys stay); how many.
+    caf::replies_to<atom::prune, int64_t>::with<int64_t>,
     // Events of a source recorded by orchd, not yet handled and recorded at
     // least N seconds ago (0: any), oldest first.
     caf::replies_to<atom::unhandled, std::string,
@@ -211,6 +217,16 @@ using runner_actor = caf::typed_actor<
     caf::reacts_to<atom::timeout>,
     // Internal: the child watcher saw the process end.
     caf::reacts_to<atom::exited, process_exit>>;
+
+/// RETENTION: keeps the disk bounded for a daemon that runs for months.
+/// Every interval (and once at start): empties the payloads of handled
+/// events past their days (rows and keys stay), removes run logs and task
+/// files past theirs, and removes the worktrees of tasks finished longer
+/// ago than theirs (branches stay); each step that did something is
+/// logged. A limit of 0 days keeps that kind for ever.
+using retention_actor = caf::typed_actor<
+    // Internal: the periodic sweep.
+    caf::reacts_to<atom::tick>>;
 
 /// SCHEDULER: the claim loop and the concurrency slots. Claims the moment
 /// something changes (enqueue, a finished run, a dependency, an unfreeze,

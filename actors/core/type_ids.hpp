@@ -68,6 +68,8 @@ CAF_ADD_ATOM(orchd, orchd::atom, freezes, "freezes")
 CAF_ADD_ATOM(orchd, orchd::atom, queue, "queue")
 CAF_ADD_ATOM(orchd, orchd::atom, owned, "owned")
 CAF_ADD_ATOM(orchd, orchd::atom, running, "running")
+CAF_ADD_ATOM(orchd, orchd::atom, prune, "prune")
+CAF_ADD_ATOM(orchd, orchd::atom, finished, "finished")
 
 // -- records --
 CAF_ADD_TYPE_ID(orchd, (orchd::task_row))

@@ -8,6 +8,7 @@
 #include "actors/engine/freeze_manager.hpp"
 #include "actors/engine/reaper.hpp"
 #include "actors/engine/recovery.hpp"
+#include "actors/engine/retention.hpp"
 #include "actors/engine/runner.hpp"
 #include "actors/engine/scheduler.hpp"
 #include "actors/intake/ci_events.hpp"
@@ -136,6 +137,20 @@ reaper_settings make_reaper_settings(const config& cfg,
   return s;
 }
 
+retention_settings make_retention_settings(const config& cfg,
+                                           const runner_settings& runners) {
+  retention_settings s;
+  s.interval = std::chrono::seconds(cfg.retention.interval_s);
+  s.event_payload_days = cfg.retention.event_payload_days;
+  s.run_log_days = cfg.retention.run_log_days;
+  s.worktree_days = cfg.retention.worktree_days;
+  s.output_dir = runners.output_dir;
+  s.workspace_root = runners.workspace_root;
+  for (auto& p : cfg.projects)
+    s.clones[p.repo] = p.clone_path;
+  return s;
+}
+
 http::server_options make_http_options(const config& cfg) {
   http::server_options o;
   o.address = cfg.listen.address;
@@ -232,6 +247,7 @@ struct daemon_actors {
   scheduler_actor scheduler;
   freeze_manager_actor freezes;
   reaper_actor reaper;
+  retention_actor retention;
   task_creator_actor creator;
   ci_events_actor ci;
   intake_actor intake;
@@ -256,6 +272,8 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   a.reaper = spawn_reaper(sys, a.storage, a.scheduler,
                           make_reaper_settings(cfg, instance),
                           real_process_probe(instance));
+  a.retention =
+      spawn_retention(sys, a.storage, make_retention_settings(cfg, *runners));
   a.creator = spawn_task_creator(sys, a.storage, cfg, a.scheduler);
   a.ci = spawn_ci_events(sys, a.storage, cfg);
   a.intake =
@@ -266,17 +284,17 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   auto as_actor = [](const auto& h) {
     return caf::actor_cast<caf::actor>(h);
   };
-  a.supervisor = spawn_supervisor(sys,
-                                  {as_actor(a.storage), as_actor(a.scheduler),
-                                   as_actor(a.freezes), as_actor(a.reaper),
-                                   as_actor(a.creator), as_actor(a.ci),
-                                   as_actor(a.intake), as_actor(a.admin)},
-                                  [](const std::string&, const std::string&) {
-                                    actor_died = true;
-                                    // Wakes the main thread's sigwait: the
-                                    // daemon stops as on SIGTERM.
-                                    ::kill(::getpid(), SIGTERM);
-                                  });
+  a.supervisor = spawn_supervisor(
+      sys,
+      {as_actor(a.storage), as_actor(a.scheduler), as_actor(a.freezes),
+       as_actor(a.reaper), as_actor(a.retention), as_actor(a.creator),
+       as_actor(a.ci), as_actor(a.intake), as_actor(a.admin)},
+      [](const std::string&, const std::string&) {
+        actor_died = true;
+        // Wakes the main thread's sigwait: the
+        // daemon stops as on SIGTERM.
+        ::kill(::getpid(), SIGTERM);
+      });
   return a;
 }
 
@@ -306,6 +324,7 @@ int stop_actors(caf::actor_system& sys, http::server& web,
                  log::error("orchd.scheduler did not drain: ", describe(err));
                });
   for (auto h : {caf::actor_cast<caf::actor>(a.reaper),
+                 caf::actor_cast<caf::actor>(a.retention),
                  caf::actor_cast<caf::actor>(a.freezes),
                  caf::actor_cast<caf::actor>(a.scheduler)})
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);

@@ -183,6 +183,14 @@ void keys_of(V& v, reaper_config& x) {
 }
 
 template <class V>
+void keys_of(V& v, retention_config& x) {
+  v("interval_s", x.interval_s, at_least(1));
+  v("event_payload_days", x.event_payload_days, at_least(0));
+  v("run_log_days", x.run_log_days, at_least(0));
+  v("worktree_days", x.worktree_days, at_least(0));
+}
+
+template <class V>
 void keys_of(V& v, reconciler_config& x) {
   v("interval_s", x.interval_s, at_least(1));
   v("stage_grace_s", x.stage_grace_s, each_at_least(0));
@@ -209,6 +217,7 @@ void keys_of(V& v, config& x) {
   v("runner", x.runner);
   v("reaper", x.reaper);
   v("reconciler", x.reconciler);
+  v("retention", x.retention);
   v("telegram", x.telegram);
   v("plane", x.plane);
 }

@@ -178,6 +178,18 @@ struct reaper_config {
   int64_t backstop_s = 6 * 3600;
 };
 
+/// What is kept and for how long, so the disk stays bounded. 0 days keeps
+/// that kind for ever.
+struct retention_config {
+  int64_t interval_s = 3600;
+  /// Payloads of handled events (the rows and their keys stay).
+  int64_t event_payload_days = 30;
+  /// Run logs and task files in runner.output_dir.
+  int64_t run_log_days = 30;
+  /// Worktrees of done or cancelled tasks (their branches stay).
+  int64_t worktree_days = 14;
+};
+
 struct reconciler_config {
   int64_t interval_s = 60;
   /// Seconds a task may sit in a stage with no active job before it is
@@ -204,6 +216,7 @@ struct config {
   runner_config runner;
   reaper_config reaper;
   reconciler_config reconciler;
+  retention_config retention;
   endpoint_config telegram;
   endpoint_config plane;
 };

@@ -3,12 +3,14 @@
 #include "actors/core/error.hpp"
 #include "actors/os/environment.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -152,6 +154,44 @@ caf::expected<std::string> ensure_worktree(const worktree_spec& spec) {
       return caf::make_error(ec::io_failed, "cannot write " + readme.string());
   }
   return path;
+}
+
+caf::error remove_worktree(const worktree_spec& spec) {
+  if (!worktree_exists(spec))
+    return caf::none;
+  auto path = worktree_path(spec);
+  auto r =
+      git(spec.clone_path, {"worktree", "remove", "--force", "--force", path});
+  if (r.exit_code != 0)
+    return caf::make_error(ec::git_failed, "git worktree remove failed (" +
+                                               std::to_string(r.exit_code) +
+                                               "): " + r.output);
+  return caf::none;
+}
+
+int64_t remove_files_older_than(const std::string& dir,
+                                const std::vector<std::string>& suffixes,
+                                int64_t days, int64_t now) {
+  int64_t removed = 0;
+  std::error_code err;
+  auto cutoff = now - days * 86400;
+  for (auto it = fs::directory_iterator{dir, err};
+       !err && it != fs::directory_iterator{}; it.increment(err)) {
+    auto name = it->path().filename().string();
+    bool wanted = std::any_of(suffixes.begin(), suffixes.end(),
+                              [&](const std::string& suffix) {
+                                return name.size() > suffix.size() &&
+                                       name.compare(name.size() - suffix.size(),
+                                                    suffix.size(), suffix) == 0;
+                              });
+    struct stat st {};
+    if (!wanted || ::lstat(it->path().c_str(), &st) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
+      continue;
+    if (::unlink(it->path().c_str()) == 0)
+      ++removed;
+  }
+  return removed;
 }
 
 } // namespace orchd

@@ -47,4 +47,16 @@ bool worktree_exists(const worktree_spec& spec);
 /// after a crash. Answers the worktree path, or git's complaint.
 caf::expected<std::string> ensure_worktree(const worktree_spec& spec);
 
+/// Removes the spec's worktree (`git worktree remove --force`, uncommitted
+/// changes included; the branch and its commits stay in the clone). Nothing
+/// to do when it does not exist.
+caf::error remove_worktree(const worktree_spec& spec);
+
+/// Removes the regular files directly in `dir` whose names end in one of
+/// `suffixes` and that were last modified more than `days` days before
+/// `now` (seconds since the epoch); answers how many.
+int64_t remove_files_older_than(const std::string& dir,
+                                const std::vector<std::string>& suffixes,
+                                int64_t days, int64_t now);
+
 } // namespace orchd

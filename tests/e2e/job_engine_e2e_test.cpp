@@ -4,6 +4,7 @@
 // daemon would have left them; the daemon claims them on start.
 #include "actors/os/child_process.hpp"
 #include "actors/os/crash_point.hpp"
+#include "actors/os/worktree.hpp"
 #include "storage/store.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
@@ -21,6 +22,7 @@
 #include <sstream>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 using namespace orchd;
@@ -697,4 +699,84 @@ TEST_CASE("at cutover, a live agent left by the legacy orchestrator is "
                                 "orchestrator)") != std::string::npos);
   CHECK(e.sql("SELECT outcome FROM agent_runs WHERE job_id = " +
               std::to_string(id)) == "success");
+}
+
+TEST_CASE("retention: aged rows, logs and worktrees go, recent ones and "
+          "branches stay") {
+  engine e;
+  // A real clone, with a worktree per task as the task creator makes them.
+  auto clone = e.dir.file("clone");
+  auto git = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"git", "-C", clone});
+    auto r = run_command(args);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  };
+  std::filesystem::create_directories(clone);
+  git({"init", "-q", "-b", "main"});
+  git({"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+       "--allow-empty", "-m", "start"});
+  e.cfg["projects"] = {{{"repo", "acme/widgets"},
+                        {"prefix", "ET"},
+                        {"clone_path", clone},
+                        {"plane_project_id", "p"}}};
+  e.cfg["retention"] = {
+      {"event_payload_days", 30}, {"run_log_days", 30}, {"worktree_days", 14}};
+  auto worktree = [&](const std::string& item) {
+    auto path = e.dir.file("worktrees/acme__widgets/" + item);
+    git({"worktree", "add", "-q", "-b", "agent/" + item, path});
+    auto t = test::unbox(e.store().create_task(new_task{"plane-" + item, item,
+                                                        "acme/widgets",
+                                                        "agent/" + item, item}))
+                 .task;
+    return std::make_pair(t.id, path);
+  };
+  auto [old_done, old_path] = worktree("ET-001");
+  auto [new_done, new_path] = worktree("ET-002");
+  auto [old_open, open_path] = worktree("ET-003");
+  for (auto id : {old_done, new_done})
+    test::unbox(e.store().set_stage(id, task_stage::done));
+  e.store().add_event({"github", "check_run", "old", "g-1", true});
+  e.store().add_event({"github", "check_run", "new", "g-2", true});
+  e.store().add_event({"github", "check_run", "old, unhandled", "g-3"});
+  {
+    auto db = test::open_db(e.db_path);
+    db->exec("UPDATE tasks SET updated_at = datetime('now', '-20 days') "
+             "WHERE work_item_id IN ('ET-001', 'ET-003')");
+    db->exec("UPDATE events SET timestamp = datetime('now', '-40 days') "
+             "WHERE delivery_id IN ('g-1', 'g-3')");
+  }
+  // Run logs: one old, one recent, and a file that is not orchd's.
+  std::filesystem::create_directories(e.dir.file("runs"));
+  auto aged = [&](const std::string& name, int days) {
+    std::ofstream{e.dir.file("runs/" + name)} << std::string(4096, 'x');
+    struct timeval when[2] = {{::time(nullptr) - days * 86400, 0},
+                              {::time(nullptr) - days * 86400, 0}};
+    ::utimes(e.dir.file("runs/" + name).c_str(), when);
+  };
+  aged("7.log", 40);
+  aged("7.task", 40);
+  aged("8.log", 1);
+  aged("notes.txt", 40);
+  e.start();
+  REQUIRE(e.daemon->wait_for_output("orchd.retention: removed the worktree"));
+  e.wait_for("SELECT COUNT(*) FROM events WHERE payload = ''", "1");
+  REQUIRE(e.daemon->wait_for_output("orchd.retention: removed 2 run logs"));
+  CHECK_FALSE(std::filesystem::exists(old_path));
+  CHECK(std::filesystem::exists(new_path + "/.git"));
+  CHECK(std::filesystem::exists(open_path + "/.git"));
+  CHECK(e.sql("SELECT delivery_id FROM events WHERE payload = ''") == "g-1");
+  CHECK_FALSE(std::filesystem::exists(e.dir.file("runs/7.log")));
+  CHECK_FALSE(std::filesystem::exists(e.dir.file("runs/7.task")));
+  CHECK(std::filesystem::exists(e.dir.file("runs/8.log")));
+  CHECK(std::filesystem::exists(e.dir.file("runs/notes.txt")));
+  // The branch and its commits stay; git no longer lists the worktree.
+  CHECK(run_command(
+            {"git", "-C", clone, "rev-parse", "--verify", "-q", "agent/ET-001"})
+            .exit_code == 0);
+  CHECK(run_command({"git", "-C", clone, "worktree", "list"})
+            .output.find("ET-001") == std::string::npos);
+  CHECK(
+      e.daemon->output().find("removed the worktree of ET-001 (done more "
+                              "than 14 days ago; branch agent/ET-001 kept)") !=
+      std::string::npos);
 }

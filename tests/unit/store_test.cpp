@@ -317,3 +317,42 @@ TEST_CASE_FIXTURE(store_fixture, "freeze journal is append-only") {
   REQUIRE(st.active_freezes().size() == 1);
   CHECK(sql_rows(*db, "SELECT COUNT(*) FROM repo_freeze") == "3\n");
 }
+
+TEST_CASE_FIXTURE(store_fixture, "retention: old handled payloads are "
+                                 "emptied, their rows and keys kept") {
+  CHECK(unbox(st.add_event(
+                  {"github", "check_run", "old-handled", "g-1", true, "k-1"}))
+            .created);
+  CHECK(unbox(st.add_event({"github", "check_run", "old-unhandled", "g-2"}))
+            .created);
+  CHECK(unbox(st.add_event({"github", "check_run", "new-handled", "g-3", true}))
+            .created);
+  db->exec("UPDATE events SET timestamp = datetime('now', '-40 days') "
+           "WHERE delivery_id IN ('g-1', 'g-2')");
+  CHECK(st.clear_old_payloads(30) == 1);
+  CHECK(st.clear_old_payloads(30) == 0);
+  CHECK(sql_rows(*db, "SELECT delivery_id, payload FROM events ORDER BY id") ==
+        "g-1|\ng-2|old-unhandled\ng-3|new-handled\n");
+  // A replay of the emptied one is still a duplicate.
+  CHECK_FALSE(unbox(st.add_event({"github", "check_run", "old-handled", "g-9",
+                                  true, "k-1"}))
+                  .created);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "retention: tasks finished long ago") {
+  auto done_old = make_task("p-1", "r", "ET-001");
+  auto done_new = make_task("p-2", "r", "ET-002");
+  auto open_old = make_task("p-3", "r", "ET-003");
+  auto cancelled_old = make_task("p-4", "r", "ET-004");
+  unbox(st.set_stage(done_old.id, task_stage::done));
+  unbox(st.set_stage(done_new.id, task_stage::done));
+  unbox(st.set_stage(cancelled_old.id, task_stage::cancelled));
+  db->exec("UPDATE tasks SET updated_at = datetime('now', '-20 days') "
+           "WHERE work_item_id IN ('ET-001', 'ET-003', 'ET-004')");
+  std::string ids;
+  for (auto& t : st.finished_before(14))
+    ids += t.work_item_id + " ";
+  CHECK(ids == "ET-001 ET-004 ");
+  CHECK(st.finished_before(30).empty());
+  (void)open_old;
+}
