@@ -95,7 +95,7 @@ struct event_record {
   /// A second unique key ("" for none): GitHub events are also keyed by
   /// their kind and body, so a replay under a new delivery id is a
   /// duplicate.
-  std::string body_key;
+  std::string body_key = {};
 };
 
 template <class Inspector>
