@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 
 namespace orchd {
 
@@ -11,11 +13,40 @@ namespace {
 
 using nlohmann::json;
 
+// An agent's output is not trusted: a field of the wrong type, or a number
+// out of range, reads as absent instead of throwing.
 caf::optional<int64_t> int_field(const json& j, const char* key) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number())
+  if (it == j.end())
     return caf::none;
-  return it->get<int64_t>();
+  if (it->is_number_unsigned()) {
+    auto x = it->get<uint64_t>();
+    if (x > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      return caf::none;
+    return static_cast<int64_t>(x);
+  }
+  if (it->is_number_integer())
+    return it->get<int64_t>();
+  if (it->is_number_float()) {
+    auto x = it->get<double>();
+    // 2^63 is exactly representable; anything from it up does not fit.
+    if (!(x > -9.2e18 && x < 9.2e18))
+      return caf::none;
+    return static_cast<int64_t>(x);
+  }
+  return caf::none;
+}
+
+std::string string_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// Set, or present but not a boolean: a result that garbles its error flag
+// is not taken for a success.
+bool error_flag(const json& j) {
+  auto it = j.find("is_error");
+  return it != j.end() && (!it->is_boolean() || it->get<bool>());
 }
 
 std::string lower(std::string_view text) {
@@ -36,7 +67,7 @@ const json* result_object(const json& value) {
   if (!value.is_array())
     return nullptr;
   for (auto it = value.rbegin(); it != value.rend(); ++it)
-    if (it->is_object() && it->value("type", "") == "result")
+    if (it->is_object() && string_field(*it, "type") == "result")
       return &*it;
   return nullptr;
 }
@@ -56,8 +87,8 @@ int64_t usage_limit_reset_s(const std::string& text, int64_t now_s) {
 
 void read_result(const json& r, int64_t now_s, agent_result& out) {
   out.parsed = true;
-  out.subtype = r.value("subtype", "");
-  out.is_error = r.value("is_error", false);
+  out.subtype = string_field(r, "subtype");
+  out.is_error = error_flag(r);
   out.api_error_status = int_field(r, "api_error_status").value_or(0);
   if (auto it = r.find("result"); it != r.end() && it->is_string())
     out.text = it->get<std::string>();
@@ -74,7 +105,8 @@ void read_result(const json& r, int64_t now_s, agent_result& out) {
         int_field(*it, "cache_creation_input_tokens");
   }
   if (auto it = r.find("total_cost_usd"); it != r.end() && it->is_number())
-    out.usage.cost_usd = it->get<double>();
+    if (auto cost = it->get<double>(); std::isfinite(cost) && cost >= 0)
+      out.usage.cost_usd = cost;
   if (auto it = r.find("model"); it != r.end() && it->is_string())
     out.model = it->get<std::string>();
   if (auto it = r.find("modelUsage");

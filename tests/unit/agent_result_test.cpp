@@ -229,3 +229,30 @@ TEST_CASE("finalising: done, retry, fail, backoff, cancel, shutdown") {
           0);
   }
 }
+
+TEST_CASE("fields of the wrong type or range read as absent, never throw") {
+  // Found by fuzzing: a string is_error threw nlohmann's type_error out of
+  // the runner.
+  auto garbled = parse_agent_result(
+      R"({"type":"result","subtype":"success","is_error":"0bd0a"})", now);
+  CHECK(garbled.parsed);
+  CHECK(garbled.is_error);
+  CHECK(classify_run(garbled, 0).kind != run_kind::success);
+  auto odd = parse_agent_result(
+      R"({"type":"result","subtype":7,"is_error":false,"result":["x"],
+          "api_error_status":"429","retry_after":1e300,"total_cost_usd":-1,
+          "usage":{"input_tokens":18446744073709551615,"output_tokens":2.5,
+                   "cache_read_input_tokens":"9"}})",
+      now);
+  CHECK(odd.parsed);
+  CHECK(odd.subtype.empty());
+  CHECK(odd.text.empty());
+  CHECK(odd.api_error_status == 0);
+  CHECK(odd.retry_after_s == 0);
+  CHECK_FALSE(odd.usage.cost_usd);
+  CHECK_FALSE(odd.usage.input_tokens);
+  CHECK(odd.usage.output_tokens.value_or(0) == 2);
+  CHECK_FALSE(odd.usage.cache_read_tokens);
+  // In an array, an element whose type is not a string is no result.
+  CHECK_FALSE(parse_agent_result(R"([{"type":1}])", now).parsed);
+}
