@@ -267,7 +267,8 @@ caf::expected<config> parse_config(const std::string& text) {
   json j;
   try {
     j = json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double.
     return caf::make_error(ec::invalid_config,
                            std::string{"not valid JSON: "} + e.what());
   }
