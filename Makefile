@@ -30,13 +30,14 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target orchd_unit
 	cd $(ASAN_BUILD) && ctest --output-on-failure -R '^unit$$'
 
-# The unit tests under ThreadSanitizer (not part of `make test`; see the
-# README for what it reports).
+# The unit tests under ThreadSanitizer (not part of `make test`), with the
+# suppressions of tests/tsan.supp (why each: in the file).
 test-tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DORCHD_TSAN=ON \
 	  -DORCHD_BENCH=OFF >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target orchd_unit
-	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=0 $(TSAN_OPTIONS)" \
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=0 \
+	  suppressions=$(CURDIR)/tests/tsan.supp $(TSAN_OPTIONS)" \
 	  ctest --output-on-failure -R '^unit$$'
 
 # The libFuzzer targets, built with clang (not part of `make test`); run
