@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS idx_jobs_status ON jobs(status, id);
 )sql";
 
-// -- levels 2 to 14: each a set of columns, then DDL ------------------------
+// -- levels 2 to 15: each a set of columns, then DDL ------------------------
 
 struct column {
   const char* table;
@@ -193,6 +193,41 @@ CREATE INDEX IF NOT EXISTS idx_tasks_repo_stage ON tasks(repo, stage);
      "CREATE UNIQUE INDEX IF NOT EXISTS idx_events_body_key ON "
      "events(body_key) WHERE body_key IS NOT NULL;",
      "idx_events_body_key"},
+    // The pipeline: what a task waits for, the sha its CI result must name,
+    // its bounded fix rounds and why it is stuck; every stage change; and
+    // the Plane calls its transitions queued (sent in the background, so a
+    // restart drops none and a Plane outage blocks no transition).
+    {15,
+     {{"tasks", "waiting", "TEXT"},
+      {"tasks", "expected_sha", "TEXT"},
+      {"tasks", "ci_failures", "INTEGER NOT NULL DEFAULT 0"},
+      {"tasks", "review_rounds", "INTEGER NOT NULL DEFAULT 0"},
+      {"tasks", "stuck_reason", "TEXT"}},
+     R"sql(
+CREATE TABLE IF NOT EXISTS stage_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id INTEGER NOT NULL,
+  from_stage TEXT,
+  to_stage TEXT NOT NULL,
+  at TEXT DEFAULT (datetime('now'))
+);
+CREATE INDEX IF NOT EXISTS idx_stage_history_task ON stage_history(task_id, id);
+CREATE TABLE IF NOT EXISTS plane_outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  external_id TEXT NOT NULL UNIQUE,
+  created_at TEXT DEFAULT (datetime('now')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  available_at TEXT,
+  sent_at TEXT,
+  error TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_plane_outbox_pending ON plane_outbox(id)
+  WHERE sent_at IS NULL;
+)sql",
+     "idx_plane_outbox_pending"},
 };
 
 bool has_object(database& db, const char* name) {

@@ -43,6 +43,13 @@ public:
   caf::expected<task_claim> create_task(const new_task& x);
   /// Sets the stage and stamps `updated_at`; false for an unknown task.
   caf::expected<bool> set_stage(int64_t task_id, task_stage stage);
+  /// Applies one pipeline transition's actions in order, if the task is
+  /// still in stage `from` (else nothing is written: another transition
+  /// won). defer_job and job_fault are the scheduler's (it finalises the
+  /// job) and are skipped here. ec::no_such_task for an unknown task.
+  caf::expected<applied_transition>
+  apply_transition(int64_t task_id, task_stage from,
+                   const std::vector<stage_action>& actions);
   /// The operator's cancel: the task to 'cancelled', its queued jobs
   /// failed; answers its running jobs (their agents are the scheduler's to
   /// stop). ec::no_such_task, or ec::conflict for a finished task.

@@ -103,4 +103,23 @@ task_stage parse_task_stage(std::string_view text) {
   return find_named(all_known_stages, text).value_or(task_stage::unknown);
 }
 
+const char* to_string(task_wait x) {
+  switch (x) {
+  case task_wait::nothing:
+    return "";
+  case task_wait::human_review:
+    return "human_review";
+  case task_wait::ci:
+    return "ci";
+  }
+  return "";
+}
+
+task_wait parse_task_wait(std::string_view text) {
+  for (auto x : {task_wait::human_review, task_wait::ci})
+    if (text == to_string(x))
+      return x;
+  return task_wait::nothing;
+}
+
 } // namespace orchd

@@ -89,4 +89,21 @@ const char* to_string(task_stage x);
 /// The stage of a legacy text; `unknown` for anything else.
 task_stage parse_task_stage(std::string_view text);
 
+/// `tasks.waiting`: what a task waits for when its stage has no job
+/// running.
+enum class task_wait : uint8_t {
+  /// NULL: a job of its stage runs, or is about to.
+  nothing,
+  /// The BRD is posted; a person approves it or asks for rework in Plane.
+  human_review,
+  /// The branch head is pushed; its CI result decides.
+  ci,
+};
+
+/// The stored text ("" for nothing).
+const char* to_string(task_wait x);
+
+/// The wait of a stored text; nothing for "" and anything else.
+task_wait parse_task_wait(std::string_view text);
+
 } // namespace orchd

@@ -11,6 +11,7 @@
 // developer, review reviewer, deploy deployer, verification verifier.
 #pragma once
 
+#include "actors/core/records.hpp"
 #include "actors/core/states.hpp"
 
 #include <cstdint>
@@ -51,14 +52,8 @@ std::vector<std::string> parse_depends_on(std::string_view description);
 
 // -- the task as the machine sees it ------------------------------------------
 
-/// What a task waits for, when its stage has no job running.
-enum class waiting : uint8_t {
-  nothing,
-  /// The BRD is posted; a person approves it or asks for rework in Plane.
-  human_review,
-  /// The branch head is pushed; its CI result decides.
-  ci,
-};
+/// What a task waits for (stored as `tasks.waiting`).
+using waiting = task_wait;
 
 struct task_view {
   task_stage stage = task_stage::created;
@@ -140,43 +135,8 @@ work_item_moved::to_t classify_state(std::string_view name,
 
 // -- actions ------------------------------------------------------------------
 
-struct action {
-  enum kind_t : uint8_t {
-    /// Stage `stage` (clears the stuck flag and the wait).
-    set_stage,
-    /// Enqueue a job of `agent` whose task content gets `text` appended.
-    enqueue,
-    /// Requeue job `job_id` due in `delay_s`, no attempt spent.
-    defer_job,
-    /// Job `job_id`'s success is a fault (`text`): its attempts rule.
-    job_fault,
-    stamp_brd_start,
-    stamp_brd_end,
-    /// The task now waits for `wait`.
-    set_waiting,
-    /// The sha (`text`) whose CI result the task waits for.
-    record_sha,
-    count_ci_failure,
-    count_review_round,
-    /// Plane: the work item to the project's state named by `text`
-    /// (review, done).
-    plane_state,
-    /// Plane: a comment (`text`).
-    plane_comment,
-    /// Freeze the task's repo for reason `text`.
-    freeze_repo,
-    /// Stop the task's running agents, fail its queued jobs ("cancelled").
-    cancel_jobs,
-    /// Mark the task stuck with reason `text` (stage kept).
-    mark_stuck,
-  } kind;
-  task_stage stage = task_stage::unknown;
-  std::string agent = {};
-  std::string text = {};
-  int64_t job_id = 0;
-  int64_t delay_s = 0;
-  waiting wait = waiting::nothing;
-};
+/// One action of a transition (a vocabulary type: storage applies them).
+using action = stage_action;
 
 const char* to_string(action::kind_t x);
 

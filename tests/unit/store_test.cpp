@@ -356,3 +356,78 @@ TEST_CASE_FIXTURE(store_fixture, "retention: tasks finished long ago") {
   CHECK(st.finished_before(30).empty());
   (void)open_old;
 }
+
+TEST_CASE_FIXTURE(store_fixture, "a pipeline transition is one write, "
+                                 "guarded on the stage it was decided in") {
+  auto t = make_task("p-1", "acme/widgets", "ET-042", "agent/ET-042");
+  new_job first;
+  first.agent = "analyst";
+  first.repo = "acme/widgets";
+  first.task_id = t.id;
+  first.task_content = "Add retries";
+  unbox(st.enqueue(first));
+  unbox(st.set_stage(t.id, task_stage::analysis));
+  using a = stage_action;
+  // The BRD posted: stamp, wait, Plane calls queued.
+  auto posted = unbox(st.apply_transition(
+      t.id, task_stage::analysis,
+      {{a::stamp_brd_start},
+       {a::set_waiting, task_stage::unknown, "", "", 0, 0,
+        task_wait::human_review},
+       {a::plane_state, task_stage::unknown, "", "review"},
+       {a::plane_comment, task_stage::unknown, "", "BRD ready"}}));
+  CHECK(posted.applied);
+  CHECK(sql_rows(*db, "SELECT stage, waiting, brd_review_started_at IS NOT "
+                      "NULL FROM tasks") == "analysis|human_review|1\n");
+  CHECK(sql_rows(*db, "SELECT kind, body, external_id FROM plane_outbox "
+                      "ORDER BY id") ==
+        "state|review|orchd-1-1\ncomment|BRD ready|orchd-1-2\n");
+  // Approved: the stage moves (the wait cleared, history kept) and the
+  // architect's job carries the work item's text and what was added.
+  auto approved = unbox(st.apply_transition(
+      t.id, task_stage::analysis,
+      {{a::stamp_brd_end},
+       {a::set_stage, task_stage::architecture},
+       {a::enqueue, task_stage::unknown, "architect", "Mind the 429s"}}));
+  CHECK(approved.applied);
+  REQUIRE(approved.enqueued.size() == 1);
+  CHECK(sql_rows(*db, "SELECT agent, task_content FROM jobs WHERE id = " +
+                          std::to_string(approved.enqueued[0])) ==
+        "architect|Add retries\n\nMind the 429s\n");
+  CHECK(sql_rows(*db, "SELECT stage, waiting FROM tasks") ==
+        "architecture|NULL\n");
+  CHECK(sql_rows(*db, "SELECT from_stage, to_stage FROM stage_history") ==
+        "analysis|architecture\n");
+  // A second approval, decided while the task was in analysis: nothing.
+  auto again = unbox(st.apply_transition(
+      t.id, task_stage::analysis,
+      {{a::set_stage, task_stage::architecture},
+       {a::enqueue, task_stage::unknown, "architect", ""}}));
+  CHECK_FALSE(again.applied);
+  CHECK(sql_rows(*db, "SELECT COUNT(*) FROM jobs") == "2\n");
+  // Stuck, counters, sha; then cancel: queued failed, running to stop.
+  unbox(st.apply_transition(
+      t.id, task_stage::architecture,
+      {{a::record_sha, task_stage::unknown, "", std::string(40, 'a')},
+       {a::count_ci_failure},
+       {a::count_review_round},
+       {a::mark_stuck, task_stage::unknown, "", "CI failed 4 times"}}));
+  CHECK(sql_rows(*db, "SELECT expected_sha = '" + std::string(40, 'a') +
+                          "', ci_failures, review_rounds, stuck_reason "
+                          "FROM tasks") == "1|1|1|CI failed 4 times\n");
+  auto running = unbox(st.claim_next_job({}));
+  auto cancelled = unbox(st.apply_transition(
+      t.id, task_stage::architecture,
+      {{a::cancel_jobs},
+       {a::set_stage, task_stage::cancelled},
+       {a::freeze_repo, task_stage::unknown, "", "degraded"}}));
+  CHECK(cancelled.to_stop == std::vector<int64_t>{running.id});
+  CHECK(sql_rows(*db, "SELECT status FROM jobs ORDER BY id") ==
+        "running\nfailed\n");
+  CHECK(sql_rows(*db, "SELECT stage, stuck_reason FROM tasks") ==
+        "cancelled|NULL\n");
+  CHECK(sql_rows(*db, "SELECT repo, reason, work_item_id FROM repo_freeze") ==
+        "acme/widgets|degraded|ET-042\n");
+  CHECK(st.apply_transition(999, task_stage::analysis, {}).error() ==
+        ec::no_such_task);
+}
