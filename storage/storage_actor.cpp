@@ -259,6 +259,12 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::make_task, const work_item_request& x) {
         return write(self, [&](store& s) { return s.create_work_item(x); });
       },
+      [self](atom::transition, int64_t task_id, task_stage from,
+             const std::vector<stage_action>& actions) {
+        return write(self, [&](store& s) {
+          return s.apply_transition(task_id, from, actions);
+        });
+      },
       [self](atom::finished, int64_t days) {
         return read(self, [&](store& s) { return s.finished_before(days); });
       },

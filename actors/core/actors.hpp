@@ -33,6 +33,11 @@ using task_storage = caf::typed_actor<
     // Creates a work item's task (id, branch) and its first job in one
     // transaction, unless the plane id has a task: (row, created).
     caf::replies_to<atom::make_task, work_item_request>::with<task_claim>,
+    // Applies one pipeline transition decided while the task was in the
+    // given stage: all its actions in one write, or nothing (applied
+    // false) if the task has left that stage.
+    caf::replies_to<atom::transition, int64_t, task_stage,
+                    std::vector<stage_action>>::with<applied_transition>,
     // Finished tasks (done or cancelled) unchanged for N days, oldest
     // first.
     caf::replies_to<atom::finished, int64_t>::with<std::vector<task_row>>,

@@ -70,6 +70,7 @@ CAF_ADD_ATOM(orchd, orchd::atom, owned, "owned")
 CAF_ADD_ATOM(orchd, orchd::atom, running, "running")
 CAF_ADD_ATOM(orchd, orchd::atom, prune, "prune")
 CAF_ADD_ATOM(orchd, orchd::atom, finished, "finished")
+CAF_ADD_ATOM(orchd, orchd::atom, transition, "transition")
 
 // -- records --
 CAF_ADD_TYPE_ID(orchd, (orchd::task_row))
@@ -108,6 +109,9 @@ CAF_ADD_TYPE_ID(orchd, (orchd::process_exit))
 CAF_ADD_TYPE_ID(orchd, (orchd::run_report))
 CAF_ADD_TYPE_ID(orchd, (orchd::task_stage))
 CAF_ADD_TYPE_ID(orchd, (orchd::run_kind))
+CAF_ADD_TYPE_ID(orchd, (orchd::stage_action))
+CAF_ADD_TYPE_ID(orchd, (std::vector<orchd::stage_action>))
+CAF_ADD_TYPE_ID(orchd, (orchd::applied_transition))
 
 CAF_END_TYPE_ID_BLOCK(orchd)
 

@@ -251,3 +251,32 @@ TEST_CASE_FIXTURE(storage_fixture,
   auto after = ask<event_ack>(store, atom::record_v, event(2), ci_mapping{});
   CHECK_FALSE(after);
 }
+
+TEST_CASE_FIXTURE(storage_fixture,
+                  "a pipeline transition through the actor: one write, "
+                  "guarded on its stage") {
+  work_item_request x;
+  x.plane_id = "plane-1";
+  x.repo = "acme/widgets";
+  x.prefix = "ET";
+  x.sequence_id = 42;
+  x.title = "T";
+  x.first_agent = "analyst";
+  x.first_content = "Add retries";
+  auto task = test::unbox(ask<task_claim>(store, atom::make_task_v, x)).task;
+  using a = stage_action;
+  std::vector<stage_action> approve{
+      {a::stamp_brd_end},
+      {a::set_stage, task_stage::architecture},
+      {a::enqueue, task_stage::unknown, "architect", "Mind the 429s"}};
+  auto first = test::unbox(ask<applied_transition>(
+      store, atom::transition_v, task.id, task_stage::created, approve));
+  CHECK(first.applied);
+  CHECK(first.enqueued.size() == 1);
+  // Decided on the same stale view: nothing more is written.
+  auto second = test::unbox(ask<applied_transition>(
+      store, atom::transition_v, task.id, task_stage::created, approve));
+  CHECK_FALSE(second.applied);
+  CHECK(committed_rows(path, "jobs") == 2);
+  CHECK(committed_rows(path, "stage_history") == 1);
+}
