@@ -169,7 +169,7 @@ TEST_CASE_FIXTURE(recovery_fixture, "at cutover, a live agent the Python "
             " WHERE id = " + std::to_string(reused_job))
                .c_str());
   CHECK(recover().requeued == 2);
-  CHECK_FALSE(process_alive(agent.pid()));
+  CHECK(test::eventually([&] { return !process_alive(agent.pid()); }));
   CHECK(agent.wait_exit() == 128 + SIGTERM);
   CHECK(process_alive(bystander.pid()));
   CHECK(job(agent_job, "status") == "queued");

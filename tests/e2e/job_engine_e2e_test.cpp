@@ -395,8 +395,8 @@ TEST_CASE("a timed-out agent dies with its whole group, grandchildren too") {
   auto root = e.dir.file("worktrees/");
   auto grandchild = std::stoll(slurp(root + "grandchild.pid"));
   auto leader = std::stoll(slurp(root + "leader.pid"));
-  CHECK_FALSE(process_alive(grandchild));
-  CHECK_FALSE(process_alive(leader));
+  CHECK(test::eventually([&] { return !process_alive(grandchild); }));
+  CHECK(test::eventually([&] { return !process_alive(leader); }));
   CHECK(e.sql("SELECT outcome FROM agent_runs") == "timeout");
 }
 
@@ -504,7 +504,7 @@ TEST_CASE("cancel kills a running agent; requeue puts the job back") {
   CHECK(status_of(cancelled) == 200);
   CHECK(json::parse(body_of(cancelled))["error"] == "cancelled");
   e.wait_for("SELECT outcome FROM agent_runs WHERE id = 1", "cancelled");
-  CHECK_FALSE(process_alive(pid));
+  CHECK(test::eventually([&] { return !process_alive(pid); }));
   CHECK(e.job_row(id)["status"] == "failed");
   CHECK(status_of(e.request("POST",
                             "/jobs/" + std::to_string(id) + "/cancel")) == 409);
@@ -537,7 +537,7 @@ TEST_CASE("kill -9 of the daemon: the restart kills the old agents and "
   e.start({"FAKE_AGENT_SLEEP_S=0"});
   e.wait_all_done(ids);
   for (auto pid : old_pids)
-    CHECK_FALSE(process_alive(pid));
+    CHECK(test::eventually([&] { return !process_alive(pid); }));
   std::map<int64_t, int> ends;
   for (auto& t : e.trace())
     ends[t.job] += t.what == "end" ? 1 : 0;
@@ -580,7 +580,7 @@ TEST_CASE("SIGTERM lets a running agent finish; a second one stops it and "
     e.daemon->signal(SIGTERM);
     CHECK(e.daemon->wait_exit() == 0);
     e.daemon.reset();
-    CHECK_FALSE(process_alive(pid));
+    CHECK(test::eventually([&] { return !process_alive(pid); }));
     CHECK(e.sql("SELECT status, error FROM jobs") ==
           "queued|daemon stopped while the agent ran");
   }
