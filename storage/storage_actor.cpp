@@ -259,6 +259,9 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::make_task, const work_item_request& x) {
         return write(self, [&](store& s) { return s.create_work_item(x); });
       },
+      [self](atom::pipeline, int64_t task_id) {
+        return read(self, [&](store& s) { return s.pipeline_state(task_id); });
+      },
       [self](atom::transition, int64_t task_id, task_stage from,
              const std::vector<stage_action>& actions) {
         return write(self, [&](store& s) {

@@ -43,6 +43,8 @@ public:
   caf::expected<task_claim> create_task(const new_task& x);
   /// Sets the stage and stamps `updated_at`; false for an unknown task.
   caf::expected<bool> set_stage(int64_t task_id, task_stage stage);
+  /// The task's pipeline columns and stage history; ec::no_such_task.
+  caf::expected<task_pipeline> pipeline_state(int64_t task_id);
   /// Applies one pipeline transition's actions in order, if the task is
   /// still in stage `from` (else nothing is written: another transition
   /// won). defer_job and job_fault are the scheduler's (it finalises the

@@ -6,6 +6,26 @@
 
 namespace orchd::storage {
 
+caf::expected<task_pipeline> store::pipeline_state(int64_t task_id) {
+  auto q = db_.prepare("SELECT waiting, expected_sha, ci_failures, "
+                       "review_rounds, stuck_reason FROM tasks WHERE id = ?1");
+  q->bind(1, task_id);
+  if (!q->step())
+    return caf::make_error(ec::no_such_task, "task " + std::to_string(task_id));
+  task_pipeline x;
+  x.waiting = parse_task_wait(q->text(0));
+  x.expected_sha = q->text(1);
+  x.ci_failures = q->int64(2);
+  x.review_rounds = q->int64(3);
+  x.stuck_reason = q->text(4);
+  auto h = db_.prepare("SELECT from_stage, to_stage, at FROM stage_history "
+                       "WHERE task_id = ?1 ORDER BY id");
+  h->bind(1, task_id);
+  while (h->step())
+    x.history.push_back(h->text(0) + ">" + h->text(1) + "@" + h->text(2));
+  return x;
+}
+
 caf::expected<applied_transition>
 store::apply_transition(int64_t task_id, task_stage from,
                         const std::vector<stage_action>& actions) {

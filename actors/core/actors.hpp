@@ -33,6 +33,9 @@ using task_storage = caf::typed_actor<
     // Creates a work item's task (id, branch) and its first job in one
     // transaction, unless the plane id has a task: (row, created).
     caf::replies_to<atom::make_task, work_item_request>::with<task_claim>,
+    // The task's pipeline state (waits, sha, fix rounds, stuck reason,
+    // stage history), or ec::no_such_task.
+    caf::replies_to<atom::pipeline, int64_t>::with<task_pipeline>,
     // Applies one pipeline transition decided while the task was in the
     // given stage: all its actions in one write, or nothing (applied
     // false) if the task has left that stage.

@@ -79,6 +79,25 @@ typename Inspector::result_type inspect(Inspector& f, applied_transition& x) {
            x.enqueued, x.to_stop);
 }
 
+/// A task's pipeline state (schema level 15 columns), with its row and
+/// its stage changes: what the pipeline decides from.
+struct task_pipeline {
+  task_wait waiting = task_wait::nothing;
+  std::string expected_sha;
+  int64_t ci_failures = 0;
+  int64_t review_rounds = 0;
+  std::string stuck_reason;
+  /// "from>to@at" per stage change, oldest first.
+  std::vector<std::string> history;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_pipeline& x) {
+  return f(caf::meta::type_name("orchd::task_pipeline"), x.waiting,
+           x.expected_sha, x.ci_failures, x.review_rounds, x.stuck_reason,
+           x.history);
+}
+
 /// One row of `tasks`.
 struct task_row {
   int64_t id = 0;

@@ -71,6 +71,7 @@ CAF_ADD_ATOM(orchd, orchd::atom, running, "running")
 CAF_ADD_ATOM(orchd, orchd::atom, prune, "prune")
 CAF_ADD_ATOM(orchd, orchd::atom, finished, "finished")
 CAF_ADD_ATOM(orchd, orchd::atom, transition, "transition")
+CAF_ADD_ATOM(orchd, orchd::atom, pipeline, "pipeline")
 
 // -- records --
 CAF_ADD_TYPE_ID(orchd, (orchd::task_row))
@@ -112,6 +113,7 @@ CAF_ADD_TYPE_ID(orchd, (orchd::run_kind))
 CAF_ADD_TYPE_ID(orchd, (orchd::stage_action))
 CAF_ADD_TYPE_ID(orchd, (std::vector<orchd::stage_action>))
 CAF_ADD_TYPE_ID(orchd, (orchd::applied_transition))
+CAF_ADD_TYPE_ID(orchd, (orchd::task_pipeline))
 
 CAF_END_TYPE_ID_BLOCK(orchd)
 

@@ -279,4 +279,11 @@ TEST_CASE_FIXTURE(storage_fixture,
   CHECK_FALSE(second.applied);
   CHECK(committed_rows(path, "jobs") == 2);
   CHECK(committed_rows(path, "stage_history") == 1);
+  auto state =
+      test::unbox(ask<task_pipeline>(store, atom::pipeline_v, task.id));
+  REQUIRE(state.history.size() == 1);
+  CHECK(state.history[0].rfind("created>architecture@", 0) == 0);
+  auto missing = ask<task_pipeline>(store, atom::pipeline_v, int64_t{99});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == ec::no_such_task);
 }

@@ -426,6 +426,15 @@ TEST_CASE_FIXTURE(store_fixture, "a pipeline transition is one write, "
         "running\nfailed\n");
   CHECK(sql_rows(*db, "SELECT stage, stuck_reason FROM tasks") ==
         "cancelled|NULL\n");
+  auto state = unbox(st.pipeline_state(t.id));
+  CHECK(state.waiting == task_wait::nothing);
+  CHECK(state.expected_sha == std::string(40, 'a'));
+  CHECK(state.ci_failures == 1);
+  CHECK(state.review_rounds == 1);
+  CHECK(state.stuck_reason.empty());
+  REQUIRE(state.history.size() == 2);
+  CHECK(state.history[0].rfind("analysis>architecture@", 0) == 0);
+  CHECK(state.history[1].rfind("architecture>cancelled@", 0) == 0);
   CHECK(sql_rows(*db, "SELECT repo, reason, work_item_id FROM repo_freeze") ==
         "acme/widgets|degraded|ET-042\n");
   CHECK(st.apply_transition(999, task_stage::analysis, {}).error() ==
