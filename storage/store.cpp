@@ -161,6 +161,10 @@ caf::expected<std::vector<int64_t>> store::cancel_task(int64_t task_id) {
     return caf::make_error(ec::conflict, "task " + std::to_string(task_id) +
                                              " is " + to_string(task->stage) +
                                              ", already finished");
+  return stop_task_jobs(task_id);
+}
+
+std::vector<int64_t> store::stop_task_jobs(int64_t task_id) {
   auto jobs = db_.prepare("UPDATE jobs SET status = 'failed', "
                           "error = 'cancelled with its task', "
                           "finished_at = datetime('now') "

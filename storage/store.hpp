@@ -182,6 +182,10 @@ public:
   std::vector<freeze_row> active_freezes();
 
 private:
+  /// A task's cancel, jobs half: its queued jobs failed ("cancelled with
+  /// its task"); answers its running ones, whose agents must be stopped.
+  std::vector<int64_t> stop_task_jobs(int64_t task_id);
+
   database& db_;
 };
 

@@ -134,15 +134,8 @@ store::apply_transition(int64_t task_id, task_stage from,
       break;
     }
     case stage_action::cancel_jobs: {
-      exec("UPDATE jobs SET status = 'failed', error = 'cancelled with its "
-           "task', finished_at = datetime('now') WHERE task_id = ?1 AND "
-           "status = 'queued'",
-           none);
-      auto running = db_.prepare("SELECT id FROM jobs WHERE task_id = ?1 AND "
-                                 "status = 'running' ORDER BY id");
-      running->bind(1, task_id);
-      while (running->step())
-        out.to_stop.push_back(running->int64(0));
+      auto running = stop_task_jobs(task_id);
+      out.to_stop.insert(out.to_stop.end(), running.begin(), running.end());
       break;
     }
     case stage_action::mark_stuck:

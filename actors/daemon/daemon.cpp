@@ -405,7 +405,8 @@ int serve(const config& cfg) {
     return give_up(err);
   // The port first: a daemon that cannot listen stops before its job
   // engine claims anything (no agent started for a daemon that exits).
-  http::server web{make_http_options(cfg)};
+  auto http_options = make_http_options(cfg);
+  http::server web{http_options};
   auto port = web.listen();
   if (!port)
     return give_up(port.error());
@@ -437,9 +438,8 @@ int serve(const config& cfg) {
   web.serve(http::backends{actors.intake, actors.admin});
   log::info("listening on ", cfg.listen.address, ":", *port);
   if (auto admin_port = web.admin_port())
-    log::info("admin routes served on ",
-              make_http_options(cfg).admin_listen->address, ":", admin_port,
-              " (not on the main listener)");
+    log::info("admin routes served on ", http_options.admin_listen->address,
+              ":", admin_port, " (not on the main listener)");
   log::info("orchd ", ORCHD_VERSION, " ready: ", cfg.projects.size(),
             " projects, ", cfg.agents.size(), " agents");
 
