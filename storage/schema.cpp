@@ -228,6 +228,9 @@ CREATE INDEX IF NOT EXISTS idx_plane_outbox_pending ON plane_outbox(id)
   WHERE sent_at IS NULL;
 )sql",
      "idx_plane_outbox_pending"},
+    // A Plane call Plane refused for good (the work item is gone, the key
+    // may not write it): kept with its error, no longer tried.
+    {16, {{"plane_outbox", "given_up_at", "TEXT"}}, "", nullptr},
 };
 
 bool has_object(database& db, const char* name) {

@@ -268,6 +268,21 @@ storage_actor::behavior_type storage(storage_pointer self,
           return s.apply_transition(task_id, from, actions);
         });
       },
+      [self](atom::by_plane, const string& plane_id) {
+        return read(self,
+                    [&](store& s) { return s.task_by_plane_id(plane_id); });
+      },
+      [self](atom::outbox, int64_t limit) {
+        return read(self, [&](store& s) { return s.due_plane_calls(limit); });
+      },
+      [self](atom::outbox) {
+        return read(self, [&](store& s) { return s.next_plane_call_due_ms(); });
+      },
+      [self](atom::sent, const plane_call_result& x) {
+        return write(
+            self, [&](store& s) { return s.settle_plane_call(x); },
+            atomicity::statement);
+      },
       [self](atom::finished, int64_t days) {
         return read(self, [&](store& s) { return s.finished_before(days); });
       },

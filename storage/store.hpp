@@ -47,11 +47,21 @@ public:
   caf::expected<task_pipeline> pipeline_state(int64_t task_id);
   /// Applies one pipeline transition's actions in order, if the task is
   /// still in stage `from` (else nothing is written: another transition
-  /// won). defer_job and job_fault are the scheduler's (it finalises the
-  /// job) and are skipped here. ec::no_such_task for an unknown task.
+  /// won). finish_job and defer_job are guarded on the job's run: when
+  /// the job was finalised elsewhere the whole write fails (ec::conflict)
+  /// and the caller rolls it back. job_fault is the scheduler's (it
+  /// finalises the job as a failure) and is skipped here. ec::no_such_task
+  /// for an unknown task.
   caf::expected<applied_transition>
   apply_transition(int64_t task_id, task_stage from,
                    const std::vector<stage_action>& actions);
+  /// Plane calls due now, oldest first, at most one per task (its oldest
+  /// unsettled one, so a task's calls land in order).
+  std::vector<plane_call> due_plane_calls(int64_t limit);
+  /// Milliseconds until the earliest held-back Plane call comes due.
+  caf::optional<int64_t> next_plane_call_due_ms();
+  /// Records how a call went; false when it was already settled.
+  bool settle_plane_call(const plane_call_result& x);
   /// The operator's cancel: the task to 'cancelled', its queued jobs
   /// failed; answers its running jobs (their agents are the scheduler's to
   /// stop). ec::no_such_task, or ec::conflict for a finished task.

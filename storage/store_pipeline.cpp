@@ -4,6 +4,8 @@
 #include "actors/core/error.hpp"
 #include "storage/rows.hpp"
 
+#include <algorithm>
+
 namespace orchd::storage {
 
 caf::expected<task_pipeline> store::pipeline_state(int64_t task_id) {
@@ -76,15 +78,50 @@ store::apply_transition(int64_t task_id, task_stage from,
       j.repo = task->repo;
       j.task_id = task_id;
       j.task_content = std::move(content);
+      if (a.max_attempts > 0)
+        j.max_attempts = a.max_attempts;
       auto id = enqueue(j);
       if (!id)
         return id.error();
       out.enqueued.push_back(*id);
       break;
     }
-    case stage_action::defer_job:
+    case stage_action::finish_job: {
+      job_mark mark;
+      mark.job_id = a.job_id;
+      mark.status = job_status::done;
+      if (a.run_id > 0) {
+        mark.run_id = a.run_id;
+        mark.expected_run_id = a.run_id;
+      }
+      auto won = finalise_job(mark);
+      if (!won)
+        return won.error();
+      if (!*won)
+        return caf::make_error(ec::conflict, "job " + std::to_string(a.job_id) +
+                                                 " was finalised elsewhere");
+      break;
+    }
+    case stage_action::defer_job: {
+      // Back in the queue, due later, the claim's attempt given back.
+      auto q = db_.prepare(
+          "UPDATE jobs SET status = 'queued', started_at = NULL, pid = NULL, "
+          "available_at = datetime('now', '+' || ?3 || ' seconds'), "
+          "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+          "error = ?4 WHERE id = ?1 AND status = 'running' "
+          "AND (?2 = 0 OR run_id = ?2)");
+      q->bind(1, a.job_id);
+      q->bind(2, a.run_id);
+      q->bind(3, a.delay_s);
+      q->bind(4, std::string_view{a.text});
+      q->step();
+      if (db_.changes() == 0)
+        return caf::make_error(ec::conflict, "job " + std::to_string(a.job_id) +
+                                                 " was finalised elsewhere");
+      break;
+    }
     case stage_action::job_fault:
-      break; // the scheduler's, when it finalises the job
+      break; // the scheduler's: it finalises the job as a failure
     case stage_action::stamp_brd_start:
       start_brd_review(task_id);
       break;
@@ -146,6 +183,73 @@ store::apply_transition(int64_t task_id, task_stage from,
   }
   out.applied = true;
   return out;
+}
+
+// Only a task's oldest unsettled call is due: its calls land in order
+// (the review state before the comment that points at the BRD).
+std::vector<plane_call> store::due_plane_calls(int64_t limit) {
+  auto q = db_.prepare(
+      "SELECT o.id, o.task_id, o.kind, o.body, o.external_id, o.attempts, "
+      "COALESCE(t.plane_id, t.plane_issue_id, ''), t.repo "
+      "FROM plane_outbox o JOIN tasks t ON t.id = o.task_id "
+      "WHERE o.sent_at IS NULL AND o.given_up_at IS NULL "
+      "AND (o.available_at IS NULL OR o.available_at <= datetime('now')) "
+      "AND o.id = (SELECT MIN(p.id) FROM plane_outbox p WHERE "
+      "p.task_id = o.task_id AND p.sent_at IS NULL AND p.given_up_at IS NULL) "
+      "ORDER BY o.id LIMIT ?1");
+  q->bind(1, limit);
+  std::vector<plane_call> out;
+  while (q->step()) {
+    plane_call c;
+    c.id = q->int64(0);
+    c.task_id = q->int64(1);
+    c.kind = q->text(2);
+    c.body = q->text(3);
+    c.external_id = q->text(4);
+    c.attempts = q->int64(5);
+    c.plane_id = q->text(6);
+    c.repo = q->text(7);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+caf::optional<int64_t> store::next_plane_call_due_ms() {
+  auto q = db_.prepare(
+      "SELECT CAST((julianday(MIN(available_at)) - julianday('now')) * "
+      "86400000 AS INTEGER) FROM plane_outbox WHERE sent_at IS NULL AND "
+      "given_up_at IS NULL AND available_at > datetime('now')");
+  if (!q->step() || q->is_null(0))
+    return caf::none;
+  return std::max<int64_t>(0, q->int64(0));
+}
+
+bool store::settle_plane_call(const plane_call_result& x) {
+  const char* sql = nullptr;
+  switch (x.outcome) {
+  case plane_call_result::sent:
+    sql = "UPDATE plane_outbox SET sent_at = datetime('now'), "
+          "attempts = attempts + 1, error = NULL WHERE id = ?1 AND "
+          "sent_at IS NULL";
+    break;
+  case plane_call_result::retry:
+    sql = "UPDATE plane_outbox SET attempts = attempts + 1, error = ?2, "
+          "available_at = datetime('now', '+' || ?3 || ' seconds') "
+          "WHERE id = ?1 AND sent_at IS NULL";
+    break;
+  case plane_call_result::given_up:
+    sql = "UPDATE plane_outbox SET attempts = attempts + 1, error = ?2, "
+          "given_up_at = datetime('now') WHERE id = ?1 AND sent_at IS NULL";
+    break;
+  }
+  auto q = db_.prepare(sql);
+  q->bind(1, x.id);
+  if (x.outcome != plane_call_result::sent)
+    q->bind(2, std::string_view{x.error});
+  if (x.outcome == plane_call_result::retry)
+    q->bind(3, x.retry_in_s);
+  q->step();
+  return db_.changes() > 0;
 }
 
 } // namespace orchd::storage

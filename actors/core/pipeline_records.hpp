@@ -44,6 +44,9 @@ struct stage_action {
     cancel_jobs,
     /// Mark the task stuck with reason `text` (stage kept).
     mark_stuck,
+    /// Job `job_id`'s success is accepted: done, guarded on its run
+    /// (`run_id`, 0: running at all); the whole write fails if it lost.
+    finish_job,
   } kind;
   task_stage stage = task_stage::unknown;
   std::string agent = {};
@@ -51,12 +54,102 @@ struct stage_action {
   int64_t job_id = 0;
   int64_t delay_s = 0;
   task_wait wait = task_wait::nothing;
+  /// finish_job, defer_job: the run the job must still be running.
+  int64_t run_id = 0;
+  /// enqueue: the agent's attempts (0: the queue's default).
+  int64_t max_attempts = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stage_action& x) {
   return f(caf::meta::type_name("orchd::stage_action"), x.kind, x.stage,
-           x.agent, x.text, x.job_id, x.delay_s, x.wait);
+           x.agent, x.text, x.job_id, x.delay_s, x.wait, x.run_id,
+           x.max_attempts);
+}
+
+/// What the pipeline makes of a job's success before it is finalised.
+struct judgement {
+  enum kind_t : uint8_t {
+    /// Finalise it done with `actions` (a finish_job first) in one write,
+    /// guarded on the task still being in `from`.
+    accept,
+    /// Its success is a fault (`reason`): the job's attempts rule.
+    fault,
+    /// Write `actions` (a defer_job): back in the queue, no attempt spent.
+    defer,
+    /// The pipeline has nothing to add (not a pipeline job, or the task
+    /// moved on): finalise it done as any job.
+    plain,
+  } kind = plain;
+  task_stage from = task_stage::unknown;
+  std::vector<stage_action> actions;
+  std::string reason;
+  /// For the log: the task, its work item, and what the transition does.
+  int64_t task_id = 0;
+  std::string work_item_id;
+  std::string log;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, judgement& x) {
+  return f(caf::meta::type_name("orchd::judgement"), x.kind, x.from, x.actions,
+           x.reason, x.task_id, x.work_item_id, x.log);
+}
+
+/// A Plane work item that moved to another state (from its webhook).
+struct work_item_move {
+  std::string plane_id;
+  std::string state_name;
+  std::string state_group;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_item_move& x) {
+  return f(caf::meta::type_name("orchd::work_item_move"), x.plane_id,
+           x.state_name, x.state_group);
+}
+
+/// A Plane call a transition queued (a `plane_outbox` row), with the work
+/// item it is for.
+struct plane_call {
+  int64_t id = 0;
+  int64_t task_id = 0;
+  /// "state" (body: the state's role, review or done) or "comment" (body:
+  /// the comment's text).
+  std::string kind;
+  std::string body;
+  /// Unique per (task, call): a retried comment is recognisable.
+  std::string external_id;
+  int64_t attempts = 0;
+  /// The work item (Plane's id) and its task's repo (the project).
+  std::string plane_id;
+  std::string repo;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, plane_call& x) {
+  return f(caf::meta::type_name("orchd::plane_call"), x.id, x.task_id, x.kind,
+           x.body, x.external_id, x.attempts, x.plane_id, x.repo);
+}
+
+/// How a Plane call went.
+struct plane_call_result {
+  int64_t id = 0;
+  enum outcome_t : uint8_t {
+    sent,
+    /// Try again after `retry_in_s` (network, 5xx, 429).
+    retry,
+    /// Plane refused it for good (4xx): kept with the error, not retried.
+    given_up,
+  } outcome = sent;
+  std::string error;
+  int64_t retry_in_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, plane_call_result& x) {
+  return f(caf::meta::type_name("orchd::plane_call_result"), x.id, x.outcome,
+           x.error, x.retry_in_s);
 }
 
 /// What applying a transition did.

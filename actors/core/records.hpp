@@ -139,12 +139,18 @@ struct ci_outcome {
   caf::optional<int64_t> task_id;
   std::string branch;
   std::string result;
+  /// The commit CI ran on, and what the pipeline hands a developer after
+  /// a failure (not stored: the event's payload keeps them).
+  std::string sha = {};
+  std::string check_name = {};
+  std::string conclusion = {};
+  std::string url = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ci_outcome& x) {
   return f(caf::meta::type_name("orchd::ci_outcome"), x.event_id, x.task_id,
-           x.branch, x.result);
+           x.branch, x.result, x.sha, x.check_name, x.conclusion, x.url);
 }
 
 /// Everything needed to create a work item's task and its first job in one
@@ -474,12 +480,14 @@ struct run_report {
   run_kind outcome = run_kind::crash;
   std::string error;
   int64_t retry_after_s = 0;
+  /// A success's result text (its last line may state a verdict).
+  std::string result_text = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_report& x) {
   return f(caf::meta::type_name("orchd::run_report"), x.job_id, x.run_id,
-           x.outcome, x.error, x.retry_after_s);
+           x.outcome, x.error, x.retry_after_s, x.result_text);
 }
 
 // -- dependencies and freezes -----------------------------------------------

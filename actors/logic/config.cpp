@@ -202,6 +202,32 @@ void keys_of(V& v, endpoint_config& x) {
 }
 
 template <class V>
+void keys_of(V& v, plane_states& x) {
+  v("review", x.review, not_empty());
+  v("approved", x.approved, not_empty());
+  v("rework", x.rework, not_empty());
+  v("done", x.done, not_empty());
+}
+
+template <class V>
+void keys_of(V& v, plane_config& x) {
+  v("base_url", x.base_url, http_url());
+  v("workspace_slug", x.workspace_slug);
+  v("states", x.states);
+  v("requests_per_minute", x.requests_per_minute, at_least(1));
+  v("retry_base_s", x.retry_base_s, at_least(1));
+  v("retry_cap_s", x.retry_cap_s, at_least(1));
+}
+
+template <class V>
+void keys_of(V& v, pipeline_config& x) {
+  v("ci_fix_limit", x.ci_fix_limit, at_least(0));
+  v("review_fix_limit", x.review_fix_limit, at_least(0));
+  v("merge_defer_s", x.merge_defer_s, at_least(1));
+  v("brd_file", x.brd_file, relative_path());
+}
+
+template <class V>
 void keys_of(V& v, config& x) {
   v("listen", x.listen);
   v("admin", x.admin);
@@ -218,6 +244,7 @@ void keys_of(V& v, config& x) {
   v("reaper", x.reaper);
   v("reconciler", x.reconciler);
   v("retention", x.retention);
+  v("pipeline", x.pipeline);
   v("telegram", x.telegram);
   v("plane", x.plane);
 }

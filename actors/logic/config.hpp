@@ -201,6 +201,42 @@ struct endpoint_config {
   std::string base_url;
 };
 
+/// The names of the Plane states the pipeline reads and writes, per the
+/// project's workflow (a state of Plane's `cancelled` group cancels).
+struct plane_states {
+  /// Where a posted BRD waits for its human review.
+  std::string review = "BRD Review";
+  /// The human's decisions.
+  std::string approved = "Approved";
+  std::string rework = "Rework";
+  /// Where a verified task's work item ends.
+  std::string done = "Done";
+};
+
+/// Plane's REST API (v1), for the pipeline's state changes and comments.
+struct plane_config {
+  std::string base_url;
+  std::string workspace_slug;
+  plane_states states;
+  /// Plane Cloud allows 60 a minute per API key.
+  int64_t requests_per_minute = 60;
+  /// A failed call is tried again after min(2^n * base, cap) seconds.
+  int64_t retry_base_s = 5;
+  int64_t retry_cap_s = 600;
+};
+
+/// The stage machine's bounds (actors/logic/pipeline.hpp).
+struct pipeline_config {
+  /// Developer rounds after failed CI; the failure after the last: stuck.
+  int64_t ci_fix_limit = 3;
+  /// Developer rounds after changes-requested reviews; then stuck.
+  int64_t review_fix_limit = 3;
+  /// A deployer that found the merge lock taken runs again after this.
+  int64_t merge_defer_s = 300;
+  /// The analyst's BRD: <task_folder>/<work item id>/<brd_file>.
+  std::string brd_file = "brd.md";
+};
+
 struct config {
   listen_config listen;
   admin_config admin;
@@ -217,8 +253,9 @@ struct config {
   reaper_config reaper;
   reconciler_config reconciler;
   retention_config retention;
+  pipeline_config pipeline;
   endpoint_config telegram;
-  endpoint_config plane;
+  plane_config plane;
 };
 
 /// The embedded defaults: what orchd runs on with an empty file.

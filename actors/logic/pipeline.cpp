@@ -157,6 +157,8 @@ const char* to_string(action::kind_t x) {
     return "cancel_jobs";
   case action::mark_stuck:
     return "mark_stuck";
+  case action::finish_job:
+    return "finish_job";
   }
   return "?";
 }
