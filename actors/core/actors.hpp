@@ -41,6 +41,14 @@ using task_storage = caf::typed_actor<
     // false) if the task has left that stage.
     caf::replies_to<atom::transition, int64_t, task_stage,
                     std::vector<stage_action>>::with<applied_transition>,
+    // The task of a Plane work item (its id), or ec::no_such_task.
+    caf::replies_to<atom::by_plane, std::string>::with<task_row>,
+    // Plane calls due now (at most N, one per task: its oldest unsettled).
+    caf::replies_to<atom::outbox, int64_t>::with<std::vector<plane_call>>,
+    // Milliseconds until the earliest held-back Plane call comes due.
+    caf::replies_to<atom::outbox>::with<caf::optional<int64_t>>,
+    // Records how a Plane call went; false when already settled.
+    caf::replies_to<atom::sent, plane_call_result>::with<bool>,
     // Finished tasks (done or cancelled) unchanged for N days, oldest
     // first.
     caf::replies_to<atom::finished, int64_t>::with<std::vector<task_row>>,
@@ -259,7 +267,42 @@ using scheduler_actor = caf::typed_actor<
     caf::replies_to<atom::drain, int64_t>::with<int64_t>,
     // Ends a drain now (a second signal).
     caf::reacts_to<atom::kill>,
+    // Stops the agents of these jobs (storage already failed them: a
+    // pipeline cancel); their reports then lose the guarded write.
+    caf::reacts_to<atom::stop_jobs, std::vector<int64_t>>,
     // Internal: the held-back job of this generation came due.
+    caf::reacts_to<atom::due, int64_t>>;
+
+/// PIPELINE: moves tasks through their stages (actors/logic/pipeline.hpp
+/// decides; storage applies each transition in one write). Judges a job's
+/// success before the SCHEDULER finalises it, so the job's end and the
+/// task's next stage commit together; takes the domain events of the
+/// other actors (worktree made, work item moved, CI result, a job failed
+/// for good); wakes the SCHEDULER for the jobs it enqueued and the Plane
+/// outbox for the calls it queued.
+using pipeline_actor = caf::typed_actor<
+    // A task's job succeeded with this result text: how to finalise it.
+    caf::replies_to<atom::judge, job_row, std::string>::with<judgement>,
+    // The scheduler applied a judgement (what it did): log, wake, notify.
+    caf::reacts_to<atom::applied, judgement, applied_transition>,
+    // A task's job failed for good (the row as finalised): stuck.
+    caf::reacts_to<atom::failed, job_row>,
+    // The task's worktree exists: created -> analysis.
+    caf::reacts_to<atom::worktree, int64_t>,
+    // A work item moved in Plane; true when a transition was applied.
+    caf::replies_to<atom::moved, work_item_move>::with<bool>,
+    // A CI result mapped to its task; true when a transition was applied.
+    caf::replies_to<atom::ci_result, ci_outcome>::with<bool>,
+    // The scheduler to wake and stop agents through (spawned after us).
+    caf::reacts_to<atom::attach, caf::actor>>;
+
+/// PLANE_OUTBOX: sends the Plane calls transitions queued in the database
+/// (state changes, comments), oldest first per task, at most the API key's
+/// rate, retried with backoff; a Plane outage delays only the calls.
+using plane_outbox_actor = caf::typed_actor<
+    // Calls were queued (or came due): send what is due.
+    caf::reacts_to<atom::wake>,
+    // Internal: the held-back call of this generation came due.
     caf::reacts_to<atom::due, int64_t>>;
 
 /// REAPER: a periodic three-tier check of running jobs (agent gone and

@@ -19,6 +19,9 @@
 #include "actors/os/environment.hpp"
 #include "actors/os/instance_lock.hpp"
 #include "actors/os/resources.hpp"
+#include "actors/pipeline/pipeline_actor.hpp"
+#include "actors/pipeline/plane_outbox.hpp"
+#include "http/client/https_client.hpp"
 #include "http/server/server.hpp"
 #include "storage/database.hpp"
 #include "storage/storage_actor.hpp"
@@ -244,6 +247,8 @@ std::atomic<bool> actor_died{false};
 // The daemon's long-lived actors, started in order and stopped in reverse.
 struct daemon_actors {
   storage_actor storage;
+  plane_outbox_actor plane;
+  pipeline_actor pipeline;
   scheduler_actor scheduler;
   freeze_manager_actor freezes;
   reaper_actor reaper;
@@ -265,17 +270,28 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   a.storage = std::move(storage);
   auto watcher = std::make_shared<child_watcher>();
   auto timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
+  // The pipeline judges what the scheduler finalises, and wakes it for
+  // the jobs its transitions enqueue: spawned first, attached after.
+  a.plane =
+      spawn_plane_outbox(sys, a.storage, plane_outbox_settings_of(cfg),
+                         http_client::make_sender(std::chrono::seconds(30)));
+  a.pipeline =
+      spawn_pipeline(sys, a.storage, a.plane, pipeline_settings_of(cfg));
+  auto sched = make_scheduler_settings(cfg);
+  sched.pipeline = a.pipeline;
   a.scheduler =
-      spawn_scheduler(sys, a.storage, make_scheduler_settings(cfg),
+      spawn_scheduler(sys, a.storage, std::move(sched),
                       process_runners(sys, a.storage, watcher, runners));
+  caf::anon_send(a.pipeline, atom::attach_v,
+                 caf::actor_cast<caf::actor>(a.scheduler));
   a.freezes = spawn_freeze_manager(sys, a.storage, a.scheduler, timeout);
   a.reaper = spawn_reaper(sys, a.storage, a.scheduler,
                           make_reaper_settings(cfg, instance),
                           real_process_probe(instance));
   a.retention =
       spawn_retention(sys, a.storage, make_retention_settings(cfg, *runners));
-  a.creator = spawn_task_creator(sys, a.storage, cfg, a.scheduler);
-  a.ci = spawn_ci_events(sys, a.storage, cfg);
+  a.creator = spawn_task_creator(sys, a.storage, cfg, a.scheduler, a.pipeline);
+  a.ci = spawn_ci_events(sys, a.storage, cfg, a.pipeline);
   a.intake =
       spawn_intake(sys, a.storage, a.creator, a.ci, make_intake_settings(cfg));
   a.admin = spawn_admin_api(
@@ -286,9 +302,10 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   };
   a.supervisor = spawn_supervisor(
       sys,
-      {as_actor(a.storage), as_actor(a.scheduler), as_actor(a.freezes),
-       as_actor(a.reaper), as_actor(a.retention), as_actor(a.creator),
-       as_actor(a.ci), as_actor(a.intake), as_actor(a.admin)},
+      {as_actor(a.storage), as_actor(a.plane), as_actor(a.pipeline),
+       as_actor(a.scheduler), as_actor(a.freezes), as_actor(a.reaper),
+       as_actor(a.retention), as_actor(a.creator), as_actor(a.ci),
+       as_actor(a.intake), as_actor(a.admin)},
       [](const std::string&, const std::string&) {
         actor_died = true;
         // Wakes the main thread's sigwait: the
@@ -334,6 +351,8 @@ int stop_actors(caf::actor_system& sys, http::server& web,
        {caf::actor_cast<caf::actor>(a.intake),
         caf::actor_cast<caf::actor>(a.creator),
         caf::actor_cast<caf::actor>(a.admin), caf::actor_cast<caf::actor>(a.ci),
+        caf::actor_cast<caf::actor>(a.pipeline),
+        caf::actor_cast<caf::actor>(a.plane),
         caf::actor_cast<caf::actor>(a.supervisor)})
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   int result = exit_ok;

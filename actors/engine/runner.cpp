@@ -49,14 +49,14 @@ std::string job_name(const runner_state& st) {
 }
 
 void report(runner_pointer self, run_kind kind, std::string error,
-            int64_t retry_after_s = 0) {
+            int64_t retry_after_s = 0, std::string result_text = {}) {
   auto& st = self->state;
   if (st.reported)
     return;
   st.reported = true;
-  self->send(
-      st.scheduler, atom::finish_v,
-      run_report{st.job.id, st.run_id, kind, std::move(error), retry_after_s});
+  self->send(st.scheduler, atom::finish_v,
+             run_report{st.job.id, st.run_id, kind, std::move(error),
+                        retry_after_s, std::move(result_text)});
   self->quit();
 }
 
@@ -90,17 +90,23 @@ void on_exit(runner_pointer self, process_exit e) {
   out.outcome = verdict.kind;
   out.error = verdict.error;
   out.retry_after_s = verdict.retry_after_s;
+  // A success's text may state a verdict (the pipeline reads its last
+  // line); nothing else of it travels.
+  auto text = verdict.kind == run_kind::success ? std::move(result.text)
+                                                : std::string{};
   self->request(st.storage, st.settings->storage_timeout, atom::finish_run_v,
                 out)
       .then(
-          [self, verdict](bool) {
+          [self, verdict, text](bool) {
             crash_point(crash_at::outcome);
-            report(self, verdict.kind, verdict.error, verdict.retry_after_s);
+            report(self, verdict.kind, verdict.error, verdict.retry_after_s,
+                   text);
           },
-          [self, verdict](const caf::error& err) {
+          [self, verdict, text](const caf::error& err) {
             log::warn(job_name(self->state),
                       ": cannot record the run's end: ", describe(err));
-            report(self, verdict.kind, verdict.error, verdict.retry_after_s);
+            report(self, verdict.kind, verdict.error, verdict.retry_after_s,
+                   text);
           });
 }
 

@@ -219,16 +219,46 @@ void log_finalised(const job_row& job, const finalise_plan& plan, bool won) {
   }
 }
 
-void finalise(scheduler_pointer self, const run_report& report) {
+// Writes a finalise plan (guarded); a job that failed for good is the
+// pipeline's to hear of.
+void write_plan(scheduler_pointer self, const job_row& job,
+                finalise_plan plan) {
   auto& st = self->state;
-  auto it = st.running.find(report.job_id);
-  if (it == st.running.end()) {
-    log::warn("orchd.scheduler: a report for job ", report.job_id,
-              " that no runner of ours runs");
-    return;
-  }
-  auto job = std::move(it->second.job);
-  st.running.erase(it);
+  ++st.finalising;
+  auto done = [self, job, plan](bool won) {
+    log_finalised(job, plan, won);
+    if (won)
+      crash_point(crash_at::finalise);
+    auto& st = self->state;
+    if (won && std::holds_alternative<job_mark>(plan.write)) {
+      auto& m = plan.mark();
+      if (m.status == job_status::done)
+        log::info("orchd.scheduler: agent_finished: job ", job.id, ", task ",
+                  job.task_id ? std::to_string(*job.task_id) : "-", ", agent ",
+                  job.agent);
+      if (m.status == job_status::failed && job.task_id &&
+          st.settings.pipeline) {
+        auto failed = job;
+        failed.status = job_status::failed;
+        failed.error = m.error.value_or("");
+        self->send(st.settings.pipeline, atom::failed_v, std::move(failed));
+      }
+    }
+    --st.finalising;
+    check_drained(self);
+  };
+  auto on_error = [self, job_id = job.id](const caf::error& err) {
+    log::error("orchd.scheduler: job ", job_id,
+               ": cannot finalise: ", describe(err), " (the reaper will)");
+    --self->state.finalising;
+    check_drained(self);
+  };
+  request_finalise(self, st.storage, st.settings.storage_timeout, plan, done,
+                   on_error);
+}
+
+finalise_plan make_plan(const scheduler_state& st, const job_row& job,
+                        const run_report& report) {
   run_verdict verdict{report.outcome, report.error, report.retry_after_s};
   auto plan = plan_finalise(job, report.run_id, verdict, st.settings.backoff);
   if (report.run_id == 0) {
@@ -242,27 +272,111 @@ void finalise(scheduler_pointer self, const run_report& report) {
       plan.mark().expected_run_id = caf::none;
     }
   }
+  return plan;
+}
+
+// Writes a judged success: the job's end and the task's transition in one
+// write. A task that left the stage meanwhile gets a plain finalise; a
+// job finalised elsewhere (the reaper, a cancel) loses, as any finalise.
+void write_judged(scheduler_pointer self, const job_row& job,
+                  const run_report& report, judgement j) {
+  auto& st = self->state;
   ++st.finalising;
-  auto done = [self, job, plan](bool won) {
-    log_finalised(job, plan, won);
-    if (won)
-      crash_point(crash_at::finalise);
-    if (won && std::holds_alternative<job_mark>(plan.write) &&
-        plan.mark().status == job_status::done)
-      log::info("orchd.scheduler: agent_finished: job ", job.id, ", task ",
-                job.task_id ? std::to_string(*job.task_id) : "-", ", agent ",
-                job.agent);
-    --self->state.finalising;
-    check_drained(self);
-  };
-  auto on_error = [self, job_id = job.id](const caf::error& err) {
-    log::error("orchd.scheduler: job ", job_id,
-               ": cannot finalise: ", describe(err), " (the reaper will)");
-    --self->state.finalising;
-    check_drained(self);
-  };
-  request_finalise(self, st.storage, st.settings.storage_timeout, plan, done,
-                   on_error);
+  auto task_id = j.task_id;
+  auto from = j.from;
+  auto actions = j.actions;
+  self->request(st.storage, st.settings.storage_timeout, atom::transition_v,
+                task_id, from, std::move(actions))
+      .then(
+          [self, job, report, j](applied_transition& applied) mutable {
+            auto& st = self->state;
+            --st.finalising;
+            if (!applied.applied) {
+              log::info("orchd.scheduler: job ", job.id, ": task ", j.task_id,
+                        " left ", to_string(j.from),
+                        " meanwhile; finalised without a transition");
+              write_plan(self, job, make_plan(st, job, report));
+              return;
+            }
+            crash_point(crash_at::finalise);
+            log::info("orchd.scheduler: agent_finished: job ", job.id,
+                      ", task ", j.task_id, ", agent ", job.agent,
+                      j.kind == judgement::defer ? " (deferred)" : "");
+            if (st.settings.pipeline)
+              self->send(st.settings.pipeline, atom::applied_v, std::move(j),
+                         std::move(applied));
+            try_claim(self);
+            check_drained(self);
+          },
+          [self, job](const caf::error& err) {
+            auto& st = self->state;
+            --st.finalising;
+            if (err == ec::conflict)
+              log::info("orchd.scheduler: job ", job.id,
+                        ": already finalised elsewhere, this outcome is "
+                        "dropped");
+            else
+              log::error("orchd.scheduler: job ", job.id,
+                         ": cannot finalise: ", describe(err),
+                         " (the reaper will)");
+            check_drained(self);
+          });
+}
+
+// A task's success is the pipeline's to judge first: done with the next
+// stage, a fault (its attempts rule), or deferred.
+void judge_success(scheduler_pointer self, job_row job, run_report report) {
+  auto& st = self->state;
+  // The run that ended: the judged write is guarded on it.
+  if (report.run_id != 0)
+    job.run_id = report.run_id;
+  ++st.finalising;
+  self->request(st.settings.pipeline, st.settings.storage_timeout,
+                atom::judge_v, job, report.result_text)
+      .then(
+          [self, job, report](judgement& j) mutable {
+            auto& st = self->state;
+            --st.finalising;
+            switch (j.kind) {
+            case judgement::accept:
+            case judgement::defer:
+              return write_judged(self, job, report, std::move(j));
+            case judgement::fault:
+              report.outcome = run_kind::fault;
+              report.error = j.reason;
+              break;
+            case judgement::plain:
+              break;
+            }
+            write_plan(self, job, make_plan(st, job, report));
+          },
+          [self, job, report](const caf::error& err) {
+            // The pipeline could not judge (storage down): finalise it done;
+            // the reconciler looks at a task that then stops moving.
+            log::error(
+                "orchd.scheduler: job ", job.id,
+                ": the pipeline could not judge its success: ", describe(err));
+            auto& st = self->state;
+            --st.finalising;
+            write_plan(self, job, make_plan(st, job, report));
+          });
+}
+
+void finalise(scheduler_pointer self, const run_report& report) {
+  auto& st = self->state;
+  auto it = st.running.find(report.job_id);
+  if (it == st.running.end()) {
+    log::warn("orchd.scheduler: a report for job ", report.job_id,
+              " that no runner of ours runs");
+    return;
+  }
+  auto job = std::move(it->second.job);
+  st.running.erase(it);
+  if (report.outcome == run_kind::success && job.task_id &&
+      st.settings.pipeline)
+    judge_success(self, std::move(job), report);
+  else
+    write_plan(self, job, make_plan(st, job, report));
   try_claim(self);
 }
 
@@ -359,6 +473,16 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
         st.drained = self->make_response_promise<int64_t>();
         self->delayed_send(self, std::chrono::seconds(seconds), atom::kill_v);
         return st.drained;
+      },
+      [self](atom::stop_jobs, const std::vector<int64_t>& ids) {
+        for (auto id : ids) {
+          auto it = self->state.running.find(id);
+          if (it == self->state.running.end())
+            continue;
+          log::info("orchd.scheduler: job ", id,
+                    ": its task was cancelled, stopping its agent");
+          self->send(it->second.runner, atom::kill_v, run_kind::cancelled);
+        }
       },
       [self](atom::kill) {
         auto& st = self->state;

@@ -40,6 +40,9 @@ struct scheduler_settings {
   std::chrono::seconds storage_timeout{60};
   /// Retry of a claim that failed in storage.
   std::chrono::milliseconds claim_retry{1000};
+  /// Judges a task's job success before it is finalised (none: every
+  /// success is finalised done, as for a job without a task).
+  pipeline_actor pipeline;
 };
 
 /// A running job and its runner.

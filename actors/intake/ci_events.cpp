@@ -37,7 +37,25 @@ using ci_pointer = ci_events_pointer;
 
 constexpr auto storage_timeout = std::chrono::seconds(30);
 
+void store_outcome(ci_pointer self, ci_outcome outcome);
+
+// A result mapped to a task is the pipeline's first; the event is marked
+// handled after it answered, so a crash in between replays it (and the
+// pipeline finds the replay stale).
 void record(ci_pointer self, ci_outcome outcome) {
+  auto& st = self->state;
+  if (!st.pipeline || !outcome.task_id || outcome.result.empty())
+    return store_outcome(self, std::move(outcome));
+  self->request(st.pipeline, storage_timeout, atom::ci_result_v, outcome)
+      .then([self, outcome](bool) { store_outcome(self, outcome); },
+            [self, outcome](const caf::error& err) {
+              log::error("orchd.ci_events: event ", outcome.event_id,
+                         ": the pipeline could not take it: ", describe(err));
+              store_outcome(self, outcome);
+            });
+}
+
+void store_outcome(ci_pointer self, ci_outcome outcome) {
   if (outcome.task_id)
     ++self->state.resolved;
   else
@@ -110,8 +128,9 @@ void resolve_by_commit(ci_pointer self, ci_outcome outcome,
 } // namespace
 
 ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
-                                         config cfg) {
+                                         config cfg, pipeline_actor pipeline) {
   self->state.storage = std::move(storage);
+  self->state.pipeline = std::move(pipeline);
   self->state.projects = cfg.projects;
   return {
       [self](atom::handle, int64_t event_id, const std::string& kind,
@@ -124,6 +143,10 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
         if (!ev)
           return record(self, std::move(outcome));
         outcome.result = ev->result;
+        outcome.sha = ev->sha;
+        outcome.check_name = ev->check_name;
+        outcome.conclusion = ev->conclusion;
+        outcome.url = ev->url;
         if (!ev->branches.empty())
           outcome.branch = ev->branches.front();
         std::string clone;
@@ -155,8 +178,9 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
 }
 
 ci_events_actor spawn_ci_events(caf::actor_system& sys, storage_actor storage,
-                                const config& cfg) {
-  return sys.spawn<caf::detached>(ci_events, std::move(storage), cfg);
+                                const config& cfg, pipeline_actor pipeline) {
+  return sys.spawn<caf::detached>(ci_events, std::move(storage), cfg,
+                                  std::move(pipeline));
 }
 
 } // namespace orchd

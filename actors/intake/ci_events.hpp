@@ -19,6 +19,8 @@ std::vector<std::string> parse_remote_branches(const std::string& output);
 struct ci_events_state {
   static inline const char* name = "orchd.ci_events";
   storage_actor storage;
+  /// Hears of every result mapped to a task (none in tests without one).
+  pipeline_actor pipeline;
   std::vector<project_config> projects;
   int64_t resolved = 0;
   int64_t unresolved = 0;
@@ -28,10 +30,12 @@ using ci_events_pointer = ci_events_actor::stateful_pointer<ci_events_state>;
 
 /// The CI events actor's behaviour.
 ci_events_actor::behavior_type ci_events(ci_events_pointer self,
-                                         storage_actor storage, config cfg);
+                                         storage_actor storage, config cfg,
+                                         pipeline_actor pipeline);
 
 /// Spawns the CI events actor on its own thread (it runs git).
 ci_events_actor spawn_ci_events(caf::actor_system& sys, storage_actor storage,
-                                const config& cfg);
+                                const config& cfg,
+                                pipeline_actor pipeline = {});
 
 } // namespace orchd

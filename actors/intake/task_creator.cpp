@@ -126,6 +126,10 @@ bool make_worktree(creator_pointer self, const task_row& task,
     // of the item changes nothing).
     if (!had_worktree && st.scheduler)
       self->send(st.scheduler, atom::wake_v);
+    // created -> analysis (a task already past it ignores this).
+    if (st.pipeline && (task.stage == task_stage::created ||
+                        task.stage == task_stage::setup_failed))
+      self->send(st.pipeline, atom::worktree_v, task.id);
     return true;
   }
   ++st.setup_failures;
@@ -171,13 +175,56 @@ void retry_setup(creator_pointer self, int64_t task_id,
           [done](const caf::error& err) { done(err); });
 }
 
+// A work item in the project's trigger gets its task (once), its worktree
+// and its first job; the event is then handled.
+void create(creator_pointer self, int64_t event_id, const project_config& p,
+            const plane_event& ev) {
+  auto& st = self->state;
+  auto* project = &p;
+  if (!trigger_matches(p, ev))
+    return mark_handled(self, event_id);
+  auto request =
+      make_work_item_request(p, ev, st.max_attempts_of(p.first_agent));
+  // The task folder's README says what the event says.
+  auto title = ev.name;
+  auto text = ev.description;
+  // The storage actor answers in request order, and each answer's
+  // follow-up (git included) runs to its end before the next one: no
+  // two creations interleave, without holding back the mailbox (an
+  // await would park every later message in a cache CAF rescans).
+  self->request(st.storage, storage_timeout, atom::make_task_v, request)
+      .then(
+          [self, event_id, project, title, text](task_claim& claim) {
+            auto& task = claim.task;
+            // The creator makes the worktree; a task still in 'created'
+            // (a crash after the commit, or a failed git) gets it again.
+            if (claim.created || task.stage == task_stage::created ||
+                task.stage == task_stage::setup_failed) {
+              auto spec = spec_of(self->state, *project, task);
+              spec.title = title;
+              spec.text = text;
+              if (make_worktree(self, task, spec) && claim.created) {
+                ++self->state.created;
+                log::info("orchd.task_creator: task ", task.id, " ",
+                          task.work_item_id, " on ", task.branch);
+              }
+            }
+            mark_handled(self, event_id);
+          },
+          [event_id](const caf::error& err) {
+            log::error(
+                "orchd.task_creator: event ", event_id,
+                " not handled (retried at the next start): ", describe(err));
+          });
+}
+
 } // namespace
 
-task_creator_actor::behavior_type task_creator(creator_pointer self,
-                                               storage_actor storage,
-                                               config cfg,
-                                               scheduler_actor scheduler) {
+task_creator_actor::behavior_type
+task_creator(creator_pointer self, storage_actor storage, config cfg,
+             scheduler_actor scheduler, pipeline_actor pipeline) {
   self->state.scheduler = std::move(scheduler);
+  self->state.pipeline = std::move(pipeline);
   self->state.storage = std::move(storage);
   self->state.projects = cfg.projects;
   self->state.workspace_root = cfg.workspace_root;
@@ -202,54 +249,36 @@ task_creator_actor::behavior_type task_creator(creator_pointer self,
         if (ev)
           project = find_project(st, ev->project_id);
         if (!ev || ev->event != "issue" || ev->action == "deleted" ||
-            !project || !trigger_matches(*project, *ev)) {
+            !project) {
           if (ev && !project)
             log::debug("orchd.task_creator: no project for Plane project ",
                        ev->project_id);
           return mark_handled(self, event_id);
         }
-        auto request = make_work_item_request(
-            *project, *ev, st.max_attempts_of(project->first_agent));
-        // The task folder's README says what the event says.
-        auto title = ev->name;
-        auto text = ev->description;
-        // The storage actor answers in request order, and each answer's
-        // follow-up (git included) runs to its end before the next one: no
-        // two creations interleave, without holding back the mailbox (an
-        // await would park every later message in a cache CAF rescans).
-        self->request(st.storage, storage_timeout, atom::make_task_v, request)
-            .then(
-                [self, event_id, project, title, text](task_claim& claim) {
-                  auto& task = claim.task;
-                  // The creator makes the worktree; a task still in 'created'
-                  // (a crash after the commit, or a failed git) gets it again.
-                  if (claim.created || task.stage == task_stage::created ||
-                      task.stage == task_stage::setup_failed) {
-                    auto spec = spec_of(self->state, *project, task);
-                    spec.title = title;
-                    spec.text = text;
-                    if (make_worktree(self, task, spec) && claim.created) {
-                      ++self->state.created;
-                      log::info("orchd.task_creator: task ", task.id, " ",
-                                task.work_item_id, " on ", task.branch);
-                    }
-                  }
-                  mark_handled(self, event_id);
-                },
-                [event_id](const caf::error& err) {
-                  log::error("orchd.task_creator: event ", event_id,
-                             " not handled (retried at the next start): ",
-                             describe(err));
-                });
+        if (!st.pipeline || ev->state_name.empty())
+          return create(self, event_id, *project, *ev);
+        // A work item that has a task: its move is the pipeline's (a human
+        // approving the BRD, asking for rework, cancelling).
+        work_item_move move{ev->work_item_id, ev->state_name, ev->state_group};
+        self->request(st.pipeline, storage_timeout, atom::moved_v, move)
+            .then([self, event_id, project,
+                   ev](bool) { create(self, event_id, *project, *ev); },
+                  [self, event_id, project, ev](const caf::error& err) {
+                    log::error("orchd.task_creator: event ", event_id,
+                               ": the pipeline could not take the move: ",
+                               describe(err));
+                    create(self, event_id, *project, *ev);
+                  });
       },
   };
 }
 
 task_creator_actor spawn_task_creator(caf::actor_system& sys,
                                       storage_actor storage, const config& cfg,
-                                      scheduler_actor scheduler) {
+                                      scheduler_actor scheduler,
+                                      pipeline_actor pipeline) {
   return sys.spawn<caf::detached>(task_creator, std::move(storage), cfg,
-                                  std::move(scheduler));
+                                  std::move(scheduler), std::move(pipeline));
 }
 
 } // namespace orchd

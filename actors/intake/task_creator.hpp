@@ -30,6 +30,9 @@ struct task_creator_state {
   storage_actor storage;
   /// Woken when a task's worktree is ready (none in tests without one).
   scheduler_actor scheduler;
+  /// Hears of worktrees made and of work items that moved (none in tests
+  /// without one).
+  pipeline_actor pipeline;
   std::vector<project_config> projects;
   std::string workspace_root;
   /// Each agent's max_attempts, for the first job of a task.
@@ -53,15 +56,15 @@ using task_creator_pointer =
 
 /// The task creator's behaviour; `scheduler` is woken when a worktree is
 /// made (none in tests without one).
-task_creator_actor::behavior_type task_creator(task_creator_pointer self,
-                                               storage_actor storage,
-                                               config cfg,
-                                               scheduler_actor scheduler);
+task_creator_actor::behavior_type
+task_creator(task_creator_pointer self, storage_actor storage, config cfg,
+             scheduler_actor scheduler, pipeline_actor pipeline);
 
 /// Spawns the task creator on its own thread: it runs git, which blocks,
 /// and it handles one event at a time by design.
 task_creator_actor spawn_task_creator(caf::actor_system& sys,
                                       storage_actor storage, const config& cfg,
-                                      scheduler_actor scheduler = {});
+                                      scheduler_actor scheduler = {},
+                                      pipeline_actor pipeline = {});
 
 } // namespace orchd

@@ -240,6 +240,9 @@ caf::expected<ci_event> parse_github_event(std::string_view kind,
           x.result = state == "success"                       ? "success"
                      : state == "failure" || state == "error" ? "failure"
                                                               : "pending";
+          x.check_name = text(body["context"]);
+          x.conclusion = state;
+          x.url = text(body["target_url"]);
           dom::array branches;
           if (!body["branches"].get(branches))
             for (dom::element b : branches)
@@ -248,6 +251,11 @@ caf::expected<ci_event> parse_github_event(std::string_view kind,
           auto run = body["check_run"];
           x.sha = text(run["head_sha"]);
           x.result = check_result(text(run["status"]), text(run["conclusion"]));
+          x.check_name = text(run["name"]);
+          x.conclusion = text(run["conclusion"]);
+          x.url = text(run["html_url"]);
+          if (x.url.empty())
+            x.url = text(run["details_url"]);
           add_branch(x.branches, text(run["check_suite"]["head_branch"]));
           add_pull_request_heads(x.branches, run["pull_requests"]);
           add_pull_request_heads(x.branches,
@@ -257,6 +265,11 @@ caf::expected<ci_event> parse_github_event(std::string_view kind,
           x.sha = text(suite["head_sha"]);
           x.result =
               check_result(text(suite["status"]), text(suite["conclusion"]));
+          x.check_name = text(suite["name"]);
+          if (x.check_name.empty())
+            x.check_name = text(suite["app"]["name"]);
+          x.conclusion = text(suite["conclusion"]);
+          x.url = text(suite["html_url"]);
           add_branch(x.branches, text(suite["head_branch"]));
           add_pull_request_heads(x.branches, suite["pull_requests"]);
         } else if (kind == "pull_request") {

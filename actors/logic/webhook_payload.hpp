@@ -69,6 +69,12 @@ struct ci_event {
   std::vector<std::string> branches;
   /// success, failure or pending; "" for events that carry no CI result.
   std::string result;
+  /// The check (check run or workflow name, status context), GitHub's
+  /// own conclusion (or state) and the page to look at: what a developer
+  /// fixing a failure is told.
+  std::string check_name;
+  std::string conclusion;
+  std::string url;
 };
 
 /// A full commit id: 40 lower-case hex digits.

@@ -27,7 +27,7 @@ struct ci_fixture : test::actor_fixture {
   ci_fixture() {
     // No clone: the commit's branches cannot be asked; the stage decides.
     auto cfg = test::one_project_config(dir.file("no-clone"), dir.file("work"));
-    ci = sys.spawn(ci_events, store, cfg);
+    ci = sys.spawn(ci_events, store, cfg, pipeline_actor{});
     run();
   }
 

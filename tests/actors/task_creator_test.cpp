@@ -244,7 +244,8 @@ struct creator_fixture : test::actor_fixture {
     auto cfg = test::one_project_config(clone, dir.file("work"));
     // Not detached, so it runs under the deterministic scheduler.
     creator = sys.spawn(task_creator, store, cfg,
-                        test::stand_in_scheduler(sys, scheduler_seen));
+                        test::stand_in_scheduler(sys, scheduler_seen),
+                        pipeline_actor{});
     run();
   }
 

@@ -29,6 +29,9 @@ scheduler_actor stand_in_scheduler(caf::actor_system& sys,
             },
             [](atom::drain, int64_t) { return int64_t{0}; },
             [](atom::kill) {},
+            [log](atom::stop_jobs, const std::vector<int64_t>& ids) {
+              log->stopped.insert(log->stopped.end(), ids.begin(), ids.end());
+            },
             [](atom::due, int64_t) {},
         };
       },

@@ -17,6 +17,8 @@ struct scheduler_log {
   int64_t wakes = 0;
   std::vector<int64_t> cancelled;
   std::vector<int64_t> requeued;
+  /// Jobs whose agents it was told to stop (a cancelled task).
+  std::vector<int64_t> stopped;
   std::vector<run_report> reports;
   /// Answered to `owned`: the jobs its runners own.
   std::vector<int64_t> owned;

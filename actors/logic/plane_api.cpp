@@ -1,0 +1,145 @@
+#include "actors/logic/plane_api.hpp"
+
+#include "actors/core/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace orchd::plane {
+
+namespace {
+
+std::string project_url(const endpoint& e, const std::string& project) {
+  auto base = e.base_url;
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  return base + "/api/v1/workspaces/" + e.workspace_slug + "/projects/" +
+         project + "/";
+}
+
+outbound_request make(const endpoint& e, std::string method, std::string url,
+                      std::string body = {}) {
+  outbound_request r;
+  r.method = std::move(method);
+  r.url = std::move(url);
+  r.headers.emplace_back("X-API-Key", e.api_key);
+  r.body = std::move(body);
+  return r;
+}
+
+int64_t number_or(const std::string& text, int64_t fallback) {
+  if (text.empty() ||
+      text.find_first_not_of("0123456789") != std::string::npos ||
+      text.size() > 12)
+    return fallback;
+  return std::stoll(text);
+}
+
+} // namespace
+
+outbound_request list_states(const endpoint& e, const std::string& project) {
+  return make(e, "GET", project_url(e, project) + "states/");
+}
+
+outbound_request set_state(const endpoint& e, const std::string& project,
+                           const std::string& item,
+                           const std::string& state_id) {
+  nlohmann::json body{{"state", state_id}};
+  return make(e, "PATCH", project_url(e, project) + "work-items/" + item + "/",
+              body.dump());
+}
+
+outbound_request add_comment(const endpoint& e, const std::string& project,
+                             const std::string& item, std::string_view text,
+                             const std::string& external_id) {
+  nlohmann::json body{{"comment_html", comment_html(text)},
+                      {"external_source", "orchd"},
+                      {"external_id", external_id}};
+  return make(e, "POST",
+              project_url(e, project) + "work-items/" + item + "/comments/",
+              body.dump());
+}
+
+std::string comment_html(std::string_view text) {
+  std::string out = "<p>";
+  for (char c : text) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\n':
+      out += "<br>";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out + "</p>";
+}
+
+caf::expected<std::map<std::string, std::string>>
+parse_states(std::string_view body) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded())
+    return caf::make_error(ec::malformed_payload, "states: not valid JSON");
+  const auto& list =
+      doc.is_object() && doc.contains("results") ? doc["results"] : doc;
+  if (!list.is_array())
+    return caf::make_error(ec::malformed_payload, "states: expected a list");
+  std::map<std::string, std::string> out;
+  for (auto& s : list) {
+    if (!s.is_object() || !s.contains("name") || !s.contains("id") ||
+        !s["name"].is_string() || !s["id"].is_string())
+      continue;
+    auto name = s["name"].get<std::string>();
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    out.emplace(std::move(name), s["id"].get<std::string>());
+  }
+  return out;
+}
+
+verdict classify(const outbound_response& r, int64_t attempts, int64_t base_s,
+                 int64_t cap_s, int64_t now_s) {
+  verdict v;
+  if (r.status >= 200 && r.status < 300)
+    return v;
+  auto backoff = [&] {
+    auto shift = std::min<int64_t>(attempts + 1, 30);
+    return std::min<int64_t>(cap_s, base_s << shift);
+  };
+  v.kind = verdict::retry;
+  v.error = r.status == 0 ? "no answer: " + r.error
+                          : "HTTP " + std::to_string(r.status);
+  if (r.status == 429) {
+    auto after = number_or(r.header("Retry-After"), -1);
+    if (after < 0) {
+      auto reset = number_or(r.header("X-RateLimit-Reset"), -1);
+      // An epoch time, or (small) seconds from now.
+      after = reset > 1'000'000'000 ? reset - now_s : reset;
+    }
+    v.retry_in_s = after > 0 ? std::min<int64_t>(after, 3600) : backoff();
+    return v;
+  }
+  if (r.status == 0 || r.status == 408 || r.status >= 500) {
+    v.retry_in_s = backoff();
+    return v;
+  }
+  v.kind = verdict::refused;
+  auto detail = r.body.substr(0, 200);
+  if (!detail.empty())
+    v.error += ": " + detail;
+  return v;
+}
+
+} // namespace orchd::plane

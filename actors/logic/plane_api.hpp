@@ -1,0 +1,58 @@
+// Plane's REST API (v1) as orchd calls it: the requests it builds and how
+// it reads the answers. Pure: the Plane outbox actor sends them.
+#pragma once
+
+#include "actors/core/outbound.hpp"
+
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace orchd::plane {
+
+struct endpoint {
+  std::string base_url;
+  std::string workspace_slug;
+  std::string api_key;
+};
+
+/// GET .../projects/{project}/states/
+outbound_request list_states(const endpoint& e, const std::string& project);
+
+/// PATCH .../projects/{project}/work-items/{item}/ {"state": id}
+outbound_request set_state(const endpoint& e, const std::string& project,
+                           const std::string& item,
+                           const std::string& state_id);
+
+/// POST .../projects/{project}/work-items/{item}/comments/ with the text
+/// as HTML, external_source "orchd" and the call's external id.
+outbound_request add_comment(const endpoint& e, const std::string& project,
+                             const std::string& item, std::string_view text,
+                             const std::string& external_id);
+
+/// A plain text as one HTML paragraph, escaped, line breaks kept.
+std::string comment_html(std::string_view text);
+
+/// A state list's names (lower-cased) to ids; accepts Plane's paginated
+/// form ({"results": [...]}) and a plain array.
+caf::expected<std::map<std::string, std::string>>
+parse_states(std::string_view body);
+
+/// How an answer is taken.
+struct verdict {
+  enum kind_t : uint8_t { ok, retry, refused } kind = ok;
+  /// retry: seconds to wait.
+  int64_t retry_in_s = 0;
+  std::string error;
+};
+
+/// 2xx ok; 429 (Retry-After, else X-RateLimit-Reset), 408, 5xx and no
+/// answer retry (429's hint, else min(2^attempts × base, cap)); other 4xx
+/// are refused for good. `now_s` turns a reset time into a delay.
+verdict classify(const outbound_response& r, int64_t attempts, int64_t base_s,
+                 int64_t cap_s, int64_t now_s);
+
+} // namespace orchd::plane
