@@ -301,8 +301,11 @@ caf::expected<event_ack> store::add_event(const event_record& x,
                                           const ci_mapping& ci) {
   if (x.source.empty() || x.event_type.empty())
     return invalid("an event needs a source and an event type");
-  // A CI result with named branches is handled here: its task (if one of
-  // the branches is a task's) and result are kept on the row it makes.
+  // A CI result with named branches is mapped here: its task (if one of
+  // the branches is a task's) and result are kept on the row it makes. It
+  // is handled at once unless it decides something for a task (success or
+  // failure): that one stays unhandled until the pipeline took it, so a
+  // crash in between replays it.
   bool mapped = !ci.branches.empty();
   caf::optional<int64_t> task_id;
   std::string branch;
@@ -322,7 +325,8 @@ caf::expected<event_ack> store::add_event(const event_record& x,
   q->bind(2, std::string_view{x.event_type});
   q->bind(3, std::string_view{x.payload});
   q->bind_text_or_null(4, x.delivery_id);
-  q->bind(5, int64_t{x.processed || mapped ? 1 : 0});
+  bool decisive = task_id && (ci.result == "success" || ci.result == "failure");
+  q->bind(5, int64_t{x.processed || (mapped && !decisive) ? 1 : 0});
   q->bind(6, task_id);
   q->bind_text_or_null(7, branch);
   q->bind_text_or_null(8, mapped ? ci.result : std::string{});

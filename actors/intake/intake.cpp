@@ -199,8 +199,10 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
         // branch to ci_events (its payload is kept: the record moves into
         // the request); the others were mapped by the write itself.
         bool mapped = !decision.ci.branches.empty();
+        bool decisive =
+            decision.ci.result == "success" || decision.ci.result == "failure";
         std::string routed;
-        if (decision.acted_on && !mapped)
+        if (decision.acted_on && (!mapped || decisive))
           routed = decision.record.payload;
         auto ci_result = decision.ci.result;
         auto source = d.source;
@@ -230,9 +232,14 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
                                           : std::string{"none"},
                               " (", ci_result.empty() ? "no result" : ci_result,
                               ")");
-                  else if (source == "plane" && st.task_creator)
+                  // A GitHub result goes to ci_events unless the write
+                  // mapped it; one that decides something for its task
+                  // too (the write left it unhandled for the pipeline).
+                  bool to_ci = source == "github" &&
+                               (!mapped || (ack.task_id && !routed.empty()));
+                  if (source == "plane" && st.task_creator)
                     self->send(st.task_creator, atom::handle_v, ack.id, routed);
-                  else if (source == "github" && st.ci_events)
+                  else if (to_ci && st.ci_events)
                     self->send(st.ci_events, atom::handle_v, ack.id, kind,
                                routed);
                   reply.deliver(webhook_receipt{ack.id, false, {}});

@@ -80,6 +80,8 @@ TEST_CASE_FIXTURE(store_fixture,
   REQUIRE(ack.task_id);
   CHECK(*ack.task_id == t.id);
   // No task on the branches (or another repo's): unresolved, yet handled.
+  // The first decides something for its task: unhandled until the
+  // pipeline took it.
   ev.delivery_id = "g-2";
   auto none = unbox(
       st.add_event(ev, ci_mapping{"acme/other", {"agent/ET-001"}, "success"}));
@@ -97,7 +99,7 @@ TEST_CASE_FIXTURE(store_fixture,
   CHECK(sql_rows(*db, "SELECT delivery_id, task_id, ci_branch, ci_result, "
                       "processed FROM events ORDER BY id") ==
         "g-1|" + std::to_string(t.id) +
-            "|agent/ET-001|failure|1\n"
+            "|agent/ET-001|failure|0\n"
             "g-2|NULL|agent/ET-001|success|1\n"
             "g-3|NULL|NULL|NULL|0\n");
 }

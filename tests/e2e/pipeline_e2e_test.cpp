@@ -1,0 +1,313 @@
+// The pipeline through the real daemon: a real git clone with a bare
+// `origin`, the fake agent in every role, a fake Plane on loopback that
+// records what orchd sends, and signed webhooks sent by the test.
+#include "actors/logic/signature.hpp"
+#include "actors/os/worktree.hpp"
+#include "tests/support/fake_plane.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/test.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+using namespace orchd;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string plane_secret = "plane-pipeline-secret";
+const std::string github_secret = "github-pipeline-secret";
+const std::string admin_token = "pipeline-admin-token-0123456789abcdef";
+const std::string plane_project = "59e3be42-87ec-4950-99a3-ae639cf2b089";
+
+const std::map<std::string, std::string> plane_states = {
+    {"In Progress", "state-started"}, {"BRD Review", "state-review"},
+    {"Approved", "state-approved"},   {"Rework", "state-rework"},
+    {"Done", "state-done"},           {"Cancelled", "state-cancelled"},
+};
+
+void git(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"git", "-c", "user.name=t", "-c",
+                                "user.email=t@t"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto out = run_command(argv);
+  REQUIRE_MESSAGE(out.exit_code == 0, "git failed: " << out.output);
+}
+
+// Every stage's agent is the fake agent (the repo's, by absolute path).
+json agents() {
+  json out = json::object();
+  for (auto name : {"analyst", "architect", "developer", "reviewer", "deployer",
+                    "verifier"})
+    out[name] = {
+        {"program", std::string{ORCHD_SOURCE_DIR} + "/scripts/fake-agent"}};
+  return out;
+}
+
+struct pipeline_world {
+  test::temp_dir dir;
+  test::fake_plane plane{plane_states};
+  std::string clone = dir.file("clone");
+  std::string origin = dir.file("origin.git");
+  std::unique_ptr<test::child_process> proc;
+  uint16_t port = 0;
+  int deliveries = 0;
+  int updates = 0;
+
+  explicit pipeline_world(json extra = json::object()) {
+    git({"init", "-q", "--bare", origin});
+    std::filesystem::create_directories(clone);
+    git({"-C", clone, "init", "-q", "-b", "main"});
+    git({"-C", clone, "commit", "-q", "--allow-empty", "-m", "start"});
+    git({"-C", clone, "remote", "add", "origin", origin});
+    git({"-C", clone, "push", "-q", "origin", "main"});
+    std::filesystem::create_directories(dir.file("agent-state"));
+    json cfg = {
+        {"listen", {{"port", 0}}},
+        {"workspace_root", dir.file("work")},
+        {"projects",
+         {{{"repo", "acme/widgets"},
+           {"prefix", "ET"},
+           {"clone_path", clone},
+           {"plane_project_id", plane_project}}}},
+        {"agents", agents()},
+        {"pipeline", {{"merge_defer_s", 1}}},
+        {"plane",
+         {{"base_url", plane.base_url()},
+          {"workspace_slug", "acme"},
+          {"retry_base_s", 1},
+          {"retry_cap_s", 1}}},
+    };
+    cfg.merge_patch(extra);
+    std::ofstream{dir.file("orchd.json")} << cfg.dump();
+    start();
+  }
+
+  ~pipeline_world() {
+    if (proc && !exited) {
+      proc->signal(SIGKILL);
+      proc->wait_exit();
+    }
+  }
+
+  bool exited = false;
+
+  void start() {
+    setenv("ORCHD_PLANE_WEBHOOK_SECRET", plane_secret.c_str(), 1);
+    setenv("ORCHD_GITHUB_WEBHOOK_SECRET", github_secret.c_str(), 1);
+    setenv("ORCHD_ADMIN_TOKEN", admin_token.c_str(), 1);
+    setenv("ORCHD_PLANE_API_KEY", "plane-key", 1);
+    setenv("FAKE_AGENT_STATE_DIR", dir.file("agent-state").c_str(), 1);
+    setenv("FAKE_AGENT_TRACE", dir.file("trace").c_str(), 1);
+    setenv("FAKE_AGENT_SLEEP_S", "60", 1);
+    proc = std::make_unique<test::child_process>(
+        ORCHD_BINARY,
+        std::vector<std::string>{"serve", "--config", dir.file("orchd.json"),
+                                 "--db", dir.file("orchd.db")},
+        dir.path().string());
+    for (auto name :
+         {"ORCHD_PLANE_WEBHOOK_SECRET", "ORCHD_GITHUB_WEBHOOK_SECRET",
+          "ORCHD_ADMIN_TOKEN", "ORCHD_PLANE_API_KEY", "FAKE_AGENT_STATE_DIR",
+          "FAKE_AGENT_TRACE", "FAKE_AGENT_SLEEP_S"})
+      unsetenv(name);
+    exited = false;
+    port = test::wait_until_listening(*proc);
+  }
+
+  int stop() {
+    proc->signal(SIGTERM);
+    exited = true;
+    return proc->wait_exit();
+  }
+
+  void kill9() {
+    proc->signal(SIGKILL);
+    exited = true;
+    proc->wait_exit();
+  }
+
+  std::string post(const std::string& target, const std::string& headers,
+                   const std::string& body) {
+    test::connection c{port};
+    c.send_raw("POST " + target + " HTTP/1.1\r\nHost: t\r\n" +
+               "Content-Type: application/json\r\n" + headers +
+               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+               body);
+    return c.read_response();
+  }
+
+  // A Plane delivery of the work item in a state (name, group).
+  void work_item(const std::string& id, int seq, const std::string& name,
+                 const std::string& state, const std::string& group) {
+    std::ifstream in{ORCHD_FIXTURES_DIR "/plane_issue_updated.body.json"};
+    auto body = json::parse(in);
+    body["data"]["id"] = id;
+    body["data"]["sequence_id"] = seq;
+    body["data"]["name"] = name;
+    body["data"]["state"] = {
+        {"id", plane_states.count(state) ? plane_states.at(state) : "state-x"},
+        {"name", state},
+        {"group", group}};
+    body["data"]["updated_at"] =
+        "2026-04-01T10:00:" + std::to_string(10 + ++updates) + "Z";
+    auto raw = body.dump();
+    auto delivery = "plane-" + std::to_string(++deliveries);
+    auto res = post("/webhooks/plane",
+                    "X-Plane-Event: issue\r\nX-Plane-Delivery: " + delivery +
+                        "\r\nX-Plane-Signature: " +
+                        hmac_sha256_hex(plane_secret, raw) + "\r\n",
+                    raw);
+    REQUIRE_MESSAGE(test::status_of(res) == 200, res);
+  }
+
+  // A signed check_run for the branch's commit.
+  void ci(const std::string& sha, const std::string& branch,
+          const std::string& conclusion) {
+    std::ifstream in{ORCHD_FIXTURES_DIR
+                     "/github_check_run_completed.body.json"};
+    auto body = json::parse(in);
+    body["check_run"]["head_sha"] = sha;
+    body["check_run"]["conclusion"] = conclusion;
+    body["check_run"]["check_suite"]["head_branch"] = branch;
+    auto raw = body.dump();
+    auto delivery = "gh-" + std::to_string(++deliveries);
+    auto res =
+        post("/webhooks/github",
+             "X-GitHub-Event: check_run\r\nX-GitHub-Delivery: " + delivery +
+                 "\r\nX-Hub-Signature-256: sha256=" +
+                 hmac_sha256_hex(github_secret, raw) + "\r\n",
+             raw);
+    REQUIRE_MESSAGE(test::status_of(res) == 200, res);
+  }
+
+  std::string sql(const std::string& query) {
+    auto db = test::open_db(dir.file("orchd.db"));
+    return test::sql_rows(*db, query);
+  }
+
+  void wait_for(const std::string& query, const std::string& expected,
+                std::chrono::seconds limit = std::chrono::seconds(60)) {
+    auto db = test::open_db(dir.file("orchd.db"));
+    std::string last;
+    REQUIRE_MESSAGE(proc->wait_until(
+                        [&] {
+                          last = test::sql_rows(*db, query);
+                          return last == expected;
+                        },
+                        limit),
+                    query << " answers '" << last << "', not '" << expected
+                          << "'; the daemon said:\n"
+                          << proc->output());
+  }
+
+  std::string task_col(const std::string& wi, const std::string& col) {
+    auto out =
+        sql("SELECT " + col + " FROM tasks WHERE work_item_id = '" + wi + "'");
+    if (!out.empty() && out.back() == '\n')
+      out.pop_back();
+    return out;
+  }
+
+  // The branch's head in origin (what the developer pushed).
+  std::string origin_head(const std::string& branch) {
+    auto out = run_command(
+        {"git", "--git-dir", origin, "rev-parse", "refs/heads/" + branch});
+    auto sha = out.output.substr(0, 40);
+    return sha;
+  }
+
+  // Waits for the task to wait for CI and answers the sha it waits for.
+  std::string wait_for_ci(const std::string& wi, int64_t ci_failures = 0,
+                          int64_t review_rounds = 0) {
+    wait_for("SELECT stage, waiting, ci_failures, review_rounds FROM tasks "
+             "WHERE work_item_id = '" +
+                 wi + "'",
+             "ci|ci|" + std::to_string(ci_failures) + "|" +
+                 std::to_string(review_rounds) + "\n");
+    return task_col(wi, "expected_sha");
+  }
+
+  // Every queued Plane call sent.
+  void wait_for_plane(size_t accepted) {
+    REQUIRE_MESSAGE(proc->wait_until([&] {
+      return plane.accepted().size() >= accepted &&
+             sql("SELECT COUNT(*) FROM plane_outbox WHERE sent_at IS NULL") ==
+                 "0\n";
+    }),
+                    "Plane got " << plane.accepted().size()
+                                 << " calls; the daemon said:\n"
+                                 << proc->output());
+  }
+};
+
+const std::string history_of_walk =
+    "created>analysis\nanalysis>architecture\narchitecture>development\n"
+    "development>ci\nci>review\nreview>deploy\ndeploy>verification\n"
+    "verification>done\n";
+
+} // namespace
+
+TEST_CASE("a work item walks from analysis to a verified deploy") {
+  pipeline_world w;
+  w.work_item("item-1", 42, "Add retry to webhook sender", "In Progress",
+              "started");
+  // The analyst's BRD is posted for review: Plane moves to review.
+  w.wait_for("SELECT stage, waiting FROM tasks", "analysis|human_review\n");
+  CHECK(w.task_col("ET-042", "brd_review_started_at") != "");
+  CHECK(std::filesystem::exists(
+      w.dir.file("work/acme__widgets/ET-042/docs/work-items/ET-042/brd.md")));
+  w.wait_for_plane(3);
+  auto calls = w.plane.accepted();
+  auto item = "/api/v1/workspaces/acme/projects/" + plane_project +
+              "/work-items/item-1/";
+  CHECK(calls[0] ==
+        "GET /api/v1/workspaces/acme/projects/" + plane_project + "/states/");
+  CHECK(calls[1] == "PATCH " + item + " {\"state\":\"state-review\"}");
+  CHECK(calls[2].rfind("POST " + item + "comments/ ", 0) == 0);
+  CHECK(calls[2].find("docs/work-items/ET-042/brd.md") != std::string::npos);
+  CHECK(calls[2].find("\"external_source\":\"orchd\"") != std::string::npos);
+  CHECK(calls[2].find("\"external_id\":\"orchd-1-2\"") != std::string::npos);
+  for (auto& c : w.plane.calls())
+    CHECK(c.api_key == "plane-key");
+  // A second delivery of the same state decides nothing.
+  w.work_item("item-1", 42, "Add retry to webhook sender", "BRD Review",
+              "started");
+  // The human approves: architecture, development, then CI is awaited.
+  w.work_item("item-1", 42, "Add retry to webhook sender", "Approved",
+              "started");
+  auto branch = w.task_col("ET-042", "branch");
+  auto sha = w.wait_for_ci("ET-042");
+  CHECK(sha == w.origin_head(branch));
+  CHECK(w.task_col("ET-042", "brd_review_ended_at") != "");
+  // A result for another commit, and a pending one, change nothing.
+  w.ci(std::string(40, 'a'), branch, "success");
+  w.ci(sha, branch, "");
+  w.wait_for("SELECT COUNT(*) FROM events WHERE processed = 0", "0\n");
+  CHECK(w.task_col("ET-042", "stage") == "ci");
+  w.ci(sha, branch, "success");
+  w.wait_for("SELECT stage FROM tasks", "done\n");
+  w.wait_for_plane(5);
+  calls = w.plane.accepted();
+  CHECK(calls[3] == "PATCH " + item + " {\"state\":\"state-done\"}");
+  CHECK(calls[4].find("deployed and healthy") != std::string::npos);
+  CHECK(calls.size() == 5);
+  CHECK(w.stop() == 0);
+  CHECK(w.sql("SELECT from_stage || '>' || to_stage FROM stage_history "
+              "ORDER BY id") == history_of_walk);
+  CHECK(w.sql("SELECT agent, status, attempts FROM jobs ORDER BY id") ==
+        "analyst|done|1\narchitect|done|1\ndeveloper|done|1\n"
+        "reviewer|done|1\ndeployer|done|1\nverifier|done|1\n");
+  CHECK(w.sql("SELECT agent, outcome FROM agent_runs ORDER BY id") ==
+        "analyst|success\narchitect|success\ndeveloper|success\n"
+        "reviewer|success\ndeployer|success\nverifier|success\n");
+  CHECK(w.sql("SELECT COUNT(*) FROM tasks WHERE stuck_reason IS NOT NULL") ==
+        "0\n");
+  // The run's timeline, for the note.
+  MESSAGE("timeline:\n"
+          << w.sql("SELECT to_stage, at FROM stage_history ORDER BY id"));
+}

@@ -1,0 +1,61 @@
+// A small Plane REST API on a loopback port the OS chooses: answers the
+// calls orchd makes (states list, state change, comment), records each one,
+// and can be told to fail, so tests see what orchd sent and when.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace orchd::test {
+
+class fake_plane {
+public:
+  struct call {
+    std::string method;
+    std::string target;
+    std::string api_key;
+    std::string body;
+    /// The status it was answered with.
+    int status = 0;
+  };
+
+  /// `states`: name -> id of the project's states.
+  explicit fake_plane(std::map<std::string, std::string> states);
+  ~fake_plane();
+  fake_plane(const fake_plane&) = delete;
+  fake_plane& operator=(const fake_plane&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string base_url() const;
+
+  /// Every call answered so far, in order.
+  std::vector<call> calls() const;
+  /// The calls answered 2xx, as "METHOD target body" lines.
+  std::vector<std::string> accepted() const;
+
+  /// From now on every call is answered `status` (0: normal again).
+  void fail_with(int status) { failing_ = status; }
+
+private:
+  void serve();
+  void session(int fd);
+
+  std::map<std::string, std::string> states_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> failing_{0};
+  mutable std::mutex mtx_;
+  std::vector<call> calls_;
+  std::vector<int> sessions_;
+  std::vector<std::thread> threads_;
+  std::thread acceptor_;
+};
+
+} // namespace orchd::test
