@@ -80,6 +80,7 @@ struct pipeline_world {
         {"plane",
          {{"base_url", plane.base_url()},
           {"workspace_slug", "acme"},
+          {"requests_per_minute", 6000},
           {"retry_base_s", 1},
           {"retry_cap_s", 1}}},
     };
@@ -310,4 +311,143 @@ TEST_CASE("a work item walks from analysis to a verified deploy") {
   // The run's timeline, for the note.
   MESSAGE("timeline:\n"
           << w.sql("SELECT to_stage, at FROM stage_history ORDER BY id"));
+}
+
+TEST_CASE("CI failure, a changes-requested review and a merge-lock defer") {
+  pipeline_world w;
+  w.work_item("item-2", 7,
+              "Fix it [reviewer_once:changes_requested] "
+              "[deployer_once:merge_lock_busy]",
+              "In Progress", "started");
+  w.wait_for("SELECT waiting FROM tasks", "human_review\n");
+  w.work_item("item-2", 7, "Fix it", "Approved", "started");
+  auto branch = w.task_col("ET-007", "branch");
+  auto first = w.wait_for_ci("ET-007");
+  // CI fails: the developer runs again, told which check failed and where.
+  w.ci(first, branch, "failure");
+  auto second = w.wait_for_ci("ET-007", 1);
+  CHECK(second != first);
+  CHECK(second == w.origin_head(branch));
+  auto fix = w.sql("SELECT task_content FROM jobs WHERE agent = 'developer' "
+                   "ORDER BY id DESC LIMIT 1");
+  CHECK(fix.find("CI failed on " + first) != std::string::npos);
+  CHECK(fix.find("(failure) https://") != std::string::npos);
+  // The late success of the first commit is stale.
+  w.ci(first, branch, "success");
+  w.ci(second, branch, "success");
+  // The review asks for changes: the developer again, with the review.
+  auto third = w.wait_for_ci("ET-007", 1, 1);
+  CHECK(third != second);
+  auto review = w.sql("SELECT task_content FROM jobs WHERE agent = "
+                      "'developer' ORDER BY id DESC LIMIT 1");
+  CHECK(review.find("The review asked for changes") != std::string::npos);
+  CHECK(review.find("VERDICT: changes_requested") != std::string::npos);
+  w.ci(third, branch, "success");
+  // The deployer finds the merge lock taken: the same job runs again after
+  // merge_defer_s, its attempt given back.
+  w.wait_for("SELECT stage FROM tasks", "done\n");
+  CHECK(w.stop() == 0);
+  CHECK(w.sql("SELECT agent, status, attempts FROM jobs WHERE agent IN "
+              "('developer', 'deployer') ORDER BY id") ==
+        "developer|done|1\ndeveloper|done|1\ndeveloper|done|1\n"
+        "deployer|done|1\n");
+  CHECK(w.sql("SELECT COUNT(*) FROM agent_runs WHERE agent = 'deployer'") ==
+        "2\n");
+  CHECK(w.sql("SELECT ci_failures, review_rounds, stuck_reason FROM tasks") ==
+        "1|1|NULL\n");
+  CHECK(w.sql("SELECT from_stage || '>' || to_stage FROM stage_history "
+              "ORDER BY id") ==
+        "created>analysis\nanalysis>architecture\narchitecture>development\n"
+        "development>ci\nci>development\ndevelopment>ci\nci>review\n"
+        "review>development\ndevelopment>ci\nci>review\nreview>deploy\n"
+        "deploy>verification\nverification>done\n");
+}
+
+TEST_CASE("a degraded deploy freezes the repo until an operator clears it") {
+  pipeline_world w;
+  w.work_item("item-3", 3, "Risky [verifier:degraded]", "In Progress",
+              "started");
+  w.wait_for("SELECT waiting FROM tasks", "human_review\n");
+  w.work_item("item-3", 3, "Risky", "Approved", "started");
+  auto sha = w.wait_for_ci("ET-003");
+  w.ci(sha, w.task_col("ET-003", "branch"), "success");
+  w.wait_for("SELECT stage FROM tasks", "done\n");
+  CHECK(w.sql("SELECT repo, work_item_id FROM repo_freeze WHERE cleared_at "
+              "IS NULL") == "acme/widgets|ET-003\n");
+  // The next work item's analyst waits at the serial gate.
+  w.work_item("item-4", 4, "Next", "In Progress", "started");
+  w.wait_for("SELECT COUNT(*) FROM tasks WHERE work_item_id = 'ET-004' AND "
+             "stage = 'analysis'",
+             "1\n");
+  CHECK_FALSE(w.proc->wait_until(
+      [&] {
+        return w.sql("SELECT status FROM jobs WHERE task_id = 2") != "queued\n";
+      },
+      std::chrono::seconds(2)));
+  // Review state, BRD comment, then the freeze's comment (no done state).
+  w.wait_for_plane(4);
+  auto calls = w.plane.accepted();
+  CHECK(calls.size() == 4);
+  CHECK(calls[3].find("degraded") != std::string::npos);
+  CHECK(calls[3].find("/serial-gate/unfreeze") != std::string::npos);
+  auto res = w.post("/serial-gate/unfreeze",
+                    "Authorization: Bearer " + admin_token + "\r\n",
+                    R"({"repo":"acme/widgets"})");
+  CHECK(test::status_of(res) == 200);
+  w.wait_for("SELECT waiting FROM tasks WHERE work_item_id = 'ET-004'",
+             "human_review\n");
+  CHECK(w.stop() == 0);
+}
+
+TEST_CASE("a work item cancelled while its developer runs") {
+  pipeline_world w;
+  w.work_item("item-5", 5, "Long [developer_fake:slow]", "In Progress",
+              "started");
+  w.wait_for("SELECT waiting FROM tasks", "human_review\n");
+  w.work_item("item-5", 5, "Long", "Approved", "started");
+  w.wait_for("SELECT agent, status FROM jobs WHERE agent = 'developer'",
+             "developer|running\n");
+  w.wait_for("SELECT COUNT(*) FROM jobs WHERE agent = 'developer' AND pid IS "
+             "NOT NULL",
+             "1\n");
+  auto pid = std::stoi(w.sql("SELECT pid FROM jobs WHERE agent = 'developer'"));
+  w.work_item("item-5", 5, "Long", "Cancelled", "cancelled");
+  w.wait_for("SELECT stage FROM tasks", "cancelled\n");
+  w.wait_for("SELECT status, error FROM jobs WHERE agent = 'developer'",
+             "failed|cancelled\n");
+  CHECK(test::eventually([&] { return ::kill(pid, 0) != 0; }));
+  w.wait_for("SELECT outcome FROM agent_runs WHERE agent = 'developer'",
+             "cancelled\n");
+  CHECK(w.sql("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', "
+              "'running')") == "0\n");
+  // The branch and the worktree are kept.
+  CHECK(std::filesystem::exists(w.dir.file("work/acme__widgets/ET-005/.git")));
+  // A CI result after the cancel changes nothing.
+  w.ci(std::string(40, 'b'), w.task_col("ET-005", "branch"), "success");
+  w.wait_for("SELECT COUNT(*) FROM events WHERE processed = 0", "0\n");
+  CHECK(w.stop() == 0);
+  CHECK(w.sql("SELECT stage FROM tasks") == "cancelled\n");
+}
+
+TEST_CASE("Plane down for a while: the pipeline never waits, calls land") {
+  pipeline_world w;
+  w.plane.fail_with(503);
+  w.work_item("item-6", 6, "While Plane is down", "In Progress", "started");
+  w.wait_for("SELECT waiting FROM tasks", "human_review\n");
+  // Calls are tried, fail, and stay queued.
+  REQUIRE(w.proc->wait_until([&] {
+    return w.sql("SELECT COUNT(*) FROM plane_outbox WHERE attempts >= 2 "
+                 "AND sent_at IS NULL") != "0\n";
+  }));
+  w.work_item("item-6", 6, "While Plane is down", "Approved", "started");
+  auto sha = w.wait_for_ci("ET-006");
+  w.ci(sha, w.task_col("ET-006", "branch"), "success");
+  w.wait_for("SELECT stage FROM tasks", "done\n");
+  CHECK(w.plane.accepted().empty());
+  w.plane.fail_with(0);
+  w.wait_for_plane(5);
+  auto calls = w.plane.accepted();
+  CHECK(calls[1].find("state-review") != std::string::npos);
+  CHECK(calls[3].find("state-done") != std::string::npos);
+  CHECK(w.stop() == 0);
 }
