@@ -263,7 +263,8 @@ struct daemon_actors {
 // The job engine and the front door's actors, behind storage; every one
 // watched by the supervisor.
 daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
-                           storage_actor storage,
+                           storage_actor storage, plane_outbox_actor plane,
+                           pipeline_actor pipeline,
                            std::shared_ptr<const runner_settings> runners,
                            const std::string& instance) {
   daemon_actors a;
@@ -272,11 +273,8 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   auto timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
   // The pipeline judges what the scheduler finalises, and wakes it for
   // the jobs its transitions enqueue: spawned first, attached after.
-  a.plane =
-      spawn_plane_outbox(sys, a.storage, plane_outbox_settings_of(cfg),
-                         http_client::make_sender(std::chrono::seconds(30)));
-  a.pipeline =
-      spawn_pipeline(sys, a.storage, a.plane, pipeline_settings_of(cfg));
+  a.plane = std::move(plane);
+  a.pipeline = std::move(pipeline);
   auto sched = make_scheduler_settings(cfg);
   sched.pipeline = a.pipeline;
   a.scheduler =
@@ -429,18 +427,31 @@ int serve(const config& cfg) {
   auto port = web.listen();
   if (!port)
     return give_up(port.error());
-  auto recovered =
-      recover_running_jobs(sys, storage, make_recovery_settings(cfg, instance));
-  if (!recovered)
+  // Before recovery: a success left unfinalised is the pipeline's to
+  // judge.
+  auto plane =
+      spawn_plane_outbox(sys, storage, plane_outbox_settings_of(cfg),
+                         http_client::make_sender(std::chrono::seconds(30)));
+  auto pipeline =
+      spawn_pipeline(sys, storage, plane, pipeline_settings_of(cfg));
+  auto recovery = make_recovery_settings(cfg, instance);
+  recovery.pipeline = pipeline;
+  auto recovered = recover_running_jobs(sys, storage, recovery);
+  if (!recovered) {
+    for (auto h : {caf::actor_cast<caf::actor>(plane),
+                   caf::actor_cast<caf::actor>(pipeline)})
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     return give_up(caf::make_error(
         ec::storage_failed,
         "cannot recover the jobs a previous daemon left running: " +
             describe(recovered.error())));
+  }
   if (recovered->requeued + recovered->finalised > 0)
     log::warn("recovered the jobs a previous daemon left running: ",
               recovered->requeued, " interrupted, ", recovered->finalised,
               " finalised from their run's recorded end");
-  auto actors = start_actors(sys, cfg, storage, runners, instance);
+  auto actors = start_actors(sys, cfg, storage, std::move(plane),
+                             std::move(pipeline), runners, instance);
   for (auto [name, secret] :
        {std::pair{"plane", &cfg.secrets.plane_webhook_secret},
         std::pair{"github", &cfg.secrets.github_webhook_secret}})

@@ -45,6 +45,49 @@ caf::optional<agent_result> result_in_log(const running_job& r) {
   return result;
 }
 
+// A task's success the previous daemon did not finalise: judged by the
+// pipeline, as the scheduler's would be. Answers true when the judged
+// write finalised it; a fault turns `plan` into the failure it is; else
+// `plan` (done) is left to write.
+caf::expected<bool> judge_now(caf::scoped_actor& self,
+                              const storage_actor& storage,
+                              const recovery_settings& settings, job_row job,
+                              int64_t run_id, const std::string& text,
+                              finalise_plan& plan) {
+  if (run_id != 0)
+    job.run_id = run_id;
+  caf::expected<bool> out{false};
+  judgement j;
+  self->request(settings.pipeline, settings.timeout, atom::judge_v, job, text)
+      .receive([&](judgement& x) { j = std::move(x); },
+               [&](caf::error& err) { out = std::move(err); });
+  if (!out)
+    return out;
+  if (j.kind == judgement::fault) {
+    plan = plan_finalise(job, run_id, run_verdict{run_kind::fault, j.reason, 0},
+                         settings.policy);
+    return false;
+  }
+  if (j.kind == judgement::plain)
+    return false;
+  self->request(storage, settings.timeout, atom::transition_v, j.task_id,
+                j.from, j.actions)
+      .receive(
+          [&](applied_transition& applied) {
+            out = applied.applied;
+            if (applied.applied)
+              self->send(settings.pipeline, atom::applied_v, j, applied);
+          },
+          [&](caf::error& err) {
+            // Finalised elsewhere: nothing left to write.
+            if (err == ec::conflict)
+              out = true;
+            else
+              out = std::move(err);
+          });
+  return out;
+}
+
 } // namespace
 
 caf::expected<recovery_counts>
@@ -128,6 +171,23 @@ recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
                            run_verdict{run_kind::shutdown, error, 0}, policy);
       if (!job.run_id)
         plan.interrupted().expected_run_id = caf::none;
+    }
+    // A task's success: the pipeline's to judge first.
+    if (settings.pipeline && job.task_id && !plan.is_transient() &&
+        !plan.is_interruption() && plan.mark().status == job_status::done) {
+      if (!logged)
+        logged = result_in_log(r);
+      auto judged =
+          judge_now(self, storage, settings, job, job.run_id.value_or(0),
+                    logged ? logged->text : std::string{}, plan);
+      if (!judged)
+        return judged.error();
+      if (*judged) {
+        ++counts.finalised;
+        log::info("recovery: job ", job.id,
+                  " finalised with its task's next stage");
+        continue;
+      }
     }
     auto won = finalise_now(self, storage, timeout, plan);
     if (!won)

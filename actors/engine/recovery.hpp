@@ -31,7 +31,9 @@ struct recovery_counts {
 /// grace, and is waited for.
 /// A job whose run recorded its end is finalised from it; so is one whose
 /// agent printed its result to the run's log before the daemon died (the
-/// run is recorded from the log first); any other has
+/// run is recorded from the log first); a task's success is judged by the
+/// pipeline first, so its end and the task's next stage commit together;
+/// any other has
 /// its run recorded as ended by the restart and is put back as an
 /// interruption (its attempt given back; the policy's max_interruptions-th
 /// fails it). Blocks: call it before the scheduler starts.
@@ -46,6 +48,9 @@ struct recovery_settings {
   /// Between SIGTERM and SIGKILL to such an agent.
   int64_t kill_grace_ms = 10000;
   std::chrono::seconds timeout{60};
+  /// Judges a task's job that succeeded while no daemon watched, as the
+  /// scheduler's would be (none: finalised done without a transition).
+  pipeline_actor pipeline;
 };
 
 caf::expected<recovery_counts>

@@ -58,8 +58,13 @@ struct pipeline_world {
   uint16_t port = 0;
   int deliveries = 0;
   int updates = 0;
+  /// How long a [<agent>_fake:slow] agent sleeps.
+  std::string slow_s = "60";
+  /// Variables for the next start only (e.g. ORCHD_CRASH_AT).
+  std::map<std::string, std::string> next_start_env;
 
-  explicit pipeline_world(json extra = json::object()) {
+  explicit pipeline_world(std::map<std::string, std::string> first_env = {})
+      : next_start_env(std::move(first_env)) {
     git({"init", "-q", "--bare", origin});
     std::filesystem::create_directories(clone);
     git({"-C", clone, "init", "-q", "-b", "main"});
@@ -84,7 +89,6 @@ struct pipeline_world {
           {"retry_base_s", 1},
           {"retry_cap_s", 1}}},
     };
-    cfg.merge_patch(extra);
     std::ofstream{dir.file("orchd.json")} << cfg.dump();
     start();
   }
@@ -105,7 +109,9 @@ struct pipeline_world {
     setenv("ORCHD_PLANE_API_KEY", "plane-key", 1);
     setenv("FAKE_AGENT_STATE_DIR", dir.file("agent-state").c_str(), 1);
     setenv("FAKE_AGENT_TRACE", dir.file("trace").c_str(), 1);
-    setenv("FAKE_AGENT_SLEEP_S", "60", 1);
+    setenv("FAKE_AGENT_SLEEP_S", slow_s.c_str(), 1);
+    for (auto& [k, v] : next_start_env)
+      setenv(k.c_str(), v.c_str(), 1);
     proc = std::make_unique<test::child_process>(
         ORCHD_BINARY,
         std::vector<std::string>{"serve", "--config", dir.file("orchd.json"),
@@ -116,6 +122,9 @@ struct pipeline_world {
           "ORCHD_ADMIN_TOKEN", "ORCHD_PLANE_API_KEY", "FAKE_AGENT_STATE_DIR",
           "FAKE_AGENT_TRACE", "FAKE_AGENT_SLEEP_S"})
       unsetenv(name);
+    for (auto& [k, v] : next_start_env)
+      unsetenv(k.c_str());
+    next_start_env.clear();
     exited = false;
     port = test::wait_until_listening(*proc);
   }
@@ -450,4 +459,45 @@ TEST_CASE("Plane down for a while: the pipeline never waits, calls land") {
   CHECK(calls[1].find("state-review") != std::string::npos);
   CHECK(calls[3].find("state-done") != std::string::npos);
   CHECK(w.stop() == 0);
+}
+
+TEST_CASE("kill -9 in the middle of the pipeline: the task carries on, no "
+          "stage runs twice at once") {
+  // The daemon dies right after the analyst's outcome is recorded, before
+  // the job is finalised: the restart judges that success through the
+  // pipeline instead of running the analyst again.
+  pipeline_world w{{{"ORCHD_CRASH_AT", "after_outcome"}}};
+  w.slow_s = "3";
+  w.work_item("item-8", 8, "Survive [developer_fake:slow]", "In Progress",
+              "started");
+  CHECK(w.proc->wait_exit() == 128 + SIGKILL);
+  w.exited = true;
+  CHECK(w.sql("SELECT agent, status FROM jobs") == "analyst|running\n");
+  w.start();
+  w.wait_for("SELECT stage, waiting FROM tasks", "analysis|human_review\n");
+  CHECK(w.sql("SELECT agent, status FROM jobs") == "analyst|done\n");
+  CHECK(w.sql("SELECT COUNT(*) FROM agent_runs") == "1\n");
+  // kill -9 while the developer runs: the restart stops its agent and
+  // runs the developer once more (an interruption, no attempt spent).
+  w.work_item("item-8", 8, "Survive", "Approved", "started");
+  w.wait_for("SELECT COUNT(*) FROM jobs WHERE agent = 'developer' AND "
+             "status = 'running' AND pid IS NOT NULL",
+             "1\n");
+  auto pid = std::stoi(w.sql("SELECT pid FROM jobs WHERE agent = 'developer'"));
+  w.kill9();
+  w.start();
+  CHECK(test::eventually([&] { return ::kill(pid, 0) != 0; }));
+  auto sha = w.wait_for_ci("ET-008");
+  w.ci(sha, w.task_col("ET-008", "branch"), "success");
+  w.wait_for("SELECT stage FROM tasks", "done\n");
+  CHECK(w.stop() == 0);
+  CHECK(w.sql("SELECT agent, status, attempts, interruptions FROM jobs "
+              "WHERE agent = 'developer'") == "developer|done|1|1\n");
+  CHECK(w.sql("SELECT outcome FROM agent_runs WHERE agent = 'developer' "
+              "ORDER BY id") == "shutdown\nsuccess\n");
+  CHECK(w.sql("SELECT COUNT(*) FROM (SELECT job_id FROM agent_runs WHERE "
+              "outcome = 'success' GROUP BY job_id HAVING COUNT(*) > 1)") ==
+        "0\n");
+  CHECK(w.sql("SELECT from_stage || '>' || to_stage FROM stage_history "
+              "ORDER BY id") == history_of_walk);
 }
