@@ -229,8 +229,13 @@ CREATE INDEX IF NOT EXISTS idx_plane_outbox_pending ON plane_outbox(id)
 )sql",
      "idx_plane_outbox_pending"},
     // A Plane call Plane refused for good (the work item is gone, the key
-    // may not write it): kept with its error, no longer tried.
-    {16, {{"plane_outbox", "given_up_at", "TEXT"}}, "", nullptr},
+    // may not write it): kept with its error, no longer tried. How often
+    // the reconciler ran a task's stage job again (it is bounded).
+    {16,
+     {{"plane_outbox", "given_up_at", "TEXT"},
+      {"tasks", "reconciles", "INTEGER NOT NULL DEFAULT 0"}},
+     "",
+     nullptr},
 };
 
 bool has_object(database& db, const char* name) {

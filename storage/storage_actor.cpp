@@ -272,6 +272,9 @@ storage_actor::behavior_type storage(storage_pointer self,
         return read(self,
                     [&](store& s) { return s.task_by_plane_id(plane_id); });
       },
+      [self](atom::idle) {
+        return read(self, [&](store& s) { return s.idle_tasks(); });
+      },
       [self](atom::outbox, int64_t limit) {
         return read(self, [&](store& s) { return s.due_plane_calls(limit); });
       },

@@ -55,6 +55,9 @@ public:
   caf::expected<applied_transition>
   apply_transition(int64_t task_id, task_stage from,
                    const std::vector<stage_action>& actions);
+  /// Unfinished tasks with no queued or running job, with their age, wait,
+  /// stuck flag and reconciles: what the reconciler looks at.
+  std::vector<idle_task> idle_tasks();
   /// Plane calls due now, oldest first, at most one per task (its oldest
   /// unsettled one, so a task's calls land in order).
   std::vector<plane_call> due_plane_calls(int64_t limit);

@@ -129,7 +129,8 @@ store::apply_transition(int64_t task_id, task_stage from,
       end_brd_review(task_id);
       break;
     case stage_action::set_waiting:
-      exec("UPDATE tasks SET waiting = ?2 WHERE id = ?1",
+      exec("UPDATE tasks SET waiting = ?2, updated_at = datetime('now') "
+           "WHERE id = ?1",
            [&](statement& q) { q.bind_text_or_null(2, to_string(a.wait)); });
       break;
     case stage_action::record_sha:
@@ -175,6 +176,11 @@ store::apply_transition(int64_t task_id, task_stage from,
       out.to_stop.insert(out.to_stop.end(), running.begin(), running.end());
       break;
     }
+    case stage_action::count_reconcile:
+      exec("UPDATE tasks SET reconciles = reconciles + 1, "
+           "updated_at = datetime('now') WHERE id = ?1",
+           none);
+      break;
     case stage_action::mark_stuck:
       exec("UPDATE tasks SET stuck_reason = ?2 WHERE id = ?1",
            [&](statement& q) { q.bind(2, std::string_view{a.text}); });
@@ -182,6 +188,27 @@ store::apply_transition(int64_t task_id, task_stage from,
     }
   }
   out.applied = true;
+  return out;
+}
+
+std::vector<idle_task> store::idle_tasks() {
+  auto q = db_.prepare(
+      "SELECT " ORCHD_TASK_COLUMNS ", "
+      "CAST((julianday('now') - julianday(updated_at)) * 86400 AS INTEGER), "
+      "waiting, stuck_reason IS NOT NULL, reconciles FROM tasks t "
+      "WHERE stage NOT IN " ORCHD_FINISHED_STAGES " AND NOT EXISTS (SELECT 1 "
+      "FROM jobs j WHERE j.task_id = t.id AND j.status IN ('queued', "
+      "'running')) ORDER BY id");
+  std::vector<idle_task> out;
+  while (q->step()) {
+    idle_task x;
+    x.task = read_task(*q);
+    x.age_s = q->int64(14);
+    x.waiting = parse_task_wait(q->text(15));
+    x.stuck = q->int64(16) != 0;
+    x.reconciles = q->int64(17);
+    out.push_back(std::move(x));
+  }
   return out;
 }
 

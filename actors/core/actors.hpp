@@ -43,6 +43,8 @@ using task_storage = caf::typed_actor<
                     std::vector<stage_action>>::with<applied_transition>,
     // The task of a Plane work item (its id), or ec::no_such_task.
     caf::replies_to<atom::by_plane, std::string>::with<task_row>,
+    // Unfinished tasks with no queued or running job (the reconciler's).
+    caf::replies_to<atom::idle>::with<std::vector<idle_task>>,
     // Plane calls due now (at most N, one per task: its oldest unsettled).
     caf::replies_to<atom::outbox, int64_t>::with<std::vector<plane_call>>,
     // Milliseconds until the earliest held-back Plane call comes due.
@@ -293,6 +295,9 @@ using pipeline_actor = caf::typed_actor<
     caf::replies_to<atom::moved, work_item_move>::with<bool>,
     // A CI result mapped to its task; true when a transition was applied.
     caf::replies_to<atom::ci_result, ci_outcome>::with<bool>,
+    // The reconciler found the task idle past its grace (with the bound of
+    // reruns): its stage's job again, or stuck.
+    caf::reacts_to<atom::idle, idle_task, int64_t>,
     // The scheduler to wake and stop agents through (spawned after us).
     caf::reacts_to<atom::attach, caf::actor>>;
 
@@ -304,6 +309,16 @@ using plane_outbox_actor = caf::typed_actor<
     caf::reacts_to<atom::wake>,
     // Internal: the held-back call of this generation came due.
     caf::reacts_to<atom::due, int64_t>>;
+
+/// RECONCILER: every interval, hands the PIPELINE each task idle (no job
+/// queued or running) past its stage's or wait's grace, and sends work
+/// items in a trigger state that have no task (their webhook was lost)
+/// through the TASK_CREATOR, recorded as events like a webhook.
+using reconciler_actor = caf::typed_actor<
+    // Internal: the periodic sweep.
+    caf::reacts_to<atom::tick>,
+    // One sweep now; answers how many tasks and work items it handed on.
+    caf::replies_to<atom::sweep>::with<int64_t>>;
 
 /// REAPER: a periodic three-tier check of running jobs (agent gone and
 /// unowned; exited but never finalised; older than the backstop). Every

@@ -3,6 +3,7 @@
 // task's pipeline state as storage keeps it. Included by records.hpp.
 #pragma once
 
+#include "actors/core/records.hpp"
 #include "actors/core/states.hpp"
 
 #include <caf/meta/type_name.hpp>
@@ -47,6 +48,8 @@ struct stage_action {
     /// Job `job_id`'s success is accepted: done, guarded on its run
     /// (`run_id`, 0: running at all); the whole write fails if it lost.
     finish_job,
+    /// The reconciler ran the stage's job again (counted, bounded).
+    count_reconcile,
   } kind;
   task_stage stage = task_stage::unknown;
   std::string agent = {};
@@ -150,6 +153,24 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, plane_call_result& x) {
   return f(caf::meta::type_name("orchd::plane_call_result"), x.id, x.outcome,
            x.error, x.retry_in_s);
+}
+
+/// A task in an unfinished stage with no queued or running job, as the
+/// reconciler sees it.
+struct idle_task {
+  task_row task;
+  /// Seconds since its last change (stage, wait).
+  int64_t age_s = 0;
+  task_wait waiting = task_wait::nothing;
+  bool stuck = false;
+  /// Times the reconciler ran its stage's job again.
+  int64_t reconciles = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, idle_task& x) {
+  return f(caf::meta::type_name("orchd::idle_task"), x.task, x.age_s, x.waiting,
+           x.stuck, x.reconciles);
 }
 
 /// What applying a transition did.

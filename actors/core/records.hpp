@@ -3,7 +3,6 @@
 // 0.17 `inspect`. Text columns that are NULL in the database read as "".
 #pragma once
 
-#include "actors/core/pipeline_records.hpp"
 #include "actors/core/states.hpp"
 
 #include <caf/meta/type_name.hpp>
@@ -546,3 +545,6 @@ typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
 }
 
 } // namespace orchd
+
+// The pipeline's records (they use task_row).
+#include "actors/core/pipeline_records.hpp" // IWYU pragma: export

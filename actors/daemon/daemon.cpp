@@ -21,6 +21,7 @@
 #include "actors/os/resources.hpp"
 #include "actors/pipeline/pipeline_actor.hpp"
 #include "actors/pipeline/plane_outbox.hpp"
+#include "actors/pipeline/reconciler.hpp"
 #include "http/client/https_client.hpp"
 #include "http/server/server.hpp"
 #include "storage/database.hpp"
@@ -255,6 +256,7 @@ struct daemon_actors {
   retention_actor retention;
   task_creator_actor creator;
   ci_events_actor ci;
+  reconciler_actor reconciler;
   intake_actor intake;
   admin_api_actor admin;
   supervisor_actor supervisor;
@@ -290,6 +292,10 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
       spawn_retention(sys, a.storage, make_retention_settings(cfg, *runners));
   a.creator = spawn_task_creator(sys, a.storage, cfg, a.scheduler, a.pipeline);
   a.ci = spawn_ci_events(sys, a.storage, cfg, a.pipeline);
+  auto reconciling = reconciler_settings_of(cfg);
+  reconciling.send = http_client::make_sender(std::chrono::seconds(30));
+  a.reconciler = spawn_reconciler(sys, a.storage, a.pipeline, a.creator,
+                                  std::move(reconciling));
   a.intake =
       spawn_intake(sys, a.storage, a.creator, a.ci, make_intake_settings(cfg));
   a.admin = spawn_admin_api(
@@ -303,7 +309,7 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
       {as_actor(a.storage), as_actor(a.plane), as_actor(a.pipeline),
        as_actor(a.scheduler), as_actor(a.freezes), as_actor(a.reaper),
        as_actor(a.retention), as_actor(a.creator), as_actor(a.ci),
-       as_actor(a.intake), as_actor(a.admin)},
+       as_actor(a.reconciler), as_actor(a.intake), as_actor(a.admin)},
       [](const std::string&, const std::string&) {
         actor_died = true;
         // Wakes the main thread's sigwait: the
@@ -349,6 +355,7 @@ int stop_actors(caf::actor_system& sys, http::server& web,
        {caf::actor_cast<caf::actor>(a.intake),
         caf::actor_cast<caf::actor>(a.creator),
         caf::actor_cast<caf::actor>(a.admin), caf::actor_cast<caf::actor>(a.ci),
+        caf::actor_cast<caf::actor>(a.reconciler),
         caf::actor_cast<caf::actor>(a.pipeline),
         caf::actor_cast<caf::actor>(a.plane),
         caf::actor_cast<caf::actor>(a.supervisor)})

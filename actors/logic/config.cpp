@@ -54,7 +54,7 @@ config default_config() {
   cfg.reconciler.stage_grace_s = {
       {"created", 600},       {"analysis", 7200},     {"architecture", 7200},
       {"development", 14400}, {"ci", 3600},           {"review", 7200},
-      {"deploy", 3600},       {"verification", 3600},
+      {"deploy", 3600},       {"verification", 3600}, {"human_review", 604800},
   };
   cfg.telegram.base_url = "https://api.telegram.org";
   cfg.plane.base_url = "https://api.plane.so";
@@ -194,6 +194,8 @@ template <class V>
 void keys_of(V& v, reconciler_config& x) {
   v("interval_s", x.interval_s, at_least(1));
   v("stage_grace_s", x.stage_grace_s, each_at_least(0));
+  v("max_retries", x.max_retries, at_least(0));
+  v("list_work_items", x.list_work_items);
 }
 
 template <class V>

@@ -193,8 +193,13 @@ struct retention_config {
 struct reconciler_config {
   int64_t interval_s = 60;
   /// Seconds a task may sit in a stage with no active job before it is
-  /// looked at again, by stage name.
+  /// looked at again, by stage name; a waiting task by its wait
+  /// ("human_review", "ci").
   std::map<std::string, int64_t> stage_grace_s;
+  /// Times a stage's job is run again before the task is marked stuck.
+  int64_t max_retries = 2;
+  /// List Plane's work items for those in a trigger state with no task.
+  bool list_work_items = true;
 };
 
 struct endpoint_config {

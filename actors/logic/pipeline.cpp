@@ -159,6 +159,8 @@ const char* to_string(action::kind_t x) {
     return "mark_stuck";
   case action::finish_job:
     return "finish_job";
+  case action::count_reconcile:
+    return "count_reconcile";
   }
   return "?";
 }
@@ -402,7 +404,47 @@ transition on_move(builder& b, const task_view& t, const work_item_moved& e) {
   return b.stale("the work item moved to a state that decides nothing");
 }
 
+// A task idle past its grace: its stage's job again (bounded), or stuck.
+// A wait past its grace (the human gate, a CI result) is stuck at once:
+// running anything would not bring the awaited answer.
+transition on_idle(builder& b, const task_view& t, const idle_past_grace& e) {
+  if (t.stuck)
+    return b.stale("already stuck");
+  auto idle = std::to_string(e.idle_s) + " s";
+  if (t.waits_for == waiting::human_review)
+    return b.stuck("the BRD has waited " + idle + " for its review")
+        .log("the human gate waited past its grace: stuck")
+        .done();
+  if (t.waits_for == waiting::ci)
+    return b
+        .stuck("no CI result for " + t.expected_sha + " in " + idle +
+               "; send it again or requeue the developer")
+        .log("CI waited past its grace: stuck")
+        .done();
+  auto agent = agent_of(t.stage);
+  if (*agent == '\0')
+    return b.stale("no job runs in " + stage_name(t.stage));
+  if (e.reconciles >= e.max_retries)
+    return b
+        .stuck("the " + stage_name(t.stage) + " stage had no job for " + idle +
+               " after " + std::to_string(e.reconciles) + " reruns")
+        .log("idle past its grace, reruns spent: stuck")
+        .done();
+  return b.add({action::count_reconcile})
+      .enqueue(agent, "orchd's reconciler runs this stage again: it had no "
+                      "job for " +
+                          idle + ".")
+      .log("idle past its grace: the " + std::string{agent} + " again")
+      .done();
+}
+
 } // namespace
+
+std::string grace_key(task_stage stage, waiting w) {
+  if (w != waiting::nothing)
+    return to_string(w);
+  return to_string(stage);
+}
 
 transition next(const task_view& task, const event& ev, const limits& lim) {
   builder b{task, {}};
@@ -428,6 +470,8 @@ transition next(const task_view& task, const event& ev, const limits& lim) {
     return on_success(b, task, *e, lim);
   if (auto e = std::get_if<ci_result>(&ev))
     return on_ci(b, task, *e, lim);
+  if (auto e = std::get_if<idle_past_grace>(&ev))
+    return on_idle(b, task, *e);
   return on_move(b, task, std::get<work_item_moved>(ev));
 }
 

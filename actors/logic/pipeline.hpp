@@ -123,8 +123,21 @@ struct ci_result {
   std::string url;
 };
 
+/// The reconciler found the task with no queued or running job for longer
+/// than its stage's (or its wait's) grace.
+struct idle_past_grace {
+  int64_t idle_s = 0;
+  /// Times its stage's job was run again so far, and the bound.
+  int64_t reconciles = 0;
+  int64_t max_retries = 2;
+};
+
 using event = std::variant<worktree_made, job_succeeded, job_failed,
-                           work_item_moved, ci_result>;
+                           work_item_moved, ci_result, idle_past_grace>;
+
+/// The grace key of a task for the reconciler: its wait ("human_review",
+/// "ci") when it waits, else its stage's name.
+std::string grace_key(task_stage stage, waiting w);
 
 /// Classifies a work item's new state: the project's approval and rework
 /// state names, or Plane's `cancelled` group.

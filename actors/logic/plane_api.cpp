@@ -61,6 +61,41 @@ outbound_request add_comment(const endpoint& e, const std::string& project,
               body.dump());
 }
 
+outbound_request list_work_items(const endpoint& e, const std::string& project,
+                                 const std::string& cursor, int64_t per_page) {
+  auto url = project_url(e, project) + "work-items/?expand=state,labels" +
+             "&per_page=" + std::to_string(per_page);
+  if (!cursor.empty())
+    url += "&cursor=" + cursor;
+  return make(e, "GET", std::move(url));
+}
+
+caf::expected<work_item_page> parse_work_items(std::string_view body) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("results") ||
+      !doc["results"].is_array())
+    return caf::make_error(ec::malformed_payload,
+                           "work items: expected {\"results\": [...]}");
+  work_item_page page;
+  for (auto& item : doc["results"]) {
+    if (!item.is_object() || !item.contains("id"))
+      continue;
+    nlohmann::json hook{{"event", "issue"},
+                        {"action", "updated"},
+                        {"data", item},
+                        {"activity",
+                         {{"field", "orchd_reconciler"},
+                          {"actor", {{"id", "orchd-reconciler"}}}}}};
+    page.items.push_back(hook.dump());
+  }
+  if (doc.contains("next_cursor") && doc["next_cursor"].is_string())
+    page.next_cursor = doc["next_cursor"].get<std::string>();
+  auto& more = doc["next_page_results"];
+  page.more =
+      more.is_boolean() && more.get<bool>() && !page.next_cursor.empty();
+  return page;
+}
+
 std::string comment_html(std::string_view text) {
   std::string out = "<p>";
   for (char c : text) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace orchd::plane {
 
@@ -32,6 +33,22 @@ outbound_request set_state(const endpoint& e, const std::string& project,
 outbound_request add_comment(const endpoint& e, const std::string& project,
                              const std::string& item, std::string_view text,
                              const std::string& external_id);
+
+/// GET .../projects/{project}/work-items/ (states and labels expanded), a
+/// page of `per_page` from `cursor` ("" for the first).
+outbound_request list_work_items(const endpoint& e, const std::string& project,
+                                 const std::string& cursor, int64_t per_page);
+
+/// A page of work items, each as the body of a Plane `issue` webhook
+/// (event, action "updated", data: the item), so it takes the webhook's
+/// path; and where the next page starts.
+struct work_item_page {
+  std::vector<std::string> items;
+  std::string next_cursor;
+  bool more = false;
+};
+
+caf::expected<work_item_page> parse_work_items(std::string_view body);
 
 /// A plain text as one HTML paragraph, escaped, line breaks kept.
 std::string comment_html(std::string_view text);

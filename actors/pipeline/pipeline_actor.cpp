@@ -310,6 +310,13 @@ pipeline_actor::behavior_type stage_keeper(pipeline_pointer self,
             },
             [](bool) {});
       },
+      [self](atom::idle, const idle_task& t, int64_t max_retries) {
+        pipeline::idle_past_grace ev{t.age_s, t.reconciles, max_retries};
+        handle(
+            self, t.task.id,
+            [ev](const task_row&) -> pipeline::event { return ev; },
+            [](bool) {});
+      },
       [self](atom::worktree, int64_t task_id) {
         handle(
             self, task_id,

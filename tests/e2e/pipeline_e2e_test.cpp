@@ -63,7 +63,8 @@ struct pipeline_world {
   /// Variables for the next start only (e.g. ORCHD_CRASH_AT).
   std::map<std::string, std::string> next_start_env;
 
-  explicit pipeline_world(std::map<std::string, std::string> first_env = {})
+  explicit pipeline_world(std::map<std::string, std::string> first_env = {},
+                          json extra = json::object())
       : next_start_env(std::move(first_env)) {
     git({"init", "-q", "--bare", origin});
     std::filesystem::create_directories(clone);
@@ -89,6 +90,7 @@ struct pipeline_world {
           {"retry_base_s", 1},
           {"retry_cap_s", 1}}},
     };
+    cfg.merge_patch(extra);
     std::ofstream{dir.file("orchd.json")} << cfg.dump();
     start();
   }
@@ -500,4 +502,58 @@ TEST_CASE("kill -9 in the middle of the pipeline: the task carries on, no "
         "0\n");
   CHECK(w.sql("SELECT from_stage || '>' || to_stage FROM stage_history "
               "ORDER BY id") == history_of_walk);
+}
+
+TEST_CASE("the reconciler recovers a lost webhook and reruns an idle stage") {
+  pipeline_world w{
+      {},
+      {{"reconciler",
+        {{"interval_s", 1}, {"stage_grace_s", {{"architecture", 1}}}}}}};
+  // Three work items Plane lists (two pages) whose webhooks never came;
+  // the second is not in a trigger state.
+  auto item = [](const std::string& id, int seq, const std::string& state,
+                 const std::string& group) {
+    return json{{"id", id},
+                {"project", plane_project},
+                {"name", "Listed " + std::to_string(seq) +
+                             (seq == 11 ? " [architect_fake:slow]" : "")},
+                {"sequence_id", seq},
+                {"state", {{"id", "s"}, {"name", state}, {"group", group}}},
+                {"labels", json::array()},
+                {"description_stripped", ""},
+                {"updated_at", "2026-04-01T09:00:00Z"}}
+        .dump();
+  };
+  w.plane.add_work_item(item("lost-1", 11, "In Progress", "started"));
+  w.plane.add_work_item(item("lost-2", 12, "Backlog", "backlog"));
+  w.plane.add_work_item(item("lost-3", 13, "In Progress", "started"));
+  // (ET-013's analyst waits at the repo's serial gate behind ET-011.)
+  w.wait_for("SELECT work_item_id, waiting FROM tasks ORDER BY id",
+             "ET-011|human_review\nET-013|NULL\n");
+  CHECK(w.sql("SELECT status FROM jobs WHERE task_id = 2") == "queued\n");
+  // Listed again every sweep: still one task each.
+  w.wait_for("SELECT COUNT(*) >= 2 FROM events WHERE event_type = 'issue'",
+             "1\n");
+  // The operator cancels ET-011's architect (no event moves the task
+  // then); past the stage's grace the reconciler runs it again, saying so
+  // in its task.
+  w.work_item("lost-1", 11, "Listed 11", "Approved", "started");
+  w.wait_for("SELECT COUNT(*) FROM jobs WHERE agent = 'architect' AND "
+             "status = 'running' AND pid IS NOT NULL",
+             "1\n");
+  auto job = w.sql("SELECT id FROM jobs WHERE agent = 'architect'");
+  job.pop_back();
+  auto res = w.post("/jobs/" + job + "/cancel",
+                    "Authorization: Bearer " + admin_token + "\r\n", "");
+  CHECK(test::status_of(res) == 200);
+  w.wait_for("SELECT reconciles FROM tasks WHERE work_item_id = 'ET-011'",
+             "1\n");
+  auto rerun = w.sql("SELECT task_content FROM jobs WHERE agent = "
+                     "'architect' ORDER BY id DESC LIMIT 1");
+  CHECK(rerun.find("orchd's reconciler runs this stage again") !=
+        std::string::npos);
+  w.kill9(); // the rerun is slow too
+  CHECK(w.sql("SELECT COUNT(*) FROM events WHERE source = 'plane' AND "
+              "delivery_id LIKE 'reconciler:%'") == "2\n");
+  CHECK(w.sql("SELECT COUNT(*) FROM tasks") == "2\n");
 }

@@ -78,6 +78,11 @@ std::vector<std::string> fake_plane::accepted() const {
   return out;
 }
 
+void fake_plane::add_work_item(std::string item_json) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  items_.push_back(std::move(item_json));
+}
+
 void fake_plane::serve() {
   while (!stopping_) {
     int fd = ::accept(listen_fd_, nullptr, nullptr);
@@ -151,6 +156,23 @@ void fake_plane::session(int fd) {
       for (auto& [name, id] : states_)
         list.push_back({{"id", id}, {"name", name}, {"group", "started"}});
       answer = nlohmann::json{{"results", list}}.dump();
+    } else if (c.method == "GET" &&
+               c.target.find("/work-items/?") != std::string::npos) {
+      // Two items a page; the cursor is the offset.
+      size_t offset = 0;
+      auto at = c.target.find("cursor=");
+      if (at != std::string::npos)
+        offset = std::stoul(c.target.substr(at + 7));
+      nlohmann::json page = nlohmann::json::array();
+      std::lock_guard<std::mutex> guard{mtx_};
+      for (size_t i = offset; i < items_.size() && i < offset + 2; ++i)
+        page.push_back(nlohmann::json::parse(items_[i]));
+      bool more = offset + 2 < items_.size();
+      answer = nlohmann::json{
+          {"results", page},
+          {"next_cursor", std::to_string(offset + 2)},
+          {"next_page_results",
+           more}}.dump();
     } else if (c.method == "POST" && ends_with(c.target, "/comments/")) {
       c.status = 201;
     } else if (c.method != "PATCH") {

@@ -42,6 +42,9 @@ public:
   /// From now on every call is answered `status` (0: normal again).
   void fail_with(int status) { failing_ = status; }
 
+  /// A work item the project lists (GET .../work-items/, two per page).
+  void add_work_item(std::string item_json);
+
 private:
   void serve();
   void session(int fd);
@@ -53,6 +56,7 @@ private:
   std::atomic<int> failing_{0};
   mutable std::mutex mtx_;
   std::vector<call> calls_;
+  std::vector<std::string> items_;
   std::vector<int> sessions_;
   std::vector<std::thread> threads_;
   std::thread acceptor_;
