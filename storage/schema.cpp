@@ -231,11 +231,23 @@ CREATE INDEX IF NOT EXISTS idx_plane_outbox_pending ON plane_outbox(id)
     // A Plane call Plane refused for good (the work item is gone, the key
     // may not write it): kept with its error, no longer tried. How often
     // the reconciler ran a task's stage job again (it is bounded).
+    // Depends-On lines of a work item: each named work item, resolved to a
+    // job_deps edge once it has a task (the gate holds the task until
+    // then).
     {16,
      {{"plane_outbox", "given_up_at", "TEXT"},
       {"tasks", "reconciles", "INTEGER NOT NULL DEFAULT 0"}},
-     "",
-     nullptr},
+     R"sql(
+CREATE TABLE IF NOT EXISTS work_item_deps (
+  task_id INTEGER NOT NULL,
+  work_item_id TEXT NOT NULL,
+  resolved_at TEXT,
+  PRIMARY KEY (task_id, work_item_id)
+);
+CREATE INDEX IF NOT EXISTS idx_work_item_deps_open
+  ON work_item_deps(work_item_id) WHERE resolved_at IS NULL;
+)sql",
+     "idx_work_item_deps_open"},
 };
 
 bool has_object(database& db, const char* name) {

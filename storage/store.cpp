@@ -398,6 +398,8 @@ caf::expected<task_claim> store::create_work_item(const work_item_request& x) {
   first.max_attempts = x.first_max_attempts;
   if (auto job = enqueue(first); !job)
     return job.error();
+  if (auto err = link_work_item_deps(made->task, x.depends_on))
+    return err;
   return made;
 }
 

@@ -47,9 +47,9 @@ public:
   caf::expected<task_pipeline> pipeline_state(int64_t task_id);
   /// Applies one pipeline transition's actions in order, if the task is
   /// still in stage `from` (else nothing is written: another transition
-  /// won). finish_job and defer_job are guarded on the job's run: when
-  /// the job was finalised elsewhere the whole write fails (ec::conflict)
-  /// and the caller rolls it back. job_fault is the scheduler's (it
+  /// won). finish_job and defer_job are guarded on the job's run and run
+  /// first: when the job was finalised elsewhere nothing is written
+  /// (ec::conflict). job_fault is the scheduler's (it
   /// finalises the job as a failure) and is skipped here. ec::no_such_task
   /// for an unknown task.
   caf::expected<applied_transition>
@@ -58,6 +58,15 @@ public:
   /// Unfinished tasks with no queued or running job, with their age, wait,
   /// stuck flag and reconciles: what the reconciler looks at.
   std::vector<idle_task> idle_tasks();
+  /// A new task's Depends-On work items: rows of work_item_deps, each
+  /// resolved to an edge when its work item has a task; and the earlier
+  /// tasks that named this one's work item get their edge now. A cycle
+  /// leaves the edge out and queues a Plane comment on the task.
+  caf::error link_work_item_deps(const task_row& task,
+                                 const std::vector<std::string>& depends_on);
+  /// Queues a Plane call of a task (kind "state" or "comment").
+  void queue_plane_call(int64_t task_id, const char* kind,
+                        const std::string& body);
   /// Plane calls due now, oldest first, at most one per task (its oldest
   /// unsettled one, so a task's calls land in order).
   std::vector<plane_call> due_plane_calls(int64_t limit);

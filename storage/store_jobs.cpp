@@ -30,7 +30,9 @@ namespace {
   " AND (?1 = 0 OR j.task_id IS NULL OR NOT EXISTS ("                          \
   "  SELECT 1 FROM job_deps d JOIN tasks t ON t.id = d.depends_on_task_id"     \
   "  WHERE d.task_id = j.task_id"                                              \
-  "  AND t.stage NOT IN " ORCHD_FINISHED_STAGES "))"                           \
+  "  AND t.stage NOT IN " ORCHD_FINISHED_STAGES ")"                            \
+  "  AND NOT EXISTS (SELECT 1 FROM work_item_deps w"                           \
+  "  WHERE w.task_id = j.task_id AND w.resolved_at IS NULL))"                  \
   " AND (?2 IS NULL OR j.repo NOT IN (SELECT value FROM json_each(?2)))"
 
 #define ORCHD_CLAIM_TAIL " ORDER BY j.id LIMIT 1"

@@ -46,7 +46,14 @@ store::apply_transition(int64_t task_id, task_stage from,
   auto none = [](statement&) {
   };
   auto current = from;
-  for (auto& a : actions) {
+  // The job guards first: a transition whose job was finalised elsewhere
+  // writes nothing at all, whoever calls it.
+  auto guards_first = actions;
+  std::stable_partition(guards_first.begin(), guards_first.end(), [](auto& a) {
+    return a.kind == stage_action::finish_job ||
+           a.kind == stage_action::defer_job;
+  });
+  for (auto& a : guards_first) {
     switch (a.kind) {
     case stage_action::set_stage:
       if (a.stage == task_stage::unknown)
@@ -146,25 +153,11 @@ store::apply_transition(int64_t task_id, task_stage from,
            none);
       break;
     case stage_action::plane_state:
-    case stage_action::plane_comment: {
-      // external_id: one per (task, call), so a retried call is known.
-      auto n =
-          db_.prepare("SELECT COUNT(*) FROM plane_outbox WHERE task_id = ?1");
-      n->bind(1, task_id);
-      n->step();
-      auto external_id = "orchd-" + std::to_string(task_id) + "-" +
-                         std::to_string(n->int64(0) + 1);
-      exec("INSERT INTO plane_outbox (task_id, kind, body, external_id) "
-           "VALUES (?1, ?2, ?3, ?4)",
-           [&](statement& q) {
-             q.bind(2, std::string_view{a.kind == stage_action::plane_state
-                                            ? "state"
-                                            : "comment"});
-             q.bind(3, std::string_view{a.text});
-             q.bind(4, std::string_view{external_id});
-           });
+    case stage_action::plane_comment:
+      queue_plane_call(
+          task_id, a.kind == stage_action::plane_state ? "state" : "comment",
+          a.text);
       break;
-    }
     case stage_action::freeze_repo: {
       auto frozen = freeze_repo(task->repo, a.text, task->work_item_id);
       if (!frozen)
@@ -189,6 +182,73 @@ store::apply_transition(int64_t task_id, task_stage from,
   }
   out.applied = true;
   return out;
+}
+
+void store::queue_plane_call(int64_t task_id, const char* kind,
+                             const std::string& body) {
+  // external_id: one per (task, call), so a retried call is known.
+  auto n = db_.prepare("SELECT COUNT(*) FROM plane_outbox WHERE task_id = ?1");
+  n->bind(1, task_id);
+  n->step();
+  auto external_id = "orchd-" + std::to_string(task_id) + "-" +
+                     std::to_string(n->int64(0) + 1);
+  auto q = db_.prepare("INSERT INTO plane_outbox (task_id, kind, body, "
+                       "external_id) VALUES (?1, ?2, ?3, ?4)");
+  q->bind(1, task_id);
+  q->bind(2, std::string_view{kind});
+  q->bind(3, std::string_view{body});
+  q->bind(4, std::string_view{external_id});
+  q->step();
+}
+
+caf::error store::link_work_item_deps(const task_row& task,
+                                      const std::vector<std::string>& ids) {
+  auto add = db_.prepare("INSERT OR IGNORE INTO work_item_deps (task_id, "
+                         "work_item_id) VALUES (?1, ?2)");
+  for (auto& id : ids) {
+    if (id == task.work_item_id)
+      continue;
+    add->reset();
+    add->bind(1, task.id);
+    add->bind(2, std::string_view{id});
+    add->step();
+  }
+  // Every open row this task settles: its own, whose work items have
+  // tasks, and the others' that name this task's work item.
+  auto open = db_.prepare(
+      "SELECT w.task_id, w.work_item_id, t.id, "
+      "(SELECT work_item_id FROM tasks WHERE id = w.task_id) "
+      "FROM work_item_deps w JOIN tasks t ON t.work_item_id = w.work_item_id "
+      "WHERE w.resolved_at IS NULL AND (w.task_id = ?1 OR t.id = ?1)");
+  open->bind(1, task.id);
+  struct row {
+    int64_t waiter;
+    std::string named;
+    int64_t other;
+    std::string waiter_item;
+  };
+  std::vector<row> rows;
+  while (open->step())
+    rows.push_back(
+        {open->int64(0), open->text(1), open->int64(2), open->text(3)});
+  auto resolve = db_.prepare("UPDATE work_item_deps SET resolved_at = "
+                             "datetime('now') WHERE task_id = ?1 AND "
+                             "work_item_id = ?2");
+  for (auto& r : rows) {
+    auto linked = declare_dependency(r.waiter, r.other);
+    if (!linked && linked.error() != ec::dependency_cycle)
+      return linked.error();
+    if (!linked)
+      queue_plane_call(r.waiter, "comment",
+                       "orchd: " + r.waiter_item + " cannot wait for " +
+                           r.named + ": " + describe(linked.error()) +
+                           "; that Depends-On line is ignored");
+    resolve->reset();
+    resolve->bind(1, r.waiter);
+    resolve->bind(2, std::string_view{r.named});
+    resolve->step();
+  }
+  return caf::none;
 }
 
 std::vector<idle_task> store::idle_tasks() {

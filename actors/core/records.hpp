@@ -169,13 +169,18 @@ struct work_item_request {
   std::string first_agent = "analyst";
   std::string first_content;
   int64_t first_max_attempts = 2;
+  /// Work item ids its description names on `Depends-On:` lines: the task
+  /// waits until each one's task is done (one without a task yet, until it
+  /// has one and that is done).
+  std::vector<std::string> depends_on = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, work_item_request& x) {
   return f(caf::meta::type_name("orchd::work_item_request"), x.plane_id, x.repo,
            x.prefix, x.sequence_id, x.sequential, x.branch_prefix, x.title_slug,
-           x.title, x.first_agent, x.first_content, x.first_max_attempts);
+           x.title, x.first_agent, x.first_content, x.first_max_attempts,
+           x.depends_on);
 }
 
 /// The answer of an event insert: the row id (0 for a duplicate) and

@@ -2,6 +2,7 @@
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/logic/pipeline.hpp"
 #include "actors/logic/webhook_payload.hpp"
 #include "actors/os/worktree.hpp"
 
@@ -47,6 +48,7 @@ work_item_request make_work_item_request(const project_config& p,
   if (!ev.description.empty())
     x.first_content += "\n\n" + ev.description;
   x.first_max_attempts = first_max_attempts;
+  x.depends_on = pipeline::parse_depends_on(ev.description);
   return x;
 }
 

@@ -215,15 +215,20 @@ TEST_CASE("a project's first agent comes from its configuration") {
   ev.work_item_id = "p-7";
   ev.sequence_id = 7;
   ev.name = "Add retry";
+  ev.description =
+      "Needs the sender.\ndepends-on: ET-003, et-004\nDepends-On: ET-003";
   auto x = make_work_item_request(p, ev, 5);
   CHECK(x.first_agent == "architect");
   CHECK(x.first_max_attempts == 5);
+  CHECK(x.depends_on == std::vector<std::string>{"ET-003", "ET-004"});
   test::temp_dir dir;
   auto db = test::open_db(dir.file("o.db"));
   storage::store st{*db};
   unbox(st.create_work_item(x));
   CHECK(sql_rows(*db, "SELECT agent, max_attempts FROM jobs") ==
         "architect|5\n");
+  CHECK(sql_rows(*db, "SELECT work_item_id FROM work_item_deps ORDER BY 1") ==
+        "ET-003\nET-004\n");
 }
 
 // -- the actor

@@ -83,6 +83,8 @@ struct pipeline_world {
            {"plane_project_id", plane_project}}}},
         {"agents", agents()},
         {"pipeline", {{"merge_defer_s", 1}}},
+        // Only the reconciler's own test lists Plane's work items.
+        {"reconciler", {{"list_work_items", false}}},
         {"plane",
          {{"base_url", plane.base_url()},
           {"workspace_slug", "acme"},
@@ -505,10 +507,11 @@ TEST_CASE("kill -9 in the middle of the pipeline: the task carries on, no "
 }
 
 TEST_CASE("the reconciler recovers a lost webhook and reruns an idle stage") {
-  pipeline_world w{
-      {},
-      {{"reconciler",
-        {{"interval_s", 1}, {"stage_grace_s", {{"architecture", 1}}}}}}};
+  pipeline_world w{{},
+                   {{"reconciler",
+                     {{"interval_s", 1},
+                      {"list_work_items", true},
+                      {"stage_grace_s", {{"architecture", 1}}}}}}};
   // Three work items Plane lists (two pages) whose webhooks never came;
   // the second is not in a trigger state.
   auto item = [](const std::string& id, int seq, const std::string& state,
