@@ -236,7 +236,8 @@ CREATE INDEX IF NOT EXISTS idx_plane_outbox_pending ON plane_outbox(id)
     // then).
     {16,
      {{"plane_outbox", "given_up_at", "TEXT"},
-      {"tasks", "reconciles", "INTEGER NOT NULL DEFAULT 0"}},
+      {"tasks", "reconciles", "INTEGER NOT NULL DEFAULT 0"},
+      {"agent_runs", "verdict", "TEXT"}},
      R"sql(
 CREATE TABLE IF NOT EXISTS work_item_deps (
   task_id INTEGER NOT NULL,

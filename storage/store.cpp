@@ -480,7 +480,7 @@ caf::expected<bool> store::finish_run(const run_outcome& x) {
       "input_tokens = ?3, output_tokens = ?4, cache_read_tokens = ?5, "
       "cache_creation_tokens = ?6, cost_usd = ?7, "
       "model = COALESCE(?8, model), outcome = ?9, error = ?10, "
-      "retry_after_s = ?11 WHERE id = ?1");
+      "retry_after_s = ?11, verdict = ?12 WHERE id = ?1");
   q->bind(1, x.run_id);
   q->bind(2, x.exit_code);
   q->bind(3, x.usage.input_tokens);
@@ -498,38 +498,87 @@ caf::expected<bool> store::finish_run(const run_outcome& x) {
     q->bind_null(9);
   q->bind_text_or_null(10, x.error);
   q->bind(11, x.retry_after_s);
+  q->bind_text_or_null(12, x.verdict);
   q->step();
   return db_.changes() > 0;
 }
 
+#define ORCHD_RUN_COLUMNS                                                      \
+  "id, task_id, agent, started_at, finished_at, exit_code, "                   \
+  "output_path, input_tokens, output_tokens, cache_read_tokens, "              \
+  "cache_creation_tokens, cost_usd, model, effort, job_id, outcome, "          \
+  "error, COALESCE(retry_after_s, 0), verdict"
+
+namespace {
+
+run_row read_run(const statement& q) {
+  run_row x;
+  x.id = q.int64(0);
+  x.task_id = q.opt_int64(1);
+  x.agent = q.text(2);
+  x.started_at = q.text(3);
+  x.finished_at = q.text(4);
+  x.exit_code = q.opt_int64(5);
+  x.output_path = q.text(6);
+  x.usage.input_tokens = q.opt_int64(7);
+  x.usage.output_tokens = q.opt_int64(8);
+  x.usage.cache_read_tokens = q.opt_int64(9);
+  x.usage.cache_creation_tokens = q.opt_int64(10);
+  x.usage.cost_usd = q.opt_real(11);
+  x.model = q.text(12);
+  x.effort = q.text(13);
+  x.job_id = q.opt_int64(14);
+  x.outcome = parse_run_kind(q.text(15));
+  x.error = q.text(16);
+  x.retry_after_s = q.int64(17);
+  x.verdict = q.text(18);
+  return x;
+}
+
+} // namespace
+
 caf::expected<run_row> store::run_by_id(int64_t id) {
-  auto q = db_.prepare(
-      "SELECT id, task_id, agent, started_at, finished_at, exit_code, "
-      "output_path, input_tokens, output_tokens, cache_read_tokens, "
-      "cache_creation_tokens, cost_usd, model, effort, job_id, outcome, "
-      "error, COALESCE(retry_after_s, 0) FROM agent_runs WHERE id = ?1");
+  auto q =
+      db_.prepare("SELECT " ORCHD_RUN_COLUMNS " FROM agent_runs WHERE id = ?1");
   q->bind(1, id);
   if (!q->step())
     return caf::make_error(ec::no_such_run, "run " + std::to_string(id));
-  run_row x;
-  x.id = q->int64(0);
-  x.task_id = q->opt_int64(1);
-  x.agent = q->text(2);
-  x.started_at = q->text(3);
-  x.finished_at = q->text(4);
-  x.exit_code = q->opt_int64(5);
-  x.output_path = q->text(6);
-  x.usage.input_tokens = q->opt_int64(7);
-  x.usage.output_tokens = q->opt_int64(8);
-  x.usage.cache_read_tokens = q->opt_int64(9);
-  x.usage.cache_creation_tokens = q->opt_int64(10);
-  x.usage.cost_usd = q->opt_real(11);
-  x.model = q->text(12);
-  x.effort = q->text(13);
-  x.job_id = q->opt_int64(14);
-  x.outcome = parse_run_kind(q->text(15));
-  x.error = q->text(16);
-  x.retry_after_s = q->int64(17);
+  return read_run(*q);
+}
+
+std::vector<run_row> store::runs_of_task(int64_t task_id) {
+  auto q = db_.prepare("SELECT " ORCHD_RUN_COLUMNS
+                       " FROM agent_runs WHERE task_id = ?1 ORDER BY id");
+  q->bind(1, task_id);
+  std::vector<run_row> out;
+  while (q->step())
+    out.push_back(read_run(*q));
+  return out;
+}
+
+caf::expected<task_detail> store::task_detail_of(int64_t task_id) {
+  auto task = task_by_id(task_id);
+  if (!task)
+    return task.error();
+  auto pipeline = pipeline_state(task_id);
+  if (!pipeline)
+    return pipeline.error();
+  task_detail x;
+  x.task = std::move(*task);
+  x.pipeline = std::move(*pipeline);
+  x.runs = runs_of_task(task_id);
+  auto ci = db_.prepare("SELECT ci_result FROM events WHERE task_id = ?1 AND "
+                        "ci_result IS NOT NULL ORDER BY id DESC LIMIT 1");
+  ci->bind(1, task_id);
+  if (ci->step())
+    x.last_ci_result = ci->text(0);
+  auto human = db_.prepare(
+      "SELECT CAST((julianday(brd_review_ended_at) - "
+      "julianday(brd_review_started_at)) * 86400 AS INTEGER) FROM tasks "
+      "WHERE id = ?1 AND brd_review_ended_at IS NOT NULL");
+  human->bind(1, task_id);
+  if (human->step() && !human->is_null(0))
+    x.human_review_s = human->int64(0);
   return x;
 }
 

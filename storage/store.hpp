@@ -55,6 +55,10 @@ public:
   caf::expected<applied_transition>
   apply_transition(int64_t task_id, task_stage from,
                    const std::vector<stage_action>& actions);
+  /// A task's runs, oldest first.
+  std::vector<run_row> runs_of_task(int64_t task_id);
+  /// What GET /tasks/{id} shows; ec::no_such_task.
+  caf::expected<task_detail> task_detail_of(int64_t task_id);
   /// Unfinished tasks with no queued or running job, with their age, wait,
   /// stuck flag and reconciles: what the reconciler looks at.
   std::vector<idle_task> idle_tasks();

@@ -71,6 +71,9 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
       [self](atom::task_by_id, int64_t id, reply_to<task_row>& reply) {
         ask(self, self->state.to.storage, reply, atom::task_by_id_v, id);
       },
+      [self](atom::detail, int64_t id, reply_to<task_detail>& reply) {
+        ask(self, self->state.to.storage, reply, atom::detail_v, id);
+      },
       [self](atom::open_tasks, reply_to<std::vector<active_task>>& reply) {
         ask(self, self->state.to.storage, reply, atom::open_tasks_v);
       },

@@ -43,6 +43,9 @@ using task_storage = caf::typed_actor<
                     std::vector<stage_action>>::with<applied_transition>,
     // The task of a Plane work item (its id), or ec::no_such_task.
     caf::replies_to<atom::by_plane, std::string>::with<task_row>,
+    // The task with its pipeline state, runs, last CI result and human
+    // review time (GET /tasks/{id}), or ec::no_such_task.
+    caf::replies_to<atom::detail, int64_t>::with<task_detail>,
     // Unfinished tasks with no queued or running job (the reconciler's).
     caf::replies_to<atom::idle>::with<std::vector<idle_task>>,
     // Plane calls due now (at most N, one per task: its oldest unsettled).
@@ -185,6 +188,8 @@ using ci_events_actor = caf::typed_actor<
 using admin_api_actor = caf::typed_actor<
     // The task with this id.
     caf::reacts_to<atom::task_by_id, int64_t, reply_to<task_row>>,
+    // The task with its pipeline state and runs.
+    caf::reacts_to<atom::detail, int64_t, reply_to<task_detail>>,
     // Every task not finished, with its age.
     caf::reacts_to<atom::open_tasks, reply_to<std::vector<active_task>>>,
     // The job with this id.

@@ -208,4 +208,21 @@ typename Inspector::result_type inspect(Inspector& f, task_pipeline& x) {
            x.history);
 }
 
+/// Everything GET /tasks/{id} shows of a task: its row, its pipeline
+/// state, its runs, the last CI result and the human's review time.
+struct task_detail {
+  task_row task;
+  task_pipeline pipeline;
+  std::vector<run_row> runs;
+  std::string last_ci_result;
+  /// Seconds between the BRD review's start and end stamps.
+  caf::optional<int64_t> human_review_s;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_detail& x) {
+  return f(caf::meta::type_name("orchd::task_detail"), x.task, x.pipeline,
+           x.runs, x.last_ci_result, x.human_review_s);
+}
+
 } // namespace orchd

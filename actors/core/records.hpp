@@ -426,12 +426,14 @@ struct run_outcome {
   caf::optional<run_kind> outcome;
   std::string error;
   int64_t retry_after_s = 0;
+  /// The verdict its result text states (approved, deployed, ...), if any.
+  std::string verdict = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("orchd::run_outcome"), x.run_id, x.exit_code,
-           x.usage, x.model, x.outcome, x.error, x.retry_after_s);
+           x.usage, x.model, x.outcome, x.error, x.retry_after_s, x.verdict);
 }
 
 /// One row of `agent_runs`.
@@ -450,13 +452,15 @@ struct run_row {
   caf::optional<run_kind> outcome;
   std::string error;
   int64_t retry_after_s = 0;
+  std::string verdict = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_row& x) {
   return f(caf::meta::type_name("orchd::run_row"), x.id, x.task_id, x.agent,
            x.started_at, x.finished_at, x.exit_code, x.output_path, x.usage,
-           x.model, x.effort, x.job_id, x.outcome, x.error, x.retry_after_s);
+           x.model, x.effort, x.job_id, x.outcome, x.error, x.retry_after_s,
+           x.verdict);
 }
 
 /// How an agent process ended (the child watcher's report to its runner).

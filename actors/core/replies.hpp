@@ -74,6 +74,7 @@ struct reply_to {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::webhook_receipt>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::health_report>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::task_row>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::task_detail>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::job_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::queue_summary>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<bool>)

@@ -83,6 +83,7 @@ CAF_ADD_ATOM(orchd, orchd::atom, by_plane, "by_plane")
 CAF_ADD_ATOM(orchd, orchd::atom, outbox, "outbox")
 CAF_ADD_ATOM(orchd, orchd::atom, sent, "sent")
 CAF_ADD_ATOM(orchd, orchd::atom, idle, "idle")
+CAF_ADD_ATOM(orchd, orchd::atom, detail, "detail")
 
 // -- records --
 CAF_ADD_TYPE_ID(orchd, (orchd::task_row))
@@ -131,6 +132,7 @@ CAF_ADD_TYPE_ID(orchd, (orchd::plane_call))
 CAF_ADD_TYPE_ID(orchd, (std::vector<orchd::plane_call>))
 CAF_ADD_TYPE_ID(orchd, (orchd::plane_call_result))
 CAF_ADD_TYPE_ID(orchd, (orchd::idle_task))
+CAF_ADD_TYPE_ID(orchd, (orchd::task_detail))
 CAF_ADD_TYPE_ID(orchd, (std::vector<orchd::idle_task>))
 
 CAF_END_TYPE_ID_BLOCK(orchd)

@@ -3,6 +3,7 @@
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
 #include "actors/logic/agent_result.hpp"
+#include "actors/logic/pipeline.hpp"
 #include "actors/os/child_process.hpp"
 #include "actors/os/crash_point.hpp"
 #include "actors/os/worktree.hpp"
@@ -90,6 +91,9 @@ void on_exit(runner_pointer self, process_exit e) {
   out.outcome = verdict.kind;
   out.error = verdict.error;
   out.retry_after_s = verdict.retry_after_s;
+  if (auto says = pipeline::parse_verdict(result.text);
+      says != pipeline::verdict::none)
+    out.verdict = pipeline::to_string(says);
   // A success's text may state a verdict (the pipeline reads its last
   // line); nothing else of it travels.
   auto text = verdict.kind == run_kind::success ? std::move(result.text)

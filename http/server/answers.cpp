@@ -121,6 +121,61 @@ http_answer answer(const task_row& x) {
   return {200, dump(to_json(x))};
 }
 
+json to_json(const run_row& r) {
+  return {{"id", r.id},
+          {"job_id", opt(r.job_id)},
+          {"agent", r.agent},
+          {"started_at", text_or_null(r.started_at)},
+          {"finished_at", text_or_null(r.finished_at)},
+          {"outcome", r.outcome ? json(to_string(*r.outcome)) : json(nullptr)},
+          {"verdict", text_or_null(r.verdict)},
+          {"error", text_or_null(r.error)},
+          {"model", text_or_null(r.model)},
+          {"effort", text_or_null(r.effort)},
+          {"tokens",
+           {{"input", opt(r.usage.input_tokens)},
+            {"output", opt(r.usage.output_tokens)},
+            {"cache_read", opt(r.usage.cache_read_tokens)},
+            {"cache_creation", opt(r.usage.cache_creation_tokens)}}},
+          {"cost_usd", opt(r.usage.cost_usd)}};
+}
+
+// The task row, then its pipeline: stage history, waits, fix rounds,
+// stuck reason, the human gate's stamps and time, CI, and every run.
+http_answer answer(const task_detail& x) {
+  auto out = to_json(x.task);
+  auto& p = x.pipeline;
+  json history = json::array();
+  for (auto& h : p.history) {
+    // "from>to@at"
+    auto gt = h.find('>');
+    auto at = h.find('@');
+    history.push_back({{"from", h.substr(0, gt)},
+                       {"to", h.substr(gt + 1, at - gt - 1)},
+                       {"at", h.substr(at + 1)}});
+  }
+  json runs = json::array();
+  double cost = 0;
+  for (auto& r : x.runs) {
+    runs.push_back(to_json(r));
+    cost += r.usage.cost_usd.value_or(0);
+  }
+  out["waiting"] = text_or_null(to_string(p.waiting));
+  out["stuck_reason"] = text_or_null(p.stuck_reason);
+  out["expected_sha"] = text_or_null(p.expected_sha);
+  out["last_ci_result"] = text_or_null(x.last_ci_result);
+  out["ci_failures"] = p.ci_failures;
+  out["review_rounds"] = p.review_rounds;
+  out["brd_review"] = {
+      {"started_at", text_or_null(x.task.brd_review_started_at)},
+      {"ended_at", text_or_null(x.task.brd_review_ended_at)},
+      {"human_s", opt(x.human_review_s)}};
+  out["stage_history"] = std::move(history);
+  out["runs"] = std::move(runs);
+  out["cost_usd"] = cost;
+  return {200, dump(out)};
+}
+
 http_answer answer(const job_row& x) {
   return {200, dump(to_json(x))};
 }

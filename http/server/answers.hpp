@@ -36,6 +36,7 @@ http_answer answer_error(const caf::error& err);
 http_answer answer(const webhook_receipt& x);
 http_answer answer(const health_report& x);
 http_answer answer(const task_row& x);
+http_answer answer(const task_detail& x);
 http_answer answer(const job_row& x);
 http_answer answer(const std::vector<active_task>& x);
 http_answer answer(const queue_summary& x);

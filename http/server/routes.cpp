@@ -201,8 +201,8 @@ void dispatch_request(const route& r, request& req, const backends& actors,
                    replying<std::vector<active_task>>(std::move(respond)));
     return;
   case route::task:
-    caf::anon_send(actors.admin, atom::task_by_id_v, r.id,
-                   replying<task_row>(std::move(respond)));
+    caf::anon_send(actors.admin, atom::detail_v, r.id,
+                   replying<task_detail>(std::move(respond)));
     return;
   case route::job:
     caf::anon_send(actors.admin, atom::job_by_id_v, r.id,

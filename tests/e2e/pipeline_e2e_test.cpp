@@ -310,6 +310,29 @@ TEST_CASE("a work item walks from analysis to a verified deploy") {
   CHECK(calls[3] == "PATCH " + item + " {\"state\":\"state-done\"}");
   CHECK(calls[4].find("deployed and healthy") != std::string::npos);
   CHECK(calls.size() == 5);
+  // GET /tasks/{id}: the pipeline as the operator sees it.
+  test::connection c{w.port};
+  c.send_raw("GET /tasks/1 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+             admin_token + "\r\n\r\n");
+  auto res = c.read_response();
+  REQUIRE(test::status_of(res) == 200);
+  auto task = json::parse(res.substr(res.find("\r\n\r\n") + 4));
+  CHECK(task["stage"] == "done");
+  CHECK(task["stage_history"].size() == 8);
+  CHECK(task["stage_history"][1]["from"] == "analysis");
+  CHECK(task["stage_history"][1]["to"] == "architecture");
+  CHECK(task["expected_sha"] == sha);
+  CHECK(task["last_ci_result"] == "success");
+  CHECK(task["stuck_reason"].is_null());
+  CHECK(task["brd_review"]["human_s"].is_number_integer());
+  REQUIRE(task["runs"].size() == 6);
+  CHECK(task["runs"][3]["agent"] == "reviewer");
+  CHECK(task["runs"][3]["verdict"] == "approved");
+  CHECK(task["runs"][4]["verdict"] == "deployed");
+  CHECK(task["runs"][5]["verdict"] == "healthy");
+  CHECK(task["runs"][0]["verdict"].is_null());
+  CHECK(task["runs"][0]["tokens"]["cache_read"] == 5600);
+  CHECK(task["cost_usd"].get<double>() == doctest::Approx(6 * 0.0123));
   CHECK(w.stop() == 0);
   CHECK(w.sql("SELECT from_stage || '>' || to_stage FROM stage_history "
               "ORDER BY id") == history_of_walk);

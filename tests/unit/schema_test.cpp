@@ -173,7 +173,7 @@ TEST_CASE("a fresh file gets the whole schema at the latest version") {
   auto db = test::open_db(dir.file("sub/fresh.db"));
   CHECK(storage::schema::detect_level(*db) == storage::schema::latest_version);
   CHECK(db->pragma_int("user_version") == storage::schema::latest_version);
-  CHECK(sql_rows(*db, every_column) == "17|11|18|20|10|5\n");
+  CHECK(sql_rows(*db, every_column) == "17|11|19|20|10|5\n");
   CHECK(sql_rows(*db, "PRAGMA journal_mode") == "wal\n");
   CHECK(sql_rows(*db, "PRAGMA foreign_keys") == "1\n");
   CHECK(sql_rows(*db, "PRAGMA synchronous") == "2\n");
@@ -186,7 +186,7 @@ TEST_CASE("a level-1 Python file opens, is upgraded and keeps every row") {
   std::string before_rows;
   {
     auto db = test::open_db(path);
-    CHECK(sql_rows(*db, every_column) == "17|11|18|20|10|5\n");
+    CHECK(sql_rows(*db, every_column) == "17|11|19|20|10|5\n");
     CHECK(sql_rows(*db, "SELECT status, attempts, error, started_at, "
                         "finished_at, transient_attempts, available_at, pid "
                         "FROM jobs ORDER BY id") ==
@@ -216,7 +216,7 @@ TEST_CASE("a Python file with every later step keeps its data as it was") {
   auto path = dir.file("legacy-full.db");
   make_legacy_file(path, true);
   auto db = test::open_db(path);
-  CHECK(sql_rows(*db, every_column) == "17|11|18|20|10|5\n");
+  CHECK(sql_rows(*db, every_column) == "17|11|19|20|10|5\n");
   CHECK(sql_rows(*db, "SELECT transient_attempts, pid FROM jobs WHERE "
                       "status = 'running'") == "3|4242\n");
   CHECK(sql_rows(*db, "SELECT delivery_id FROM events WHERE source = "
