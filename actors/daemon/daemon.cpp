@@ -439,8 +439,9 @@ int serve(const config& cfg) {
   auto plane =
       spawn_plane_outbox(sys, storage, plane_outbox_settings_of(cfg),
                          http_client::make_sender(std::chrono::seconds(30)));
-  auto pipeline =
-      spawn_pipeline(sys, storage, plane, pipeline_settings_of(cfg));
+  auto judging = pipeline_settings_of(cfg);
+  judging.send = http_client::make_sender(std::chrono::seconds(10));
+  auto pipeline = spawn_pipeline(sys, storage, plane, std::move(judging));
   auto recovery = make_recovery_settings(cfg, instance);
   recovery.pipeline = pipeline;
   auto recovered = recover_running_jobs(sys, storage, recovery);

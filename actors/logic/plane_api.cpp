@@ -96,6 +96,54 @@ caf::expected<work_item_page> parse_work_items(std::string_view body) {
   return page;
 }
 
+outbound_request list_comments(const endpoint& e, const std::string& project,
+                               const std::string& item) {
+  return make(e, "GET",
+              project_url(e, project) + "work-items/" + item + "/comments/");
+}
+
+std::string latest_human_comment(std::string_view body) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded())
+    return {};
+  const auto& list =
+      doc.is_object() && doc.contains("results") ? doc["results"] : doc;
+  if (!list.is_array())
+    return {};
+  auto text_of = [](const nlohmann::json& c, const char* key) {
+    auto i = c.find(key);
+    return i != c.end() && i->is_string() ? i->get<std::string>()
+                                          : std::string{};
+  };
+  std::string newest_at;
+  std::string newest;
+  for (auto& c : list) {
+    if (!c.is_object() || text_of(c, "external_source") == "orchd")
+      continue;
+    auto at = text_of(c, "created_at");
+    if (!newest.empty() && at < newest_at)
+      continue;
+    auto text = text_of(c, "comment_stripped");
+    if (text.empty()) {
+      // The HTML without its tags.
+      bool in_tag = false;
+      for (char ch : text_of(c, "comment_html")) {
+        if (ch == '<')
+          in_tag = true;
+        else if (ch == '>')
+          in_tag = false;
+        else if (!in_tag)
+          text += ch;
+      }
+    }
+    if (text.empty())
+      continue;
+    newest_at = at;
+    newest = std::move(text);
+  }
+  return newest;
+}
+
 std::string comment_html(std::string_view text) {
   std::string out = "<p>";
   for (char c : text) {

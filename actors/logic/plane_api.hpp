@@ -50,6 +50,15 @@ struct work_item_page {
 
 caf::expected<work_item_page> parse_work_items(std::string_view body);
 
+/// GET .../projects/{project}/work-items/{item}/comments/
+outbound_request list_comments(const endpoint& e, const std::string& project,
+                               const std::string& item);
+
+/// The text of the newest comment not written by orchd (external_source
+/// "orchd"): `comment_stripped`, else `comment_html` without its tags; ""
+/// when there is none or the body is not a comment list.
+std::string latest_human_comment(std::string_view body);
+
 /// A plain text as one HTML paragraph, escaped, line breaks kept.
 std::string comment_html(std::string_view text);
 

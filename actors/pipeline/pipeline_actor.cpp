@@ -27,6 +27,9 @@ pipeline_settings pipeline_settings_of(const config& cfg) {
   x.states = cfg.plane.states;
   for (auto& [name, agent] : cfg.agents)
     x.max_attempts[name] = agent.max_attempts;
+  x.plane.base_url = cfg.plane.base_url;
+  x.plane.workspace_slug = cfg.plane.workspace_slug;
+  x.plane.api_key = cfg.secrets.plane_api_key;
   return x;
 }
 
@@ -205,6 +208,28 @@ void handle(pipeline_pointer self, int64_t task_id,
       });
 }
 
+// The reviewer's newest Plane comment on the task's work item, for the
+// analyst's rework ("" when Plane is not configured or does not answer).
+std::string reviewer_comment(pipeline_pointer self, const task_row& task) {
+  auto& st = self->state;
+  auto& e = st.settings.plane;
+  auto* project = project_of(st, task.repo);
+  if (!st.settings.send || e.workspace_slug.empty() || e.api_key.empty() ||
+      !project || task.plane_id.empty())
+    return {};
+  auto res = st.settings.send(
+      plane::list_comments(e, project->plane_project_id, task.plane_id));
+  if (res.status != 200) {
+    log::warn("orchd.pipeline: task ", task.id,
+              ": cannot read the reviewer's comments (",
+              res.status == 0 ? res.error
+                              : "HTTP " + std::to_string(res.status),
+              "); the analyst runs again without them");
+    return {};
+  }
+  return plane::latest_human_comment(res.body);
+}
+
 // What a task's job success means, before the job is finalised.
 judgement judge(pipeline_pointer self, const job_row& job,
                 const std::string& text, const task_row& task,
@@ -337,6 +362,8 @@ pipeline_actor::behavior_type stage_keeper(pipeline_pointer self,
                   ev.to = pipeline::classify_state(
                       move.state_name, move.state_group, states.approved,
                       states.rework);
+                  if (ev.to == pipeline::work_item_moved::to_t::rework)
+                    ev.latest_comment = reviewer_comment(self, task);
                   handle(
                       self, task.id,
                       [ev](const task_row&) -> pipeline::event { return ev; },

@@ -5,8 +5,10 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/outbound.hpp"
 #include "actors/logic/config.hpp"
 #include "actors/logic/pipeline.hpp"
+#include "actors/logic/plane_api.hpp"
 
 #include <caf/fwd.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -27,6 +29,10 @@ struct pipeline_settings {
   /// The agents' attempts, for the jobs transitions enqueue.
   std::map<std::string, int64_t> max_attempts;
   std::chrono::seconds storage_timeout{60};
+  /// Plane's API, for the reviewer's comment on a rework (no slug or key,
+  /// or no sender: the analyst runs again without it).
+  plane::endpoint plane;
+  outbound_send send;
 };
 
 /// The pipeline settings of a configuration.

@@ -583,3 +583,25 @@ TEST_CASE("the reconciler recovers a lost webhook and reruns an idle stage") {
               "delivery_id LIKE 'reconciler:%'") == "2\n");
   CHECK(w.sql("SELECT COUNT(*) FROM tasks") == "2\n");
 }
+
+TEST_CASE("a BRD sent back for rework runs the analyst with the review") {
+  pipeline_world w;
+  w.work_item("item-9", 9, "Rework me", "In Progress", "started");
+  w.wait_for("SELECT waiting FROM tasks", "human_review\n");
+  auto started = w.task_col("ET-009", "brd_review_started_at");
+  w.wait_for_plane(3);
+  w.plane.add_human_comment("Please cover <b>retries</b> too");
+  w.work_item("item-9", 9, "Rework me", "Rework", "started");
+  w.wait_for("SELECT COUNT(*) FROM jobs WHERE agent = 'analyst' AND status = "
+             "'done'",
+             "2\n");
+  w.wait_for("SELECT waiting FROM tasks", "human_review\n");
+  auto second = w.sql("SELECT task_content FROM jobs WHERE agent = 'analyst' "
+                      "ORDER BY id DESC LIMIT 1");
+  CHECK(second.find("The reviewer asked for rework:\n\nPlease cover retries "
+                    "too") != std::string::npos);
+  // The review's start is stamped once.
+  CHECK(w.task_col("ET-009", "brd_review_started_at") == started);
+  CHECK(w.stop() == 0);
+  CHECK(w.sql("SELECT stage FROM tasks") == "analysis\n");
+}

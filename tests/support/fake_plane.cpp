@@ -83,6 +83,11 @@ void fake_plane::add_work_item(std::string item_json) {
   items_.push_back(std::move(item_json));
 }
 
+void fake_plane::add_human_comment(std::string text) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  human_comments_.push_back(std::move(text));
+}
+
 void fake_plane::serve() {
   while (!stopping_) {
     int fd = ::accept(listen_fd_, nullptr, nullptr);
@@ -173,6 +178,21 @@ void fake_plane::session(int fd) {
           {"next_cursor", std::to_string(offset + 2)},
           {"next_page_results",
            more}}.dump();
+    } else if (c.method == "GET" && ends_with(c.target, "/comments/")) {
+      // orchd's comments (as posted), then the people's, oldest first.
+      nlohmann::json list = nlohmann::json::array();
+      std::lock_guard<std::mutex> guard{mtx_};
+      int n = 0;
+      for (auto& posted : calls_)
+        if (posted.method == "POST" && posted.status == 201) {
+          auto body = nlohmann::json::parse(posted.body);
+          body["created_at"] = "2026-04-01T10:00:0" + std::to_string(n++ % 10);
+          list.push_back(body);
+        }
+      for (auto& text : human_comments_)
+        list.push_back({{"comment_html", "<p>" + text + "</p>"},
+                        {"created_at", "2026-04-01T11:00:00"}});
+      answer = nlohmann::json{{"results", list}}.dump();
     } else if (c.method == "POST" && ends_with(c.target, "/comments/")) {
       c.status = 201;
     } else if (c.method != "PATCH") {

@@ -45,6 +45,9 @@ public:
   /// A work item the project lists (GET .../work-items/, two per page).
   void add_work_item(std::string item_json);
 
+  /// A comment a person wrote: listed (GET .../comments/) after orchd's.
+  void add_human_comment(std::string text);
+
 private:
   void serve();
   void session(int fd);
@@ -57,6 +60,7 @@ private:
   mutable std::mutex mtx_;
   std::vector<call> calls_;
   std::vector<std::string> items_;
+  std::vector<std::string> human_comments_;
   std::vector<int> sessions_;
   std::vector<std::thread> threads_;
   std::thread acceptor_;

@@ -270,3 +270,36 @@ TEST_CASE("every stage names its agent") {
   CHECK(std::string{agent_of(task_stage::ci)}.empty());
   CHECK(std::string{agent_of(task_stage::done)}.empty());
 }
+
+TEST_CASE("idle past its grace: the stage's job again, bounded, then stuck") {
+  auto again = next(in(task_stage::review), idle_past_grace{7300, 0, 2}, lim);
+  CHECK(shown(again) == "count_reconcile enqueue:reviewer");
+  CHECK(again.actions[1].text.find("no job for 7300 s") != std::string::npos);
+  auto second = next(in(task_stage::review), idle_past_grace{7300, 1, 2}, lim);
+  CHECK(shown(second) == "count_reconcile enqueue:reviewer");
+  auto spent = next(in(task_stage::review), idle_past_grace{7300, 2, 2}, lim);
+  CHECK(shown(spent) == "mark_stuck plane_comment");
+  CHECK(spent.actions[0].text ==
+        "the review stage had no job for 7300 s after 2 reruns");
+  // Waits past their grace are stuck at once: no agent brings the answer.
+  auto human = next(in(task_stage::analysis, waiting::human_review),
+                    idle_past_grace{604800, 0, 2}, lim);
+  CHECK(shown(human) == "mark_stuck plane_comment");
+  CHECK(human.actions[0].text == "the BRD has waited 604800 s for its review");
+  auto ci_wait =
+      next(in(task_stage::ci, waiting::ci), idle_past_grace{3600, 0, 2}, lim);
+  CHECK(shown(ci_wait) == "mark_stuck plane_comment");
+  CHECK(ci_wait.actions[0].text.find("no CI result for " +
+                                     std::string(40, 'a')) == 0);
+  // Stuck already, a stage without an agent, or finished: nothing.
+  auto stuck = in(task_stage::review);
+  stuck.stuck = true;
+  CHECK(next(stuck, idle_past_grace{9999, 0, 2}, lim).stale);
+  CHECK(next(in(task_stage::created), idle_past_grace{9999, 0, 2}, lim).stale);
+  CHECK(next(in(task_stage::done), idle_past_grace{9999, 0, 2}, lim).stale);
+  // The grace's key: the wait, else the stage.
+  CHECK(grace_key(task_stage::analysis, waiting::human_review) ==
+        "human_review");
+  CHECK(grace_key(task_stage::ci, waiting::ci) == "ci");
+  CHECK(grace_key(task_stage::deploy, waiting::nothing) == "deploy");
+}

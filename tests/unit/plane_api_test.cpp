@@ -152,3 +152,22 @@ TEST_CASE("outbound URLs: https anywhere, plain http only to loopback") {
   CHECK(refused.status == 0);
   CHECK(refused.error.find("only to a loopback host") != std::string::npos);
 }
+
+TEST_CASE("the reviewer's newest comment, not orchd's own") {
+  CHECK(plane::latest_human_comment(
+            R"({"results": [
+                 {"comment_stripped": "first", "created_at": "2026-01-01"},
+                 {"comment_html": "<p>Use <b>backoff</b></p>",
+                  "created_at": "2026-01-03"},
+                 {"comment_html": "<p>orchd: BRD ready</p>",
+                  "external_source": "orchd", "created_at": "2026-01-04"},
+                 {"comment_stripped": "older", "created_at": "2026-01-02"}]})") ==
+        "Use backoff");
+  CHECK(plane::latest_human_comment(R"([{"comment_stripped": "only"}])") ==
+        "only");
+  CHECK(plane::latest_human_comment("[]").empty());
+  CHECK(plane::latest_human_comment("{").empty());
+  auto r = plane::list_comments(endpoint(), "proj", "item");
+  CHECK(r.url == "https://api.plane.so/api/v1/workspaces/acme/projects/proj/"
+                 "work-items/item/comments/");
+}
