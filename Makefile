@@ -7,7 +7,7 @@ CONFIG     ?= conf/orchd.json
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: deps build run test test-asan test-tsan fuzz bench clean
+.PHONY: deps build run demo test test-asan test-tsan fuzz bench clean
 
 deps:
 	@scripts/setup-deps
@@ -19,6 +19,12 @@ build: deps
 run: build
 	@mkdir -p var
 	$(BUILD)/orchd serve --config $(CONFIG)
+
+# One work item through the whole pipeline, with the fake agent and a fake
+# Plane on loopback (scripts/demo).
+demo: build
+	@scripts/setup-deps python3
+	@scripts/demo
 
 # Unit and end-to-end tests, then the unit tests again under ASan+UBSan.
 test: build test-asan
