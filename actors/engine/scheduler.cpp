@@ -321,6 +321,9 @@ void write_judged(scheduler_pointer self, const job_row& job,
                          " (the reaper will)");
             check_drained(self);
           });
+  // Sent right behind the write, the claim is answered right after it
+  // commits (and sees the job it enqueued), not a round trip later.
+  try_claim(self);
 }
 
 // A task's success is the pipeline's to judge first: done with the next

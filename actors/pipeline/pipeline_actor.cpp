@@ -92,22 +92,16 @@ pipeline::task_view view_of(const pipeline_state& st, const task_row& task,
   return v;
 }
 
-// Reads the task and its pipeline columns, then runs `f(task, columns)`.
+// Reads the task and its pipeline columns (one read), then runs
+// `f(task, columns)`.
 void with_task(pipeline_pointer self, int64_t task_id,
                std::function<void(task_row&, task_pipeline&)> f,
                on_error fail) {
   auto& st = self->state;
-  self->request(st.storage, st.settings.storage_timeout, atom::task_by_id_v,
+  self->request(st.storage, st.settings.storage_timeout, atom::detail_v,
                 task_id)
-      .then(
-          [self, task_id, f, fail](task_row& task) {
-            auto& st = self->state;
-            self->request(st.storage, st.settings.storage_timeout,
-                          atom::pipeline_v, task_id)
-                .then([f, task](task_pipeline& p) mutable { f(task, p); },
-                      [fail](const caf::error& err) { fail(err); });
-          },
-          [fail](const caf::error& err) { fail(err); });
+      .then([f](task_detail& d) { f(d.task, d.pipeline); },
+            [fail](const caf::error& err) { fail(err); });
 }
 
 // The agents' attempts on the jobs a transition enqueues.
