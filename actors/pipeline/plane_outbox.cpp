@@ -27,7 +27,6 @@ plane_outbox_settings plane_outbox_settings_of(const config& cfg) {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 using outbox_pointer = plane_outbox_pointer;
 
 void pump(outbox_pointer self);
@@ -42,7 +41,7 @@ std::string lower(std::string x) {
 outbound_response rated(outbox_pointer self, const outbound_request& r) {
   auto& st = self->state;
   st.next_slot =
-      clock_type::now() +
+      self->clock().now() +
       std::chrono::milliseconds(60'000 / st.settings.requests_per_minute);
   return st.send(r);
 }
@@ -205,7 +204,8 @@ void pump(outbox_pointer self) {
     st.warned = true;
     return;
   }
-  auto now = clock_type::now();
+  // The actor's clock: the test coordinator's under test.
+  auto now = self->clock().now();
   if (now < st.next_slot) {
     self->delayed_send(self, st.next_slot - now, atom::wake_v);
     return;

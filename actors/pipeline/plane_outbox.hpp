@@ -7,6 +7,7 @@
 #include "actors/logic/config.hpp"
 #include "actors/logic/plane_api.hpp"
 
+#include <caf/actor_clock.hpp>
 #include <caf/fwd.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -42,8 +43,9 @@ struct plane_outbox_state {
   bool busy = false;
   bool again = false;
   int64_t due_generation = 0;
-  /// The earliest the next request may leave (the key's rate).
-  std::chrono::steady_clock::time_point next_slot;
+  /// The earliest the next request may leave (the key's rate), on the
+  /// actor clock.
+  caf::actor_clock::time_point next_slot;
   bool warned = false;
   int64_t sent = 0;
   int64_t retried = 0;
