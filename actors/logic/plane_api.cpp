@@ -38,6 +38,11 @@ int64_t number_or(const std::string& text, int64_t fallback) {
 
 } // namespace
 
+endpoint endpoint_of(const config& cfg) {
+  return {cfg.plane.base_url, cfg.plane.workspace_slug,
+          cfg.secrets.plane_api_key};
+}
+
 outbound_request list_states(const endpoint& e, const std::string& project) {
   return make(e, "GET", project_url(e, project) + "states/");
 }

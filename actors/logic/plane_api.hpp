@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/core/outbound.hpp"
+#include "actors/logic/config.hpp"
 
 #include <caf/expected.hpp>
 
@@ -19,6 +20,10 @@ struct endpoint {
   std::string workspace_slug;
   std::string api_key;
 };
+
+/// The configuration's Plane endpoint (base URL, slug, the key read from
+/// its secret).
+endpoint endpoint_of(const config& cfg);
 
 /// GET .../projects/{project}/states/
 outbound_request list_states(const endpoint& e, const std::string& project);

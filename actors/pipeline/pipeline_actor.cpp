@@ -27,9 +27,7 @@ pipeline_settings pipeline_settings_of(const config& cfg) {
   x.states = cfg.plane.states;
   for (auto& [name, agent] : cfg.agents)
     x.max_attempts[name] = agent.max_attempts;
-  x.plane.base_url = cfg.plane.base_url;
-  x.plane.workspace_slug = cfg.plane.workspace_slug;
-  x.plane.api_key = cfg.secrets.plane_api_key;
+  x.plane = plane::endpoint_of(cfg);
   return x;
 }
 

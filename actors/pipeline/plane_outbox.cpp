@@ -14,9 +14,7 @@ namespace orchd {
 
 plane_outbox_settings plane_outbox_settings_of(const config& cfg) {
   plane_outbox_settings x;
-  x.endpoint.base_url = cfg.plane.base_url;
-  x.endpoint.workspace_slug = cfg.plane.workspace_slug;
-  x.endpoint.api_key = cfg.secrets.plane_api_key;
+  x.endpoint = plane::endpoint_of(cfg);
   x.projects = cfg.projects;
   x.states = cfg.plane.states;
   x.requests_per_minute = cfg.plane.requests_per_minute;

@@ -22,9 +22,7 @@ reconciler_settings reconciler_settings_of(const config& cfg) {
   x.max_retries = cfg.reconciler.max_retries;
   x.projects = cfg.projects;
   if (cfg.reconciler.list_work_items) {
-    x.plane.base_url = cfg.plane.base_url;
-    x.plane.workspace_slug = cfg.plane.workspace_slug;
-    x.plane.api_key = cfg.secrets.plane_api_key;
+    x.plane = plane::endpoint_of(cfg);
   }
   return x;
 }
