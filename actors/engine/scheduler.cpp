@@ -255,6 +255,9 @@ void write_plan(scheduler_pointer self, const job_row& job,
   };
   request_finalise(self, st.storage, st.settings.storage_timeout, plan, done,
                    on_error);
+  // Right behind the write: a job it puts back (or frees a slot for) is
+  // claimed as soon as it commits.
+  try_claim(self);
 }
 
 finalise_plan make_plan(const scheduler_state& st, const job_row& job,
@@ -375,6 +378,8 @@ void finalise(scheduler_pointer self, const run_report& report) {
   }
   auto job = std::move(it->second.job);
   st.running.erase(it);
+  // A slot is free: claim now (a judged success claims again behind its
+  // write).
   if (report.outcome == run_kind::success && job.task_id &&
       st.settings.pipeline)
     judge_success(self, std::move(job), report);

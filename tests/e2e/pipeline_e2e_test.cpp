@@ -605,3 +605,18 @@ TEST_CASE("a BRD sent back for rework runs the analyst with the review") {
   CHECK(w.stop() == 0);
   CHECK(w.sql("SELECT stage FROM tasks") == "analysis\n");
 }
+
+TEST_CASE("an analyst that writes no BRD: a fault, then stuck for a human") {
+  pipeline_world w;
+  w.work_item("item-10", 10, "No BRD [fake:no_brd]", "In Progress", "started");
+  w.wait_for("SELECT status, attempts FROM jobs", "failed|2\n");
+  w.wait_for("SELECT stuck_reason IS NOT NULL FROM tasks", "1\n");
+  CHECK(w.task_col("ET-010", "stage") == "analysis");
+  CHECK(w.task_col("ET-010", "stuck_reason")
+            .find("wrote no BRD at docs/work-items/ET-010/brd.md") !=
+        std::string::npos);
+  w.wait_for_plane(1);
+  auto calls = w.plane.accepted();
+  CHECK(calls.back().find("ET-010 is stuck") != std::string::npos);
+  CHECK(w.stop() == 0);
+}
