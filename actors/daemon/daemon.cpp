@@ -285,8 +285,9 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   caf::anon_send(a.pipeline, atom::attach_v,
                  caf::actor_cast<caf::actor>(a.scheduler));
   a.freezes = spawn_freeze_manager(sys, a.storage, a.scheduler, timeout);
-  a.reaper = spawn_reaper(sys, a.storage, a.scheduler,
-                          make_reaper_settings(cfg, instance),
+  auto reaping = make_reaper_settings(cfg, instance);
+  reaping.pipeline = a.pipeline;
+  a.reaper = spawn_reaper(sys, a.storage, a.scheduler, std::move(reaping),
                           real_process_probe(instance));
   a.retention =
       spawn_retention(sys, a.storage, make_retention_settings(cfg, *runners));

@@ -1,6 +1,7 @@
 #include "actors/engine/reaper.hpp"
 
 #include "actors/engine/finalise.hpp"
+#include "actors/engine/recovery.hpp"
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
@@ -74,6 +75,58 @@ void write_plan(reaper_pointer self, std::shared_ptr<sweep> s,
       [s](bool won) { s->done_one(won); }, on_error);
 }
 
+// A task's success found unfinalised: the pipeline judges it first, as the
+// scheduler's would be, so its job's end and the task's next stage commit
+// together; whatever it cannot take is finalised as planned.
+void write_success(reaper_pointer self, std::shared_ptr<sweep> s,
+                   const running_job& r, finalise_plan plan) {
+  auto& st = self->state;
+  auto job = r.job;
+  auto logged = result_in_log(r);
+  ++s->pending;
+  self->request(st.settings.pipeline, st.settings.storage_timeout,
+                atom::judge_v, job, logged ? logged->text : std::string{})
+      .then(
+          [self, s, job, plan](judgement& j) mutable {
+            auto& st = self->state;
+            if (j.kind == judgement::fault) {
+              plan = plan_finalise(job, job.run_id.value_or(0),
+                                   run_verdict{run_kind::fault, j.reason, 0},
+                                   st.settings.backoff);
+            } else if (j.kind != judgement::plain) {
+              self->request(st.storage, st.settings.storage_timeout,
+                            atom::transition_v, j.task_id, j.from, j.actions)
+                  .then(
+                      [self, s, j, plan](applied_transition& applied) {
+                        if (!applied.applied) {
+                          write_plan(self, s, plan);
+                        } else {
+                          self->send(self->state.settings.pipeline,
+                                     atom::applied_v, j, applied);
+                          ++s->pending;
+                          s->done_one(true);
+                        }
+                        s->done_one(false);
+                      },
+                      [s](const caf::error& err) {
+                        if (err != ec::conflict)
+                          log::error("orchd.reaper: a judged write failed: ",
+                                     describe(err));
+                        s->done_one(false);
+                      });
+              return;
+            }
+            write_plan(self, s, plan);
+            s->done_one(false);
+          },
+          [self, s, plan](const caf::error& err) {
+            log::warn("orchd.reaper: the pipeline could not judge a success: ",
+                      describe(err));
+            write_plan(self, s, plan);
+            s->done_one(false);
+          });
+}
+
 void reap(reaper_pointer self, const std::vector<running_job>& jobs,
           const std::vector<int64_t>& owned, std::shared_ptr<sweep> s) {
   auto& st = self->state;
@@ -99,8 +152,14 @@ void reap(reaper_pointer self, const std::vector<running_job>& jobs,
       log::warn("orchd.reaper: job ", r.job.id, ": its run ended ",
                 r.finished_age_s.value_or(0),
                 " s ago and was never finalised; finalising it");
-      write_plan(self, s, plan_from_run(r, st.settings.backoff));
-      break;
+      {
+        auto plan = plan_from_run(r, st.settings.backoff);
+        if (st.settings.pipeline && r.job.task_id && plan.is_done())
+          write_success(self, s, r, std::move(plan));
+        else
+          write_plan(self, s, plan);
+        break;
+      }
     case reap_tier::backstop: {
       log::warn("orchd.reaper: job ", r.job.id, ": running for ",
                 r.running_age_s, " s, past the backstop; killing it");

@@ -23,6 +23,9 @@ struct reaper_settings {
   /// ORCHD_INSTANCE of this daemon's agents.
   std::string instance;
   std::chrono::seconds storage_timeout{60};
+  /// Judges a task's success the reaper finalises (none: finalised done
+  /// without a transition).
+  pipeline_actor pipeline;
 };
 
 /// What the reaper does with one running job.

@@ -30,6 +30,8 @@ std::string tail_of(const std::string& path, std::streamoff max) {
   return text;
 }
 
+} // namespace
+
 // What the agent of a run the daemon did not see end printed as its result,
 // read from the run's log: an agent prints its result as its last act, so
 // one found there means the run finished (and must not run again) even
@@ -87,8 +89,6 @@ caf::expected<bool> judge_now(caf::scoped_actor& self,
           });
   return out;
 }
-
-} // namespace
 
 caf::expected<recovery_counts>
 recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
@@ -173,8 +173,7 @@ recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
         plan.interrupted().expected_run_id = caf::none;
     }
     // A task's success: the pipeline's to judge first.
-    if (settings.pipeline && job.task_id && !plan.is_transient() &&
-        !plan.is_interruption() && plan.mark().status == job_status::done) {
+    if (settings.pipeline && job.task_id && plan.is_done()) {
       if (!logged)
         logged = result_in_log(r);
       auto judged =

@@ -53,6 +53,10 @@ struct recovery_settings {
   pipeline_actor pipeline;
 };
 
+/// The result an agent printed to its run's log (the last 4 MiB), if
+/// any: a run the daemon did not see end may still have finished.
+caf::optional<agent_result> result_in_log(const running_job& r);
+
 caf::expected<recovery_counts>
 recover_running_jobs(caf::actor_system& sys, const storage_actor& storage,
                      const recovery_settings& settings);

@@ -82,6 +82,11 @@ struct finalise_plan {
   bool is_interruption() const {
     return std::holds_alternative<interruption>(write);
   }
+  /// A status change to done: a success.
+  bool is_done() const {
+    auto* m = std::get_if<job_mark>(&write);
+    return m && m->status == job_status::done;
+  }
   /// The interruption requeue (a plan that is one).
   interruption& interrupted() { return std::get<interruption>(write); }
   const interruption& interrupted() const {
