@@ -74,22 +74,28 @@ void store_outcome(ci_pointer self, ci_outcome outcome) {
             });
 }
 
-// Last resort: the repo's only task in development.
+// Last resort: the repo's only task waiting for CI (stage `ci`), else its
+// only task in `development` (the legacy rule, for tasks it left there).
 void resolve_by_stage(ci_pointer self, ci_outcome outcome,
-                      const std::string& repo) {
+                      const std::string& repo,
+                      task_stage stage = task_stage::ci) {
   self->request(self->state.storage, storage_timeout, atom::in_stage_v, repo,
-                task_stage::development)
+                stage)
       .then(
-          [self, outcome, repo](std::vector<task_row>& tasks) mutable {
+          [self, outcome, repo, stage](std::vector<task_row>& tasks) mutable {
+            if (tasks.empty() && stage == task_stage::ci)
+              return resolve_by_stage(self, std::move(outcome), repo,
+                                      task_stage::development);
             if (tasks.size() == 1) {
               outcome.task_id = tasks[0].id;
               outcome.branch = tasks[0].branch;
             } else {
-              log::warn("orchd.ci_events: event ", outcome.event_id, " of ",
-                        repo,
-                        tasks.empty() ? " matches no task"
-                                      : " is ambiguous (several tasks in "
-                                        "development); left unresolved");
+              log::warn(
+                  "orchd.ci_events: event ", outcome.event_id, " of ", repo,
+                  tasks.empty() ? " matches no task"
+                                : std::string{" is ambiguous (several "
+                                              "tasks in "} +
+                                      to_string(stage) + "); left unresolved");
             }
             record(self, std::move(outcome));
           },

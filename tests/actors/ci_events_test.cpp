@@ -1,6 +1,7 @@
 // The CI events actor under the deterministic scheduler, in front of a real
 // storage actor: a CI result that names no branch is mapped to the repo's
-// only task in development, or left unresolved; either way it is handled.
+// only task waiting for CI, else its only task in development, or left
+// unresolved; either way it is handled.
 #include "actors/intake/ci_events.hpp"
 
 #include "storage/storage_actor.hpp"
@@ -33,7 +34,7 @@ struct ci_fixture : test::actor_fixture {
 
   ~ci_fixture() { stop(ci, store); }
 
-  int64_t task_in_development(const std::string& plane_id, int64_t seq) {
+  int64_t task_in(task_stage stage, const std::string& plane_id, int64_t seq) {
     storage::store st{*db};
     work_item_request x;
     x.plane_id = plane_id;
@@ -41,8 +42,12 @@ struct ci_fixture : test::actor_fixture {
     x.prefix = "ET";
     x.sequence_id = seq;
     auto id = unbox(st.create_work_item(x)).task.id;
-    unbox(st.set_stage(id, task_stage::development));
+    unbox(st.set_stage(id, stage));
     return id;
+  }
+
+  int64_t task_in_development(const std::string& plane_id, int64_t seq) {
+    return task_in(task_stage::development, plane_id, seq);
   }
 
   void deliver(const std::string& kind, const std::string& body,
@@ -63,6 +68,15 @@ TEST_CASE_FIXTURE(ci_fixture, "a result naming no branch goes to the repo's "
   deliver("status", status_failure, "g-1");
   CHECK(sql_rows(*db, "SELECT task_id, ci_result, processed FROM events") ==
         std::to_string(id) + "|failure|1\n");
+}
+
+TEST_CASE_FIXTURE(ci_fixture, "a task waiting for CI comes before one in "
+                              "development") {
+  task_in_development("p-1", 1);
+  auto waiting = task_in(task_stage::ci, "p-2", 2);
+  deliver("status", status_failure, "g-1");
+  CHECK(sql_rows(*db, "SELECT task_id, ci_result, processed FROM events") ==
+        std::to_string(waiting) + "|failure|1\n");
 }
 
 TEST_CASE_FIXTURE(ci_fixture, "with several tasks in development the result "
