@@ -182,7 +182,8 @@ void apply(pipeline_pointer self, const task_row& task, pipeline::transition tr,
           });
 }
 
-// Reads the task, decides with `decide(view, task)` and applies.
+// Reads the task, runs the stage machine on `event_of(task)` and applies
+// the transition.
 void handle(pipeline_pointer self, int64_t task_id,
             std::function<pipeline::event(const task_row&)> event_of,
             std::function<void(bool)> done) {
