@@ -234,6 +234,8 @@ CREATE INDEX IF NOT EXISTS idx_plane_outbox_pending ON plane_outbox(id)
     // Depends-On lines of a work item: each named work item, resolved to a
     // job_deps edge once it has a task (the gate holds the task until
     // then).
+    // A task's runs and CI results by task (GET /tasks/{id}), without a scan
+    // of tables that grow for months.
     {16,
      {{"plane_outbox", "given_up_at", "TEXT"},
       {"tasks", "reconciles", "INTEGER NOT NULL DEFAULT 0"},
@@ -247,6 +249,9 @@ CREATE TABLE IF NOT EXISTS work_item_deps (
 );
 CREATE INDEX IF NOT EXISTS idx_work_item_deps_open
   ON work_item_deps(work_item_id) WHERE resolved_at IS NULL;
+CREATE INDEX IF NOT EXISTS idx_agent_runs_task ON agent_runs(task_id, id);
+CREATE INDEX IF NOT EXISTS idx_events_task_ci ON events(task_id, id)
+  WHERE ci_result IS NOT NULL;
 )sql",
      "idx_work_item_deps_open"},
 };

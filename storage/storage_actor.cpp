@@ -272,6 +272,10 @@ storage_actor::behavior_type storage(storage_pointer self,
         return read(self,
                     [&](store& s) { return s.task_by_plane_id(plane_id); });
       },
+      [self](atom::view, int64_t task_id) {
+        return read(self,
+                    [&](store& s) { return s.task_with_pipeline(task_id); });
+      },
       [self](atom::detail, int64_t task_id) {
         return read(self, [&](store& s) { return s.task_detail_of(task_id); });
       },

@@ -325,7 +325,7 @@ caf::expected<event_ack> store::add_event(const event_record& x,
   q->bind(2, std::string_view{x.event_type});
   q->bind(3, std::string_view{x.payload});
   q->bind_text_or_null(4, x.delivery_id);
-  bool decisive = task_id && (ci.result == "success" || ci.result == "failure");
+  bool decisive = task_id && decides(ci.result);
   q->bind(5, int64_t{x.processed || (mapped && !decisive) ? 1 : 0});
   q->bind(6, task_id);
   q->bind_text_or_null(7, branch);
@@ -557,12 +557,12 @@ std::vector<run_row> store::runs_of_task(int64_t task_id) {
 }
 
 caf::expected<task_detail> store::task_detail_of(int64_t task_id) {
-  auto task = task_by_id(task_id);
-  if (!task)
-    return task.error();
   auto pipeline = pipeline_state(task_id);
   if (!pipeline)
     return pipeline.error();
+  auto task = task_by_id(task_id);
+  if (!task)
+    return task.error();
   task_detail x;
   x.task = std::move(*task);
   x.pipeline = std::move(*pipeline);

@@ -43,6 +43,9 @@ public:
   caf::expected<task_claim> create_task(const new_task& x);
   /// Sets the stage and stamps `updated_at`; false for an unknown task.
   caf::expected<bool> set_stage(int64_t task_id, task_stage stage);
+  /// The task and its pipeline columns (no history, runs or CI): what the
+  /// pipeline decides from, in one indexed read; ec::no_such_task.
+  caf::expected<task_detail> task_with_pipeline(int64_t task_id);
   /// The task's pipeline columns and stage history; ec::no_such_task.
   caf::expected<task_pipeline> pipeline_state(int64_t task_id);
   /// Applies one pipeline transition's actions in order, if the task is

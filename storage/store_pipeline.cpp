@@ -8,18 +8,29 @@
 
 namespace orchd::storage {
 
-caf::expected<task_pipeline> store::pipeline_state(int64_t task_id) {
-  auto q = db_.prepare("SELECT waiting, expected_sha, ci_failures, "
-                       "review_rounds, stuck_reason FROM tasks WHERE id = ?1");
+caf::expected<task_detail> store::task_with_pipeline(int64_t task_id) {
+  auto q = db_.prepare("SELECT " ORCHD_TASK_COLUMNS ", waiting, expected_sha, "
+                       "ci_failures, review_rounds, stuck_reason FROM tasks "
+                       "WHERE id = ?1");
   q->bind(1, task_id);
   if (!q->step())
     return caf::make_error(ec::no_such_task, "task " + std::to_string(task_id));
-  task_pipeline x;
-  x.waiting = parse_task_wait(q->text(0));
-  x.expected_sha = q->text(1);
-  x.ci_failures = q->int64(2);
-  x.review_rounds = q->int64(3);
-  x.stuck_reason = q->text(4);
+  task_detail d;
+  d.task = read_task(*q);
+  auto& x = d.pipeline;
+  x.waiting = parse_task_wait(q->text(14));
+  x.expected_sha = q->text(15);
+  x.ci_failures = q->int64(16);
+  x.review_rounds = q->int64(17);
+  x.stuck_reason = q->text(18);
+  return d;
+}
+
+caf::expected<task_pipeline> store::pipeline_state(int64_t task_id) {
+  auto d = task_with_pipeline(task_id);
+  if (!d)
+    return d.error();
+  auto x = std::move(d->pipeline);
   auto h = db_.prepare("SELECT from_stage, to_stage, at FROM stage_history "
                        "WHERE task_id = ?1 ORDER BY id");
   h->bind(1, task_id);

@@ -43,6 +43,9 @@ using task_storage = caf::typed_actor<
                     std::vector<stage_action>>::with<applied_transition>,
     // The task of a Plane work item (its id), or ec::no_such_task.
     caf::replies_to<atom::by_plane, std::string>::with<task_row>,
+    // The task and its pipeline columns only (what the pipeline decides
+    // from), or ec::no_such_task.
+    caf::replies_to<atom::view, int64_t>::with<task_detail>,
     // The task with its pipeline state, runs, last CI result and human
     // review time (GET /tasks/{id}), or ec::no_such_task.
     caf::replies_to<atom::detail, int64_t>::with<task_detail>,

@@ -113,6 +113,12 @@ struct ci_mapping {
   std::string result;
 };
 
+/// A CI result that decides something for its task (success or failure;
+/// pending and none do not).
+inline bool decides(const std::string& ci_result) {
+  return ci_result == "success" || ci_result == "failure";
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ci_mapping& x) {
   return f(caf::meta::type_name("orchd::ci_mapping"), x.repo, x.branches,

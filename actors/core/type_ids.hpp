@@ -84,6 +84,7 @@ CAF_ADD_ATOM(orchd, orchd::atom, outbox, "outbox")
 CAF_ADD_ATOM(orchd, orchd::atom, sent, "sent")
 CAF_ADD_ATOM(orchd, orchd::atom, idle, "idle")
 CAF_ADD_ATOM(orchd, orchd::atom, detail, "detail")
+CAF_ADD_ATOM(orchd, orchd::atom, view, "view")
 
 // -- records --
 CAF_ADD_TYPE_ID(orchd, (orchd::task_row))

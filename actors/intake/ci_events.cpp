@@ -155,10 +155,8 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
         outcome.url = ev->url;
         if (!ev->branches.empty())
           outcome.branch = ev->branches.front();
-        std::string clone;
-        for (auto& p : self->state.projects)
-          if (p.repo == ev->repo)
-            clone = p.clone_path;
+        auto* project = project_of_repo(self->state.projects, ev->repo);
+        auto clone = project ? project->clone_path : std::string{};
         // The branches the payload names are where CI ran: when none of
         // them is a task's, the event is not a task's (a run on main, say),
         // and guessing from commits or stages would pin it on the wrong

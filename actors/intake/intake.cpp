@@ -199,8 +199,7 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
         // branch to ci_events (its payload is kept: the record moves into
         // the request); the others were mapped by the write itself.
         bool mapped = !decision.ci.branches.empty();
-        bool decisive =
-            decision.ci.result == "success" || decision.ci.result == "failure";
+        bool decisive = decides(decision.ci.result);
         std::string routed;
         if (decision.acted_on && (!mapped || decisive))
           routed = decision.record.payload;

@@ -76,14 +76,6 @@ const project_config* find_project(const task_creator_state& st,
   return nullptr;
 }
 
-const project_config* project_of_repo(const task_creator_state& st,
-                                      const std::string& repo) {
-  for (auto& p : st.projects)
-    if (p.repo == repo)
-      return &p;
-  return nullptr;
-}
-
 // The worktree of a task, as its project and row describe it.
 worktree_spec spec_of(const task_creator_state& st, const project_config& p,
                       const task_row& task) {
@@ -164,7 +156,7 @@ void retry_setup(creator_pointer self, int64_t task_id,
       .then(
           [self, done](task_row& task) {
             auto& st = self->state;
-            auto* project = project_of_repo(st, task.repo);
+            auto* project = project_of_repo(st.projects, task.repo);
             if (task.stage != task_stage::setup_failed || !project) {
               // Made good meanwhile (or no longer configured): nothing to do.
               st.setup_tries.erase(task.id);

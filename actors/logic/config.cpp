@@ -41,6 +41,14 @@ std::optional<listen_config> parse_listen_address(const std::string& text) {
   return out;
 }
 
+const project_config* project_of_repo(const std::vector<project_config>& ps,
+                                      const std::string& repo) {
+  for (auto& p : ps)
+    if (p.repo == repo)
+      return &p;
+  return nullptr;
+}
+
 config default_config() {
   config cfg;
   // The out-of-the-box agent of every stage is the fake agent, so a fresh

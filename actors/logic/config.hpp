@@ -263,6 +263,10 @@ struct config {
   plane_config plane;
 };
 
+/// The project of a repo (owner/name), or null when none is configured.
+const project_config* project_of_repo(const std::vector<project_config>& ps,
+                                      const std::string& repo);
+
 /// The embedded defaults: what orchd runs on with an empty file.
 config default_config();
 

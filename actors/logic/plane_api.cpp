@@ -197,14 +197,18 @@ parse_states(std::string_view body) {
   return out;
 }
 
+int64_t backoff_s(int64_t attempts, int64_t base_s, int64_t cap_s) {
+  auto shift = std::min<int64_t>(attempts + 1, 30);
+  return std::min<int64_t>(cap_s, base_s << shift);
+}
+
 verdict classify(const outbound_response& r, int64_t attempts, int64_t base_s,
                  int64_t cap_s, int64_t now_s) {
   verdict v;
   if (r.status >= 200 && r.status < 300)
     return v;
   auto backoff = [&] {
-    auto shift = std::min<int64_t>(attempts + 1, 30);
-    return std::min<int64_t>(cap_s, base_s << shift);
+    return backoff_s(attempts, base_s, cap_s);
   };
   v.kind = verdict::retry;
   v.error = r.status == 0 ? "no answer: " + r.error

@@ -72,6 +72,10 @@ std::string comment_html(std::string_view text);
 caf::expected<std::map<std::string, std::string>>
 parse_states(std::string_view body);
 
+/// The wait before retry n+1 of a call tried `attempts` times:
+/// min(2^(attempts+1) × base, cap) seconds.
+int64_t backoff_s(int64_t attempts, int64_t base_s, int64_t cap_s);
+
 /// How an answer is taken.
 struct verdict {
   enum kind_t : uint8_t { ok, retry, refused } kind = ok;

@@ -37,10 +37,7 @@ using on_error = std::function<void(const caf::error&)>;
 
 const project_config* project_of(const pipeline_state& st,
                                  const std::string& repo) {
-  for (auto& p : st.settings.projects)
-    if (p.repo == repo)
-      return &p;
-  return nullptr;
+  return project_of_repo(st.settings.projects, repo);
 }
 
 std::string worktree_of(const pipeline_state& st, const project_config& p,
@@ -96,8 +93,7 @@ void with_task(pipeline_pointer self, int64_t task_id,
                std::function<void(task_row&, task_pipeline&)> f,
                on_error fail) {
   auto& st = self->state;
-  self->request(st.storage, st.settings.storage_timeout, atom::detail_v,
-                task_id)
+  self->request(st.storage, st.settings.storage_timeout, atom::view_v, task_id)
       .then([f](task_detail& d) { f(d.task, d.pipeline); },
             [fail](const caf::error& err) { fail(err); });
 }

@@ -75,10 +75,8 @@ plane_call_result deliver(outbox_pointer self, const plane_call& call) {
   auto& st = self->state;
   plane_call_result out;
   out.id = call.id;
-  auto project = std::find_if(
-      st.settings.projects.begin(), st.settings.projects.end(),
-      [&](const project_config& p) { return p.repo == call.repo; });
-  if (project == st.settings.projects.end() || call.plane_id.empty()) {
+  auto* project = project_of_repo(st.settings.projects, call.repo);
+  if (!project || call.plane_id.empty()) {
     out.outcome = plane_call_result::given_up;
     out.error = "no Plane project or work item for " + call.repo;
     return out;
@@ -99,9 +97,8 @@ plane_call_result deliver(outbox_pointer self, const plane_call& call) {
       out.outcome = id.error() == ec::io_failed ? plane_call_result::retry
                                                 : plane_call_result::given_up;
       out.error = describe(id.error());
-      out.retry_in_s = std::min<int64_t>(
-          st.settings.retry_cap_s,
-          st.settings.retry_base_s << std::min<int64_t>(call.attempts + 1, 30));
+      out.retry_in_s = plane::backoff_s(call.attempts, st.settings.retry_base_s,
+                                        st.settings.retry_cap_s);
       return out;
     }
     res = rated(
