@@ -293,6 +293,25 @@ storage_actor::behavior_type storage(storage_pointer self,
             self, [&](store& s) { return s.settle_plane_call(x); },
             atomicity::statement);
       },
+      [self](atom::card, int64_t task_id) {
+        return read(self, [&](store& s) { return s.card_facts_of(task_id); });
+      },
+      [self](atom::card, int64_t task_id, int64_t message_id) {
+        return write(self, [&](store& s) {
+          return s.record_tracker_card(task_id, message_id);
+        });
+      },
+      [self](atom::card_gone, int64_t task_id, int64_t message_id) {
+        return write(
+            self,
+            [&](store& s) {
+              return s.mark_tracker_card_deleted(task_id, message_id);
+            },
+            atomicity::statement);
+      },
+      [self](atom::cards, bool everything) {
+        return read(self, [&](store& s) { return s.cards_due(everything); });
+      },
       [self](atom::finished, int64_t days) {
         return read(self, [&](store& s) { return s.finished_before(days); });
       },

@@ -108,6 +108,16 @@ public:
   std::vector<int64_t> open_tracker_cards(int64_t task_id);
   /// Marks a still-open card deleted; false when it was not open.
   bool mark_tracker_card_deleted(int64_t task_id, int64_t message_id);
+  /// A sent card: in the ledger and the task's current card, together;
+  /// ec::no_such_task.
+  caf::expected<bool> record_tracker_card(int64_t task_id, int64_t message_id);
+  /// What the task's card shows and the ledger's cards of it, or
+  /// ec::no_such_task.
+  caf::expected<card_facts> card_facts_of(int64_t task_id);
+  /// Tasks whose card may be stale: finished ones changed after their card
+  /// (bump), any with more than one open card, and with `everything` (after
+  /// a restart) unfinished ones with a card or changed in the last day.
+  std::vector<card_due> cards_due(bool everything);
   /// Stamps the BRD review start once; false when already started.
   bool start_brd_review(int64_t task_id);
   /// Stamps the end once, only after a start; false otherwise.

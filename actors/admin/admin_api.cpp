@@ -120,6 +120,9 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
                               });
                   log::info("orchd.admin_api: task ", task,
                             " cancelled by the operator");
+                  if (self->state.to.tracker)
+                    self->send(self->state.to.tracker, atom::card_v, task,
+                               true);
                   ask(self, self->state.to.storage, reply, atom::task_by_id_v,
                       task);
                 },

@@ -17,6 +17,8 @@ struct admin_backends {
   scheduler_actor scheduler;
   freeze_manager_actor freezes;
   task_creator_actor creator;
+  /// Hears of an operator's cancel (may be null).
+  tracker_actor tracker;
 };
 
 struct admin_api_state {

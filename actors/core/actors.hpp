@@ -57,6 +57,18 @@ using task_storage = caf::typed_actor<
     caf::replies_to<atom::outbox>::with<caf::optional<int64_t>>,
     // Records how a Plane call went; false when already settled.
     caf::replies_to<atom::sent, plane_call_result>::with<bool>,
+    // What the task's card shows, with the ledger's cards of it, or
+    // ec::no_such_task.
+    caf::replies_to<atom::card, int64_t>::with<card_facts>,
+    // A card was sent: into the ledger and the task's current card, in one
+    // write; ec::no_such_task.
+    caf::replies_to<atom::card, int64_t, int64_t>::with<bool>,
+    // A card is gone from the chat: marked deleted; false when it was not
+    // open.
+    caf::replies_to<atom::card_gone, int64_t, int64_t>::with<bool>,
+    // Tasks whose card may be stale or doubled (true: also every unfinished
+    // one, after a restart).
+    caf::replies_to<atom::cards, bool>::with<std::vector<card_due>>,
     // Finished tasks (done or cancelled) unchanged for N days, oldest
     // first.
     caf::replies_to<atom::finished, int64_t>::with<std::vector<task_row>>,
@@ -317,6 +329,26 @@ using plane_outbox_actor = caf::typed_actor<
     caf::reacts_to<atom::wake>,
     // Internal: the held-back call of this generation came due.
     caf::reacts_to<atom::due, int64_t>>;
+
+/// TRACKER: one live Telegram card per task in its project's chat, and
+/// the only writer of the card ledger. Changes of a task within a short
+/// window become one edit; a bump sends a new card, records it, then
+/// deletes every card of the task the ledger still holds open, oldest
+/// first. At most one call per second per chat and 30 in all; a Telegram
+/// outage delays only the cards.
+using tracker_actor = caf::typed_actor<
+    // The task changed; with `bump` its card moves to the bottom of the
+    // chat (human gate, stuck, frozen, done, cancelled).
+    caf::reacts_to<atom::card, int64_t, bool>,
+    // Internal: something is due.
+    caf::reacts_to<atom::wake>,
+    // Internal: the queue's next entry of this generation is due.
+    caf::reacts_to<atom::due, int64_t>,
+    // Internal: the periodic sweep (stale or doubled cards).
+    caf::reacts_to<atom::tick>,
+    // One sweep now (true: every unfinished task too); answers how many
+    // tasks it queued.
+    caf::replies_to<atom::sweep, bool>::with<int64_t>>;
 
 /// RECONCILER: every interval, hands the PIPELINE each task idle (no job
 /// queued or running) past its stage's or wait's grace, and sends work

@@ -563,3 +563,6 @@ typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
 
 // The pipeline's records (they use task_row).
 #include "actors/core/pipeline_records.hpp" // IWYU pragma: export
+
+// The tracker's records (they use task_detail).
+#include "actors/core/tracker_records.hpp" // IWYU pragma: export

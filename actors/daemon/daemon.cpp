@@ -22,6 +22,7 @@
 #include "actors/pipeline/pipeline_actor.hpp"
 #include "actors/pipeline/plane_outbox.hpp"
 #include "actors/pipeline/reconciler.hpp"
+#include "actors/tracker/tracker.hpp"
 #include "http/client/https_client.hpp"
 #include "http/server/server.hpp"
 #include "storage/database.hpp"
@@ -249,6 +250,7 @@ std::atomic<bool> actor_died{false};
 struct daemon_actors {
   storage_actor storage;
   plane_outbox_actor plane;
+  tracker_actor tracker;
   pipeline_actor pipeline;
   scheduler_actor scheduler;
   freeze_manager_actor freezes;
@@ -266,7 +268,7 @@ struct daemon_actors {
 // watched by the supervisor.
 daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
                            storage_actor storage, plane_outbox_actor plane,
-                           pipeline_actor pipeline,
+                           tracker_actor tracker, pipeline_actor pipeline,
                            std::shared_ptr<const runner_settings> runners,
                            const std::string& instance) {
   daemon_actors a;
@@ -276,9 +278,11 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   // The pipeline judges what the scheduler finalises, and wakes it for
   // the jobs its transitions enqueue: spawned first, attached after.
   a.plane = std::move(plane);
+  a.tracker = std::move(tracker);
   a.pipeline = std::move(pipeline);
   auto sched = make_scheduler_settings(cfg);
   sched.pipeline = a.pipeline;
+  sched.tracker = a.tracker;
   a.scheduler =
       spawn_scheduler(sys, a.storage, std::move(sched),
                       process_runners(sys, a.storage, watcher, runners));
@@ -300,17 +304,19 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
   a.intake =
       spawn_intake(sys, a.storage, a.creator, a.ci, make_intake_settings(cfg));
   a.admin = spawn_admin_api(
-      sys, admin_backends{a.storage, a.scheduler, a.freezes, a.creator},
+      sys,
+      admin_backends{a.storage, a.scheduler, a.freezes, a.creator, a.tracker},
       timeout);
   auto as_actor = [](const auto& h) {
     return caf::actor_cast<caf::actor>(h);
   };
   a.supervisor = spawn_supervisor(
       sys,
-      {as_actor(a.storage), as_actor(a.plane), as_actor(a.pipeline),
-       as_actor(a.scheduler), as_actor(a.freezes), as_actor(a.reaper),
-       as_actor(a.retention), as_actor(a.creator), as_actor(a.ci),
-       as_actor(a.reconciler), as_actor(a.intake), as_actor(a.admin)},
+      {as_actor(a.storage), as_actor(a.plane), as_actor(a.tracker),
+       as_actor(a.pipeline), as_actor(a.scheduler), as_actor(a.freezes),
+       as_actor(a.reaper), as_actor(a.retention), as_actor(a.creator),
+       as_actor(a.ci), as_actor(a.reconciler), as_actor(a.intake),
+       as_actor(a.admin)},
       [](const std::string&, const std::string&) {
         actor_died = true;
         // Wakes the main thread's sigwait: the
@@ -359,6 +365,7 @@ int stop_actors(caf::actor_system& sys, http::server& web,
         caf::actor_cast<caf::actor>(a.reconciler),
         caf::actor_cast<caf::actor>(a.pipeline),
         caf::actor_cast<caf::actor>(a.plane),
+        caf::actor_cast<caf::actor>(a.tracker),
         caf::actor_cast<caf::actor>(a.supervisor)})
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   int result = exit_ok;
@@ -440,14 +447,21 @@ int serve(const config& cfg) {
   auto plane =
       spawn_plane_outbox(sys, storage, plane_outbox_settings_of(cfg),
                          http_client::make_sender(std::chrono::seconds(30)));
+  // The token never reaches a log line: the tracker redacts it from every
+  // error it logs.
+  auto tracker =
+      spawn_tracker(sys, storage, tracker_settings_of(cfg),
+                    http_client::make_sender(std::chrono::seconds(10)));
   auto judging = pipeline_settings_of(cfg);
   judging.send = http_client::make_sender(std::chrono::seconds(10));
+  judging.tracker = tracker;
   auto pipeline = spawn_pipeline(sys, storage, plane, std::move(judging));
   auto recovery = make_recovery_settings(cfg, instance);
   recovery.pipeline = pipeline;
   auto recovered = recover_running_jobs(sys, storage, recovery);
   if (!recovered) {
     for (auto h : {caf::actor_cast<caf::actor>(plane),
+                   caf::actor_cast<caf::actor>(tracker),
                    caf::actor_cast<caf::actor>(pipeline)})
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     return give_up(caf::make_error(
@@ -459,8 +473,9 @@ int serve(const config& cfg) {
     log::warn("recovered the jobs a previous daemon left running: ",
               recovered->requeued, " interrupted, ", recovered->finalised,
               " finalised from their run's recorded end");
-  auto actors = start_actors(sys, cfg, storage, std::move(plane),
-                             std::move(pipeline), runners, instance);
+  auto actors =
+      start_actors(sys, cfg, storage, std::move(plane), std::move(tracker),
+                   std::move(pipeline), runners, instance);
   for (auto [name, secret] :
        {std::pair{"plane", &cfg.secrets.plane_webhook_secret},
         std::pair{"github", &cfg.secrets.github_webhook_secret}})

@@ -100,6 +100,8 @@ void start(scheduler_pointer self, job_row job) {
   // leave its job running for good (the reaper skips jobs we own).
   self->monitor(runner);
   auto id = job.id;
+  if (job.task_id && st.settings.tracker)
+    self->send(st.settings.tracker, atom::card_v, *job.task_id, false);
   st.running.emplace(id, scheduler_slot{std::move(job), std::move(runner)});
 }
 
@@ -230,6 +232,8 @@ void write_plan(scheduler_pointer self, const job_row& job,
     if (won)
       crash_point(crash_at::finalise);
     auto& st = self->state;
+    if (won && job.task_id && st.settings.tracker)
+      self->send(st.settings.tracker, atom::card_v, *job.task_id, false);
     if (won && std::holds_alternative<job_mark>(plan.write)) {
       auto& m = plan.mark();
       if (m.status == job_status::done)

@@ -43,6 +43,8 @@ struct scheduler_settings {
   /// Judges a task's job success before it is finalised (none: every
   /// success is finalised done, as for a job without a task).
   pipeline_actor pipeline;
+  /// Hears of a task's job starting or ending (may be null).
+  tracker_actor tracker;
 };
 
 /// A running job and its runner.

@@ -207,8 +207,13 @@ void keys_of(V& v, reconciler_config& x) {
 }
 
 template <class V>
-void keys_of(V& v, endpoint_config& x) {
+void keys_of(V& v, telegram_config& x) {
   v("base_url", x.base_url, http_url());
+  v("coalesce_ms", x.coalesce_ms, at_least(0));
+  v("chat_interval_ms", x.chat_interval_ms, at_least(1));
+  v("per_second", x.per_second, at_least(1));
+  v("sweep_s", x.sweep_s, at_least(1));
+  v("work_item_url", x.work_item_url);
 }
 
 template <class V>

@@ -202,8 +202,22 @@ struct reconciler_config {
   bool list_work_items = true;
 };
 
-struct endpoint_config {
-  std::string base_url;
+/// The Telegram tracker (the bot's token is a secret).
+struct telegram_config {
+  std::string base_url = "https://api.telegram.org";
+  /// Changes of a task within this window become one edit of its card.
+  int64_t coalesce_ms = 1000;
+  /// Telegram's limits: one message a second per chat, 30 a second in all.
+  int64_t chat_interval_ms = 1000;
+  int64_t per_second = 30;
+  /// Every so often, cards left doubled or stale (a failed delete, a
+  /// finish whose bump was lost) are put right.
+  int64_t sweep_s = 60;
+  /// The work item's page a card links to; {workspace} is
+  /// plane.workspace_slug, {project} the project's Plane id, {id} the work
+  /// item's. Empty: not linked.
+  std::string work_item_url =
+      "https://app.plane.so/{workspace}/projects/{project}/issues/{id}";
 };
 
 /// The names of the Plane states the pipeline reads and writes, per the
@@ -259,7 +273,7 @@ struct config {
   reconciler_config reconciler;
   retention_config retention;
   pipeline_config pipeline;
-  endpoint_config telegram;
+  telegram_config telegram;
   plane_config plane;
 };
 

@@ -16,6 +16,10 @@ inline constexpr const char* spawn = "after_spawn";
 inline constexpr const char* outcome = "after_outcome";
 /// The job is finalised.
 inline constexpr const char* finalise = "after_finalise";
+/// A task's card is sent to Telegram, not yet in the ledger.
+inline constexpr const char* card_sent = "after_card_send";
+/// A bump's new card is in the ledger; the older cards are not deleted.
+inline constexpr const char* card_recorded = "after_card_record";
 } // namespace crash_at
 
 /// Kills this process with SIGKILL (after one log line) when `point` is the

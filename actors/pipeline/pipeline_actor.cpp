@@ -117,6 +117,23 @@ bool calls_plane(const std::vector<stage_action>& actions) {
   });
 }
 
+// Whether the team must look: the human gate, stuck, a freeze, the end.
+bool bumps(const std::vector<stage_action>& actions) {
+  return std::any_of(actions.begin(), actions.end(), [](const auto& a) {
+    switch (a.kind) {
+    case stage_action::mark_stuck:
+    case stage_action::freeze_repo:
+      return true;
+    case stage_action::set_waiting:
+      return a.wait == task_wait::human_review;
+    case stage_action::set_stage:
+      return a.stage == task_stage::done || a.stage == task_stage::cancelled;
+    default:
+      return false;
+    }
+  });
+}
+
 // Logs an applied transition and tells the actors it concerns.
 void after_applied(pipeline_pointer self, const judgement& j,
                    const applied_transition& applied) {
@@ -137,6 +154,8 @@ void after_applied(pipeline_pointer self, const judgement& j,
     self->send(st.scheduler, atom::stop_jobs_v, applied.to_stop);
   if (st.plane && calls_plane(j.actions))
     self->send(st.plane, atom::wake_v);
+  if (st.settings.tracker)
+    self->send(st.settings.tracker, atom::card_v, j.task_id, bumps(j.actions));
 }
 
 // Applies an event's transition to a task; `done(applied)`.

@@ -33,6 +33,8 @@ struct pipeline_settings {
   /// or no sender: the analyst runs again without it).
   plane::endpoint plane;
   outbound_send send;
+  /// Hears of every transition (may be null).
+  tracker_actor tracker;
 };
 
 /// The pipeline settings of a configuration.

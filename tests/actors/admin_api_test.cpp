@@ -26,9 +26,11 @@ struct admin_fixture : test::actor_fixture {
   scheduler_actor scheduler = test::stand_in_scheduler(sys, scheduler_seen);
   freeze_manager_actor freezes =
       spawn_freeze_manager(sys, store, scheduler, std::chrono::seconds(5));
-  admin_api_actor admin = spawn_admin_api(
-      sys, admin_backends{store, scheduler, freezes, task_creator_actor{}},
-      std::chrono::seconds(5));
+  admin_api_actor admin =
+      spawn_admin_api(sys,
+                      admin_backends{store, scheduler, freezes,
+                                     task_creator_actor{}, tracker_actor{}},
+                      std::chrono::seconds(5));
 
   admin_fixture() { run(); }
 

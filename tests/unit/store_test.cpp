@@ -179,6 +179,97 @@ TEST_CASE_FIXTURE(store_fixture, "tracker card id per task") {
   CHECK(st.tracker_message(4242).error() == ec::no_such_task);
 }
 
+TEST_CASE_FIXTURE(store_fixture, "a sent card is recorded and current") {
+  auto t = make_task("p-1", "acme/shop", "ET-1");
+  CHECK(unbox(st.record_tracker_card(t.id, 40)));
+  CHECK(unbox(st.record_tracker_card(t.id, 41)));
+  CHECK(unbox(st.tracker_message(t.id)) == caf::optional<int64_t>{41});
+  CHECK(st.record_tracker_card(4242, 1).error() == ec::no_such_task);
+  CHECK(test::sql_value(*db, "SELECT COUNT(*) FROM tracker_messages") == "2");
+  auto f = unbox(st.card_facts_of(t.id));
+  CHECK(f.detail.task.work_item_id == "ET-1");
+  CHECK(f.current == caf::optional<int64_t>{41});
+  CHECK(f.open == std::vector<int64_t>{40, 41});
+  CHECK(f.running_agent.empty());
+  CHECK(f.blocked_by.empty());
+  CHECK(f.frozen.empty());
+  CHECK(st.card_facts_of(4242).error() == ec::no_such_task);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "card facts: running, held, blocked, frozen") {
+  auto dep = make_task("p-0", "acme/shop", "ET-0");
+  auto t = make_task("p-1", "acme/shop", "ET-1");
+  db->exec(("INSERT INTO job_deps (task_id, depends_on_task_id) VALUES (" +
+            std::to_string(t.id) + ", " + std::to_string(dep.id) + ")")
+               .c_str());
+  db->exec(("INSERT INTO work_item_deps (task_id, work_item_id) VALUES (" +
+            std::to_string(t.id) + ", 'ET-9')")
+               .c_str());
+  db->exec(("INSERT INTO jobs (agent, repo, task_id, status, started_at) "
+            "VALUES ('developer', 'acme/shop', " +
+            std::to_string(t.id) + ", 'running', '2026-04-01 09:00:00')")
+               .c_str());
+  db->exec(("INSERT INTO jobs (agent, repo, task_id, available_at) VALUES "
+            "('deployer', 'acme/shop', " +
+            std::to_string(t.id) + ", datetime('now', '+300 seconds'))")
+               .c_str());
+  db->exec("INSERT INTO repo_freeze (repo, reason) VALUES ('acme/shop', "
+           "'verification failed')");
+  auto f = unbox(st.card_facts_of(t.id));
+  CHECK(f.running_agent == "developer");
+  CHECK(f.running_since == "2026-04-01 09:00:00");
+  CHECK_FALSE(f.deferred_until.empty());
+  CHECK(f.blocked_by == std::vector<std::string>{"ET-0", "ET-9"});
+  CHECK(f.frozen == "verification failed");
+  // Another repo's freeze, a finished dependency: not waited for.
+  db->exec("UPDATE repo_freeze SET cleared_at = datetime('now')");
+  db->exec(
+      ("UPDATE tasks SET stage = 'done' WHERE id = " + std::to_string(dep.id))
+          .c_str());
+  f = unbox(st.card_facts_of(t.id));
+  CHECK(f.frozen.empty());
+  CHECK(f.blocked_by == std::vector<std::string>{"ET-9"});
+}
+
+TEST_CASE_FIXTURE(store_fixture, "cards due after a restart and every sweep") {
+  auto open = make_task("p-1", "r", "ET-1");
+  auto doubled = make_task("p-2", "r", "ET-2");
+  auto finished = make_task("p-3", "r", "ET-3");
+  auto old = make_task("p-4", "r", "ET-4");
+  CHECK(unbox(st.record_tracker_card(doubled.id, 10)));
+  CHECK(unbox(st.record_tracker_card(doubled.id, 11)));
+  CHECK(unbox(st.record_tracker_card(finished.id, 20)));
+  db->exec("UPDATE tracker_messages SET created_at = '2020-01-01 00:00:00' "
+           "WHERE message_id = 20");
+  db->exec(("UPDATE tasks SET stage = 'done' WHERE id = " +
+            std::to_string(finished.id))
+               .c_str());
+  db->exec(("UPDATE tasks SET stage = 'done', updated_at = '2020-01-01 "
+            "00:00:00' WHERE id = " +
+            std::to_string(old.id))
+               .c_str());
+  auto text = [](const std::vector<card_due>& due) {
+    std::string out;
+    for (auto& d : due)
+      out += std::to_string(d.task_id) + (d.bump ? "b " : " ");
+    return out;
+  };
+  auto id = [](const task_row& t) {
+    return std::to_string(t.id);
+  };
+  // The sweep: the finished task's card predates its finish (bump), the
+  // doubled task's extra card.
+  CHECK(text(st.cards_due(false)) == id(doubled) + " " + id(finished) + "b ");
+  // After a restart, the unfinished task too; never the old finished one.
+  CHECK(text(st.cards_due(true)) ==
+        id(open) + " " + id(doubled) + " " + id(finished) + "b ");
+  // Its bump done, the finished task is not due any more.
+  CHECK(unbox(st.record_tracker_card(finished.id, 21)));
+  CHECK(st.mark_tracker_card_deleted(finished.id, 20));
+  CHECK(st.mark_tracker_card_deleted(doubled.id, 10));
+  CHECK(text(st.cards_due(false)).empty());
+}
+
 TEST_CASE_FIXTURE(store_fixture, "tracker ledger is idempotent and ordered") {
   auto t = make_task("p-1", "r");
   CHECK(st.add_tracker_card(t.id, 30));
