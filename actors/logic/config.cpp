@@ -213,6 +213,7 @@ void keys_of(V& v, telegram_config& x) {
   v("chat_interval_ms", x.chat_interval_ms, at_least(1));
   v("per_second", x.per_second, at_least(1));
   v("sweep_s", x.sweep_s, at_least(1));
+  v("retry_cap_s", x.retry_cap_s, at_least(1));
   v("work_item_url", x.work_item_url);
 }
 

@@ -213,6 +213,9 @@ struct telegram_config {
   /// Every so often, cards left doubled or stale (a failed delete, a
   /// finish whose bump was lost) are put right.
   int64_t sweep_s = 60;
+  /// A chat whose calls fail (no answer, 5xx) waits 1, 2, 4, ... seconds,
+  /// at most this long, between tries.
+  int64_t retry_cap_s = 60;
   /// The work item's page a card links to; {workspace} is
   /// plane.workspace_slug, {project} the project's Plane id, {id} the work
   /// item's. Empty: not linked.

@@ -31,6 +31,7 @@ tracker_settings tracker_settings_of(const config& cfg) {
   x.limits.per_chat = std::chrono::milliseconds(cfg.telegram.chat_interval_ms);
   x.limits.per_second = static_cast<size_t>(cfg.telegram.per_second);
   x.sweep = std::chrono::seconds(cfg.telegram.sweep_s);
+  x.retry_cap_s = cfg.telegram.retry_cap_s;
   return x;
 }
 
@@ -85,7 +86,8 @@ void hold_chat(tracker_pointer self, const entry& e, const telegram::answer& a,
   auto wait = a.retry_after_s > 0
                   ? std::chrono::seconds(a.retry_after_s)
                   : std::chrono::seconds(std::min<int64_t>(
-                        int64_t{1} << std::min<int64_t>(n - 1, 6), 60));
+                        int64_t{1} << std::min<int64_t>(n - 1, 20),
+                        st.settings.retry_cap_s));
   st.queue.hold(e.chat, self->clock().now() + wait);
   ++st.failed;
   log::warn("orchd.tracker: task ", e.task_id, ": ", what, " failed (",

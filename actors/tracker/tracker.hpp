@@ -28,6 +28,8 @@ struct tracker_settings {
   std::map<std::string, std::string> plane_projects;
   card_queue::limits limits;
   std::chrono::seconds sweep{60};
+  /// The longest wait between tries while a chat's calls fail.
+  int64_t retry_cap_s = 60;
   std::chrono::seconds storage_timeout{60};
 };
 

@@ -3,13 +3,14 @@
 // and can be told to fail, so tests see what orchd sent and when.
 #pragma once
 
+#include "tests/support/loopback_http.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace orchd::test {
@@ -27,11 +28,10 @@ public:
 
   /// `states`: name -> id of the project's states.
   explicit fake_plane(std::map<std::string, std::string> states);
-  ~fake_plane();
   fake_plane(const fake_plane&) = delete;
   fake_plane& operator=(const fake_plane&) = delete;
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return server_.port(); }
   std::string base_url() const;
 
   /// Every call answered so far, in order.
@@ -49,21 +49,16 @@ public:
   void add_human_comment(std::string text);
 
 private:
-  void serve();
-  void session(int fd);
+  loopback_http::response reply(const loopback_http::request& r);
 
   std::map<std::string, std::string> states_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
   std::atomic<int> failing_{0};
   mutable std::mutex mtx_;
   std::vector<call> calls_;
   std::vector<std::string> items_;
   std::vector<std::string> human_comments_;
-  std::vector<int> sessions_;
-  std::vector<std::thread> threads_;
-  std::thread acceptor_;
+  /// Last: stopped (its sessions joined) before the members it answers from.
+  loopback_http server_;
 };
 
 } // namespace orchd::test
