@@ -50,9 +50,8 @@ using entry = card_queue::entry;
 
 void pump(tracker_pointer self);
 
-int64_t ms_since(clock_type::time_point then, clock_type::time_point now) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(now - then)
-      .count();
+double ms_since(clock_type::time_point then, clock_type::time_point now) {
+  return std::chrono::duration<double, std::milli>(now - then).count();
 }
 
 // The call is over: the next one.
