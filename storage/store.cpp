@@ -351,9 +351,11 @@ std::vector<card_due> store::cards_due(bool everything) {
     auto stale = q->int64(2) != 0;
     auto doubled = q->int64(3) > 1;
     if (finished && stale)
-      out.push_back({q->int64(0), true});
-    else if (doubled || (everything && !finished))
-      out.push_back({q->int64(0), false});
+      out.push_back({q->int64(0), true, true});
+    else if (everything && !finished)
+      out.push_back({q->int64(0), false, true});
+    else if (doubled)
+      out.push_back({q->int64(0), false, false});
   }
   return out;
 }

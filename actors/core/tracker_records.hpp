@@ -43,13 +43,16 @@ typename Inspector::result_type inspect(Inspector& f, card_facts& x) {
 struct card_due {
   int64_t task_id = 0;
   /// Its card goes to the bottom of the chat (a finished task whose last
-  /// card predates its finish, or more than one open card).
+  /// card predates its finish).
   bool bump = false;
+  /// Its card may be stale (every unfinished task after a restart); with
+  /// neither flag only its extra open cards are to be deleted.
+  bool edit = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, card_due& x) {
-  return f(caf::meta::type_name("orchd::card_due"), x.task_id, x.bump);
+  return f(caf::meta::type_name("orchd::card_due"), x.task_id, x.bump, x.edit);
 }
 
 } // namespace orchd

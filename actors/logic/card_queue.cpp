@@ -5,7 +5,7 @@
 namespace orchd {
 
 void card_queue::mark(int64_t task_id, const std::string& chat, bool bump,
-                      time_point now) {
+                      time_point now, bool edit) {
   auto [it, added] = entries_.try_emplace(task_id);
   auto& e = it->second;
   if (added) {
@@ -15,7 +15,7 @@ void card_queue::mark(int64_t task_id, const std::string& chat, bool bump,
   }
   e.chat = chat;
   e.bump = e.bump || bump;
-  e.edit = true;
+  e.edit = e.edit || edit;
 }
 
 void card_queue::put_back(entry e, time_point due) {

@@ -45,9 +45,10 @@ public:
       : lim_(lim) {}
 
   /// A change of the task: due after the coalescing window, unless it is
-  /// already queued (then only `bump` is added).
-  void mark(int64_t task_id, const std::string& chat, bool bump,
-            time_point now);
+  /// already queued (then only `bump` and `edit` are added). Without
+  /// `edit` (and `bump`) only the task's extra cards are to be deleted.
+  void mark(int64_t task_id, const std::string& chat, bool bump, time_point now,
+            bool edit = true);
 
   /// Puts an entry back (more to do, or a call to try again) due at `due`,
   /// merged with a change that came meanwhile.

@@ -288,13 +288,14 @@ void pump(tracker_pointer self) {
             });
 }
 
-// A change of the task: queued in its chat (read once per task).
-void mark(tracker_pointer self, int64_t task_id, bool bump) {
+// A change of the task (or, without `edit`, only its extra cards to
+// delete): queued in its chat (read once per task).
+void mark(tracker_pointer self, int64_t task_id, bool bump, bool edit = true) {
   auto& st = self->state;
   auto known = st.chat_of_task.find(task_id);
   if (known != st.chat_of_task.end()) {
     if (!known->second.empty()) {
-      st.queue.mark(task_id, known->second, bump, self->clock().now());
+      st.queue.mark(task_id, known->second, bump, self->clock().now(), edit);
       pump(self);
     }
     return;
@@ -302,12 +303,12 @@ void mark(tracker_pointer self, int64_t task_id, bool bump) {
   self->request(st.storage, st.settings.storage_timeout, atom::task_by_id_v,
                 task_id)
       .then(
-          [self, task_id, bump](task_row& task) {
+          [self, task_id, bump, edit](task_row& task) {
             auto& st = self->state;
             auto chat = st.settings.chats.find(task.repo);
             st.chat_of_task[task_id] =
                 chat == st.settings.chats.end() ? "" : chat->second;
-            mark(self, task_id, bump);
+            mark(self, task_id, bump, edit);
           },
           [task_id](const caf::error& err) {
             log::warn("orchd.tracker: task ", task_id,
@@ -323,7 +324,7 @@ void sweep(tracker_pointer self, bool everything,
       .then(
           [self, done](const std::vector<card_due>& due) {
             for (auto& d : due)
-              mark(self, d.task_id, d.bump);
+              mark(self, d.task_id, d.bump, d.edit);
             done(static_cast<int64_t>(due.size()));
           },
           [done](const caf::error& err) {

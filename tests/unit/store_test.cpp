@@ -251,7 +251,8 @@ TEST_CASE_FIXTURE(store_fixture, "cards due after a restart and every sweep") {
   auto text = [](const std::vector<card_due>& due) {
     std::string out;
     for (auto& d : due)
-      out += std::to_string(d.task_id) + (d.bump ? "b " : " ");
+      out += std::to_string(d.task_id) + (d.bump ? "b" : "") +
+             (d.edit ? "e " : " ");
     return out;
   };
   auto id = [](const task_row& t) {
@@ -259,10 +260,10 @@ TEST_CASE_FIXTURE(store_fixture, "cards due after a restart and every sweep") {
   };
   // The sweep: the finished task's card predates its finish (bump), the
   // doubled task's extra card.
-  CHECK(text(st.cards_due(false)) == id(doubled) + " " + id(finished) + "b ");
+  CHECK(text(st.cards_due(false)) == id(doubled) + " " + id(finished) + "be ");
   // After a restart, the unfinished task too; never the old finished one.
   CHECK(text(st.cards_due(true)) ==
-        id(open) + " " + id(doubled) + " " + id(finished) + "b ");
+        id(open) + "e " + id(doubled) + "e " + id(finished) + "be ");
   // Its bump done, the finished task is not due any more.
   CHECK(unbox(st.record_tracker_card(finished.id, 21)));
   CHECK(st.mark_tracker_card_deleted(finished.id, 20));

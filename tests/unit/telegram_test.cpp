@@ -107,6 +107,16 @@ TEST_CASE("card queue: changes within the window become one entry") {
   CHECK(e->since == t);
   CHECK(q.size() == 0);
   CHECK_FALSE(q.next_due(t + 500ms));
+  // Extra cards to delete only; a change then asks for an edit too.
+  q.mark(2, "chat", false, t, false);
+  q.mark(3, "chat", false, t, false);
+  q.mark(3, "chat", false, t);
+  auto cleanup = q.take(t + 500ms);
+  REQUIRE(cleanup);
+  CHECK_FALSE(cleanup->edit);
+  auto both = q.take(t + 500ms);
+  REQUIRE(both);
+  CHECK(both->edit);
 }
 
 TEST_CASE("card queue: one call a second per chat, 30 a second in all") {
