@@ -1,6 +1,7 @@
 #include "actors/logic/card.hpp"
 
 #include "actors/core/states.hpp"
+#include "actors/logic/html.hpp"
 #include "actors/logic/pipeline.hpp"
 
 #include <algorithm>
@@ -13,92 +14,33 @@ namespace orchd::card {
 
 namespace {
 
-// The stages a card lists, in order; the human gate sits after analysis.
-enum class row : uint8_t {
-  analysis,
-  approval,
-  architecture,
-  development,
-  ci,
-  review,
-  deploy,
-  verification,
+// The stages a card lists, in order; the human gate (no stage of its own)
+// sits after analysis.
+struct row {
+  const char* name;
+  task_stage stage;
 };
 
-constexpr std::array<row, 8> rows = {
-    row::analysis, row::approval, row::architecture, row::development,
-    row::ci,       row::review,   row::deploy,       row::verification};
+constexpr std::array<row, 8> rows = {{
+    {"analysis", task_stage::analysis},
+    {"approval", task_stage::unknown},
+    {"architecture", task_stage::architecture},
+    {"development", task_stage::development},
+    {"ci", task_stage::ci},
+    {"review", task_stage::review},
+    {"deploy", task_stage::deploy},
+    {"verification", task_stage::verification},
+}};
 
-const char* name_of(row r) {
-  switch (r) {
-  case row::analysis:
-    return "analysis";
-  case row::approval:
-    return "approval";
-  case row::architecture:
-    return "architecture";
-  case row::development:
-    return "development";
-  case row::ci:
-    return "ci";
-  case row::review:
-    return "review";
-  case row::deploy:
-    return "deploy";
-  case row::verification:
-    return "verification";
-  }
-  return "";
-}
-
-// The stage of a row (approval: none of its own).
-task_stage stage_of(row r) {
-  switch (r) {
-  case row::analysis:
-    return task_stage::analysis;
-  case row::architecture:
-    return task_stage::architecture;
-  case row::development:
-    return task_stage::development;
-  case row::ci:
-    return task_stage::ci;
-  case row::review:
-    return task_stage::review;
-  case row::deploy:
-    return task_stage::deploy;
-  case row::verification:
-    return task_stage::verification;
-  default:
-    return task_stage::unknown;
-  }
-}
-
-// A stage's place in the walk: rows before it are done. Approval is done
-// once the task is past analysis.
+// A stage's place in the walk: rows before it are done (done: every row;
+// created, setup_failed: none).
 int position_of(task_stage s) {
-  switch (s) {
-  case task_stage::created:
-  case task_stage::setup_failed:
-    return -1;
-  case task_stage::analysis:
-    return 0;
-  case task_stage::architecture:
-    return 2;
-  case task_stage::development:
-    return 3;
-  case task_stage::ci:
-    return 4;
-  case task_stage::review:
-    return 5;
-  case task_stage::deploy:
-    return 6;
-  case task_stage::verification:
-    return 7;
-  case task_stage::done:
-    return 8;
-  default:
-    return -1;
-  }
+  if (s == task_stage::done)
+    return static_cast<int>(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (s != task_stage::unknown && rows[i].stage == s)
+      return static_cast<int>(i);
+  return -1;
 }
 
 struct stage_change {
@@ -234,14 +176,14 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
   auto& p = f.detail.pipeline;
   std::string out;
   // Header: the work item, linked, and its title.
-  auto id = escape(shorten(task.work_item_id, 40));
+  auto id = html::escape(shorten(task.work_item_id, 40));
   if (!opts.work_item_url.empty())
-    out +=
-        "<b><a href=\"" + escape(opts.work_item_url) + "\">" + id + "</a></b>";
+    out += "<b><a href=\"" + html::escape(opts.work_item_url) + "\">" + id +
+           "</a></b>";
   else
     out += "<b>" + id + "</b>";
   if (!task.title.empty())
-    out += " " + escape(shorten(task.title, lv.title));
+    out += " " + html::escape(shorten(task.title, lv.title));
   out += "\n";
   // Runs by agent, for each stage's details and the totals.
   std::map<std::string, usage_sum> by_agent;
@@ -268,10 +210,11 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
   auto gate_open =
       stage == task_stage::analysis && p.waiting == task_wait::human_review;
   for (size_t i = 0; i < rows.size(); ++i) {
-    auto r = rows[i];
+    auto& r = rows[i];
     auto pos = static_cast<int>(i);
+    auto approval = r.stage == task_stage::unknown;
     std::string line;
-    if (r == row::approval) {
+    if (approval) {
       if (!task.brd_review_ended_at.empty() || here > pos)
         line = "✓ approval";
       else if (gate_open)
@@ -287,35 +230,35 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
       out += line + "\n";
       continue;
     }
-    auto s = stage_of(r);
+    auto s = r.stage;
     auto* agent = pipeline::agent_of(s);
     auto runs = by_agent.find(agent);
-    bool current = pos == here && !(gate_open && r == row::analysis) &&
+    bool current = pos == here && !(gate_open && s == task_stage::analysis) &&
                    stage != task_stage::done;
-    if (gate_open && r == row::analysis)
+    if (gate_open && s == task_stage::analysis)
       line = "✓ analysis";
     else if (pos < here || stage == task_stage::done)
-      line = std::string{"✓ "} + name_of(r);
+      line = std::string{"✓ "} + r.name;
     else if (!current)
-      line = std::string{"· "} + name_of(r);
+      line = std::string{"· "} + r.name;
     else if (cancelled)
-      line = std::string{"✗ "} + name_of(r) + ": cancelled";
+      line = std::string{"✗ "} + r.name + ": cancelled";
     else if (stuck)
-      line = std::string{"✗ "} + name_of(r);
+      line = std::string{"✗ "} + r.name;
     else if (!f.running_agent.empty()) {
-      line = std::string{"▶ "} + name_of(r);
+      line = std::string{"▶ "} + r.name;
       if (auto since = seconds_of(f.running_since))
         line += " " + duration(std::max<int64_t>(0, now - *since));
     } else if (p.waiting == task_wait::ci)
-      line = std::string{"⏸ "} + name_of(r) + ": waits for CI";
+      line = std::string{"⏸ "} + r.name + ": waits for CI";
     else if (!f.frozen.empty())
-      line = std::string{"⏸ "} + name_of(r) + ": repo frozen";
+      line = std::string{"⏸ "} + r.name + ": repo frozen";
     else if (!f.blocked_by.empty())
-      line = std::string{"⏸ "} + name_of(r) + ": waits for a dependency";
+      line = std::string{"⏸ "} + r.name + ": waits for a dependency";
     else if (!f.deferred_until.empty())
-      line = std::string{"⏸ "} + name_of(r) + ": deferred";
+      line = std::string{"⏸ "} + r.name + ": deferred";
     else
-      line = std::string{"⏸ "} + name_of(r) + ": queued";
+      line = std::string{"⏸ "} + r.name + ": queued";
     bool finished_here = line.rfind("✓", 0) == 0;
     if (finished_here && lv.stage_details) {
       auto t = spent.find(s);
@@ -325,8 +268,9 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
         auto& u = runs->second;
         if (!u.model.empty())
           line +=
-              " · " + escape(shorten(u.model, 24)) +
-              (u.effort.empty() ? "" : " · " + escape(shorten(u.effort, 8)));
+              " · " + html::escape(shorten(u.model, 24)) +
+              (u.effort.empty() ? ""
+                                : " · " + html::escape(shorten(u.effort, 8)));
         if (u.runs > 1)
           line += " · " + std::to_string(u.runs) + " runs";
         if (u.has_tokens)
@@ -356,26 +300,27 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
   else if (cancelled)
     status = "✗ <b>cancelled</b>";
   else if (stuck)
-    status = "✗ <b>stuck</b>: " + escape(shorten(p.stuck_reason, lv.reason));
+    status =
+        "✗ <b>stuck</b>: " + html::escape(shorten(p.stuck_reason, lv.reason));
   else if (!f.frozen.empty())
-    status = "⏸ repo frozen: " + escape(shorten(f.frozen, lv.reason));
+    status = "⏸ repo frozen: " + html::escape(shorten(f.frozen, lv.reason));
   else if (!f.blocked_by.empty()) {
     status = "⏸ waits for ";
     size_t shown = std::min(f.blocked_by.size(), lv.deps);
     for (size_t i = 0; i < shown; ++i)
-      status += (i ? ", " : "") + escape(shorten(f.blocked_by[i], 40));
+      status += (i ? ", " : "") + html::escape(shorten(f.blocked_by[i], 40));
     if (shown < f.blocked_by.size())
       status += " and " + std::to_string(f.blocked_by.size() - shown) + " more";
   } else if (gate_open)
     status = "⏸ waits for your review of the BRD";
   else if (p.waiting == task_wait::ci)
-    status =
-        "⏸ waits for CI" +
-        (p.expected_sha.empty() ? std::string{}
-                                : " on " + escape(p.expected_sha.substr(0, 7)));
+    status = "⏸ waits for CI" +
+             (p.expected_sha.empty()
+                  ? std::string{}
+                  : " on " + html::escape(p.expected_sha.substr(0, 7)));
   else if (!f.deferred_until.empty())
     status = std::string{"⏸ deferred until "} +
-             escape(clock_of(f.deferred_until)) +
+             html::escape(clock_of(f.deferred_until)) +
              (stage == task_stage::deploy ? " (merge lock busy)" : "");
   else if (task.stage == task_stage::setup_failed)
     status = "✗ <b>setup failed</b>";
@@ -396,8 +341,9 @@ std::string render(const card_facts& facts, int64_t now, const options& opts) {
       return out;
   }
   // Only a limit far below Telegram's gets here: the id alone.
-  return escape(shorten(facts.detail.task.work_item_id,
-                        opts.max_bytes / 6 > 1 ? opts.max_bytes / 6 - 1 : 1));
+  return html::escape(
+      shorten(facts.detail.task.work_item_id,
+              opts.max_bytes / 6 > 1 ? opts.max_bytes / 6 - 1 : 1));
 }
 
 std::string work_item_url(std::string_view url_template,
@@ -432,30 +378,6 @@ caf::optional<int64_t> seconds_of(std::string_view stamp) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return static_cast<int64_t>(timegm(&tm));
-}
-
-std::string escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (auto c : text) {
-    switch (c) {
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '&':
-      out += "&amp;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
 }
 
 std::string shorten(std::string_view text, size_t max_chars) {

@@ -1,6 +1,7 @@
 #include "actors/logic/plane_api.hpp"
 
 #include "actors/core/error.hpp"
+#include "actors/logic/html.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -150,27 +151,15 @@ std::string latest_human_comment(std::string_view body) {
 }
 
 std::string comment_html(std::string_view text) {
+  // Escaped line by line, the lines joined with <br>.
   std::string out = "<p>";
-  for (char c : text) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
+  for (size_t start = 0;;) {
+    auto end = text.find('\n', start);
+    out += html::escape(text.substr(start, end - start));
+    if (end == std::string_view::npos)
       break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    case '\n':
-      out += "<br>";
-      break;
-    default:
-      out += c;
-    }
+    out += "<br>";
+    start = end + 1;
   }
   return out + "</p>";
 }
