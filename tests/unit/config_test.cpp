@@ -50,6 +50,21 @@ TEST_CASE("the shipped conf/orchd.json is valid and states the defaults") {
   CHECK(to_json(cfg) == to_json(default_config()));
 }
 
+TEST_CASE("the systemd unit's stop timeout covers the agents' drain") {
+  std::ifstream in{ORCHD_SOURCE_DIR "/conf/orchd.service"};
+  REQUIRE(in);
+  int64_t timeout_s = -1;
+  bool no_new_privileges = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("TimeoutStopSec=", 0) == 0)
+      timeout_s = std::stoll(line.substr(15));
+    no_new_privileges = no_new_privileges || line == "NoNewPrivileges=yes";
+  }
+  auto cfg = test::unbox(load_config(ORCHD_SOURCE_DIR "/conf/orchd.json"));
+  CHECK(timeout_s >= cfg.runner.drain_s + 30);
+  CHECK(no_new_privileges);
+}
+
 TEST_CASE("errors name the key by its path") {
   CHECK(problem(two_projects) == "projects[1].prefix: expected a string");
   CHECK(problem(R"({"listen": {"port": "80"}})") ==
