@@ -5,6 +5,8 @@
 #include "storage/database.hpp"
 #include "storage/store.hpp"
 
+#include <filesystem>
+
 #include <caf/actor_system.hpp>
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -293,6 +295,56 @@ storage_actor::behavior_type storage(storage_pointer self,
             self, [&](store& s) { return s.settle_plane_call(x); },
             atomicity::statement);
       },
+      [self](atom::backup, const string& path) -> caf::result<backup_result> {
+        auto& st = self->state;
+        if (!st.db)
+          return closed();
+        if (st.backup)
+          return caf::make_error(ec::conflict,
+                                 "a backup is running: " + st.backup->path());
+        auto b = online_backup::start(*st.db, path);
+        if (!b)
+          return b.error();
+        st.backup = std::move(*b);
+        st.backup_reply = self->make_response_promise<backup_result>();
+        log::info("orchd.storage: backup to ", path, " started");
+        self->send(self, atom::backup_v);
+        return st.backup_reply;
+      },
+      [self](atom::backup) {
+        auto& st = self->state;
+        if (!st.backup)
+          return;
+        caf::expected<bool> done{
+            caf::make_error(ec::storage_unusable, "the database is closed")};
+        if (st.db) {
+          // A step reads committed pages only: the open batch commits
+          // first.
+          if (st.db->in_transaction())
+            st.flush();
+          done = st.backup->step(256);
+        }
+        if (done && !*done) {
+          self->send(self, atom::backup_v);
+          return;
+        }
+        if (!done) {
+          log::error("orchd.storage: backup to ", st.backup->path(),
+                     " failed: ", describe(done.error()));
+          st.backup_reply.deliver(done.error());
+        } else {
+          backup_result r;
+          r.path = st.backup->path();
+          r.pages = st.backup->pages();
+          std::error_code err;
+          r.bytes =
+              static_cast<int64_t>(std::filesystem::file_size(r.path, err));
+          log::info("orchd.storage: backup to ", r.path, " done: ", r.pages,
+                    " pages, ", r.bytes, " bytes");
+          st.backup_reply.deliver(std::move(r));
+        }
+        st.backup.reset();
+      },
       [self](atom::card, int64_t task_id) {
         return read(self, [&](store& s) { return s.card_facts_of(task_id); });
       },
@@ -433,6 +485,12 @@ storage_actor::behavior_type storage(storage_pointer self,
       [self](atom::stats) { return self->state.stats; },
       [self](atom::shutdown) -> caf::result<bool> {
         auto& st = self->state;
+        if (st.backup) {
+          st.backup_reply.deliver(
+              caf::make_error(ec::storage_unusable,
+                              "orchd stopped before the backup was done"));
+          st.backup.reset();
+        }
         st.flush();
         st.data.reset();
         st.db.reset();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "storage/backup.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
@@ -39,6 +40,9 @@ struct storage_state {
   /// request.
   bool writes_failing = false;
   int64_t failed_writes = 0;
+  /// The running online backup (one at a time) and its caller.
+  std::unique_ptr<online_backup> backup;
+  caf::typed_response_promise<backup_result> backup_reply;
 
   /// Notes a failed write (a request's statements or a commit).
   void write_failed(const std::string& what);

@@ -128,6 +128,15 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
                 },
                 [reply](const caf::error& err) { reply.deliver(err); });
       },
+      [self](atom::backup, const std::string& path,
+             reply_to<backup_result>& reply) {
+        // A large file takes a while: the HTTP reply's own timeout is the
+        // limit that matters to the caller.
+        self->request(self->state.to.storage, std::chrono::minutes(30),
+                      atom::backup_v, path)
+            .then([reply](backup_result& r) { reply.deliver(std::move(r)); },
+                  [reply](const caf::error& err) { reply.deliver(err); });
+      },
       [self](atom::setup, int64_t task, reply_to<task_row>& reply) {
         // The task creator makes worktrees; it answers the caller itself.
         if (!self->state.to.creator)

@@ -165,6 +165,14 @@ using storage_actor = task_storage::extend_with<
     caf::typed_actor<
         // Counters since start.
         caf::replies_to<atom::stats>::with<storage_stats>,
+        // A consistent copy of the live database into a new file at this
+        // absolute path (SQLite's online backup, a few pages a message, so
+        // requests keep being served); ec::invalid_argument (not absolute,
+        // no such folder), ec::conflict (the file exists, or a backup
+        // runs), ec::io_failed.
+        caf::replies_to<atom::backup, std::string>::with<backup_result>,
+        // Internal: the running backup's next pages.
+        caf::reacts_to<atom::backup>,
         // Commits the open batch and closes the database; the actor then
         // quits.
         caf::replies_to<atom::shutdown>::with<bool>,
@@ -225,7 +233,9 @@ using admin_api_actor = caf::typed_actor<
     caf::reacts_to<atom::setup, int64_t, reply_to<task_row>>,
     // Cancels a task: stage 'cancelled' (finished for every gate), its
     // queued jobs failed, its running agents stopped; the task after.
-    caf::reacts_to<atom::stop_task, int64_t, reply_to<task_row>>>;
+    caf::reacts_to<atom::stop_task, int64_t, reply_to<task_row>>,
+    // A consistent copy of the live database at this absolute path.
+    caf::reacts_to<atom::backup, std::string, reply_to<backup_result>>>;
 
 /// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
 /// replaces the Python process lock). Creates at most one task per work

@@ -60,6 +60,19 @@ struct queue_summary {
   std::vector<job_row> recent;
 };
 
+/// A consistent copy of the live database, made while the daemon serves.
+struct backup_result {
+  std::string path;
+  int64_t pages = 0;
+  int64_t bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backup_result& x) {
+  return f(caf::meta::type_name("orchd::backup_result"), x.path, x.pages,
+           x.bytes);
+}
+
 /// Carries an actor's typed answer to a caller that is not an actor (an
 /// HTTP session): the caller's own function, which may run on any thread
 /// and posts onto the caller's executor. Local only: it never crosses
@@ -78,6 +91,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::task_detail>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::job_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::queue_summary>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<bool>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::backup_result>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<int64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::active_task>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::freeze_row>>)

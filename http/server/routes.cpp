@@ -49,6 +49,7 @@ route find_route(bhttp::verb method, beast::string_view target) {
       {"/tasks", bhttp::verb::get, route::tasks, "GET"},
       {"/freezes", bhttp::verb::get, route::freezes, "GET"},
       {"/serial-gate/unfreeze", bhttp::verb::post, route::unfreeze, "POST"},
+      {"/backup", bhttp::verb::post, route::backup, "POST"},
   };
   for (auto& e : table)
     if (e.path == path)
@@ -144,6 +145,25 @@ void dispatch_unfreeze(request& req, const backends& actors,
       }));
 }
 
+// POST /backup, body {"path": absolute path of a new file}.
+void dispatch_backup(request& req, const backends& actors, respond_fn respond) {
+  auto j = body_object(req.body());
+  if (!j)
+    return respond(error_answer(400, "the body must be a JSON object"));
+  auto path = j->find("path");
+  if (path == j->end() || !path->is_string() ||
+      path->get<std::string>().empty())
+    return respond(error_answer(400, "missing field: path (a string)"));
+  caf::anon_send(
+      actors.admin, atom::backup_v, path->get<std::string>(),
+      replying<backup_result>(std::move(respond), [](const backup_result& r) {
+        return http_answer{200, nlohmann::json{{"path", r.path},
+                                               {"pages", r.pages},
+                                               {"bytes", r.bytes}}
+                                    .dump()};
+      }));
+}
+
 // POST /tasks/{id}/deps, body {"depends_on": id}.
 void dispatch_add_dep(const route& r, request& req, const backends& actors,
                       respond_fn respond) {
@@ -218,6 +238,8 @@ void dispatch_request(const route& r, request& req, const backends& actors,
     return;
   case route::unfreeze:
     return dispatch_unfreeze(req, actors, std::move(respond));
+  case route::backup:
+    return dispatch_backup(req, actors, std::move(respond));
   case route::freezes:
     caf::anon_send(actors.admin, atom::freezes_v,
                    replying<std::vector<freeze_row>>(std::move(respond)));

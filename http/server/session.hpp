@@ -45,7 +45,8 @@ struct route {
     freezes,
     task_deps,
     retry_setup,
-    cancel_task
+    cancel_task,
+    backup
   } kind;
   /// Allowed method, for 405's Allow header.
   const char* allow = "";
@@ -59,7 +60,8 @@ struct route {
   }
   /// Routes whose body is a JSON document (415 otherwise).
   bool takes_json() const {
-    return is_webhook() || kind == unfreeze || kind == task_deps;
+    return is_webhook() || kind == unfreeze || kind == task_deps ||
+           kind == backup;
   }
 };
 

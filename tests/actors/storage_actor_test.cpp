@@ -287,3 +287,38 @@ TEST_CASE_FIXTURE(storage_fixture,
   REQUIRE_FALSE(missing);
   CHECK(missing.error() == ec::no_such_task);
 }
+
+TEST_CASE_FIXTURE(storage_fixture,
+                  "an online backup: writes go on between its steps, a second "
+                  "one is refused while it runs, the copy holds every commit") {
+  // About 4 MB: more pages than one step copies.
+  for (int i = 0; i < 2000; ++i) {
+    auto big = event(i);
+    big.payload = "{\"pad\":\"" + std::string(2000, 'x') + "\"}";
+    self->send(store, atom::record_v, big, ci_mapping{});
+  }
+  run();
+  auto copy = dir.file("copy.db");
+  auto first = self->request(store, caf::infinite, atom::backup_v, copy);
+  auto second =
+      self->request(store, caf::infinite, atom::backup_v, dir.file("b.db"));
+  // Writes that arrive while the copy is being made: committed, and in it.
+  for (int i = 2000; i < 2100; ++i)
+    self->send(store, atom::record_v, event(i), ci_mapping{});
+  run();
+  backup_result r;
+  first.receive([&](backup_result& x) { r = std::move(x); },
+                [](caf::error& err) { FAIL(to_string(err)); });
+  second.receive([](backup_result&) { FAIL("two backups at once"); },
+                 [](caf::error& err) { CHECK(err == ec::conflict); });
+  CHECK(r.path == copy);
+  CHECK(r.pages > 256); // more than one step
+  CHECK(committed_rows(copy, "events") == 2100);
+  auto db = test::open_db(copy);
+  CHECK(test::sql_rows(*db, "PRAGMA integrity_check") == "ok\n");
+  // A path that exists is refused; the file is untouched.
+  CHECK(ask<backup_result>(store, atom::backup_v, copy).error() ==
+        ec::conflict);
+  CHECK(ask<backup_result>(store, atom::backup_v, std::string{"rel.db"})
+            .error() == ec::invalid_argument);
+}
