@@ -13,8 +13,9 @@
 
 namespace orchd {
 
-/// A task's card as storage knows it: the task's state, what it waits for,
-/// and the cards the ledger holds for it.
+/// A task's card as storage knows it: the task's state (its current card
+/// is `detail.task.tracker_message_id`), what it waits for, and the cards
+/// the ledger holds for it.
 struct card_facts {
   task_detail detail;
   /// The running job's agent and start ("" when none runs).
@@ -26,8 +27,6 @@ struct card_facts {
   std::vector<std::string> blocked_by;
   /// The repo's active freeze ("" when the task is not held by one).
   std::string frozen = {};
-  /// The task's current card (tasks.tracker_message_id).
-  caf::optional<int64_t> current;
   /// Every card of the task the ledger holds open, oldest first.
   std::vector<int64_t> open;
 };
@@ -35,8 +34,7 @@ struct card_facts {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, card_facts& x) {
   return f(caf::meta::type_name("orchd::card_facts"), x.detail, x.running_agent,
-           x.running_since, x.deferred_until, x.blocked_by, x.frozen, x.current,
-           x.open);
+           x.running_since, x.deferred_until, x.blocked_by, x.frozen, x.open);
 }
 
 /// A task whose card may be stale or doubled (the tracker's sweep).

@@ -100,11 +100,16 @@ void refused(tracker_pointer self, const entry& e, const telegram::answer& a,
              " refused: ", a.error_code, " ", a.description);
 }
 
+// The task's current card.
+const caf::optional<int64_t>& current_of(const card_facts& f) {
+  return f.detail.task.tracker_message_id;
+}
+
 // The ledger's cards of the task other than its current one, oldest first.
 std::vector<int64_t> extras_of(const card_facts& f) {
   std::vector<int64_t> out;
   for (auto id : f.open)
-    if (!f.current || id != *f.current)
+    if (id != current_of(f))
       out.push_back(id);
   return out;
 }
@@ -179,8 +184,8 @@ void send_card(tracker_pointer self, entry e, const card_facts& f) {
 void edit_card(tracker_pointer self, entry e, const card_facts& f) {
   auto& st = self->state;
   auto a = call(self, e,
-                telegram::edit_message(st.settings.endpoint, e.chat, *f.current,
-                                       render(self, f)),
+                telegram::edit_message(st.settings.endpoint, e.chat,
+                                       *current_of(f), render(self, f)),
                 "edit");
   switch (a.kind) {
   case telegram::answer::ok:
@@ -191,7 +196,7 @@ void edit_card(tracker_pointer self, entry e, const card_facts& f) {
     break;
   case telegram::answer::gone:
     // The card was deleted by hand (or is too old to edit): a new one.
-    log::info("orchd.tracker: task ", e.task_id, ": card ", *f.current,
+    log::info("orchd.tracker: task ", e.task_id, ": card ", *current_of(f),
               " cannot be edited (", a.description, "); sending a new one");
     e.bump = true;
     st.queue.put_back(std::move(e), self->clock().now());
@@ -244,7 +249,7 @@ void delete_card(tracker_pointer self, entry e, std::vector<int64_t> extras) {
 // deleted.
 void act(tracker_pointer self, entry e, const card_facts& f) {
   auto extras = extras_of(f);
-  if (e.bump || !f.current)
+  if (e.bump || !current_of(f))
     return send_card(self, std::move(e), f);
   if (e.edit)
     return edit_card(self, std::move(e), f);

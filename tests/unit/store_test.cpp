@@ -188,7 +188,7 @@ TEST_CASE_FIXTURE(store_fixture, "a sent card is recorded and current") {
   CHECK(test::sql_value(*db, "SELECT COUNT(*) FROM tracker_messages") == "2");
   auto f = unbox(st.card_facts_of(t.id));
   CHECK(f.detail.task.work_item_id == "ET-1");
-  CHECK(f.current == caf::optional<int64_t>{41});
+  CHECK(f.detail.task.tracker_message_id == caf::optional<int64_t>{41});
   CHECK(f.open == std::vector<int64_t>{40, 41});
   CHECK(f.running_agent.empty());
   CHECK(f.blocked_by.empty());
