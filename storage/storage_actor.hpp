@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 #include "storage/backup.hpp"
 
 #include <caf/actor_system.hpp>
@@ -27,12 +28,19 @@ public:
 
 struct storage_state {
   static inline const char* name = "orchd.storage";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
 
   std::shared_ptr<database> db;
   std::unique_ptr<store> data;
   /// The open batch's replies, in arrival order.
   std::vector<std::unique_ptr<pending_reply>> batch;
   storage_stats stats;
+  /// The last commit: when (unix seconds), how long it took; requests
+  /// answered by all commits (the mean batch is this over commits).
+  int64_t last_commit_at = 0;
+  double last_commit_s = 0;
+  int64_t requests_committed = 0;
   /// Writes handled since the last flush message was queued.
   size_t arrivals_since_flush = 0;
   /// Writes have failed since the last commit (disk full, I/O error), and

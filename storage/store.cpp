@@ -531,6 +531,20 @@ caf::expected<task_detail> store::task_detail_of(int64_t task_id) {
   human->bind(1, task_id);
   if (human->step() && !human->is_null(0))
     x.human_review_s = human->int64(0);
+  x.jobs = jobs_of_task(task_id);
+  for (auto [sql, out] :
+       {std::pair{"SELECT depends_on_task_id FROM job_deps WHERE task_id = ?1 "
+                  "ORDER BY 1",
+                  &x.depends_on},
+        std::pair{"SELECT task_id FROM job_deps WHERE depends_on_task_id = ?1 "
+                  "ORDER BY 1",
+                  &x.dependents}}) {
+    auto q = db_.prepare(sql);
+    q->bind(1, task_id);
+    while (q->step())
+      out->push_back(q->int64(0));
+  }
+  x.open_cards = open_tracker_cards(task_id);
   return x;
 }
 

@@ -5,7 +5,7 @@
 // return errors for lookups that find nothing or arguments they refuse.
 #pragma once
 
-#include "actors/core/records.hpp"
+#include "actors/core/replies.hpp"
 
 #include <caf/expected.hpp>
 
@@ -184,7 +184,19 @@ public:
   /// `available_at` comes due; none when no job is held back.
   caf::optional<int64_t> next_due_in_ms();
   job_counts count_jobs();
-  std::vector<job_row> recent_jobs(int64_t limit);
+  /// The newest jobs (of one status when given), newest first.
+  std::vector<job_row> recent_jobs(int64_t limit,
+                                   caf::optional<job_status> status = {});
+  /// A task's jobs, oldest first.
+  std::vector<job_row> jobs_of_task(int64_t task_id);
+
+  // -- observability (store_metrics.cpp) ----------------------------------
+
+  /// The database's gauges for /metrics: unhandled events, tasks by stage,
+  /// jobs by status, tokens and cost by project (repo) and agent.
+  std::vector<metric_sample> metric_samples();
+  /// A run's output file path; no_such_run, or io_failed when it has none.
+  caf::expected<std::string> run_output_path(int64_t run_id);
 
   // -- agent runs -----------------------------------------------------------
 

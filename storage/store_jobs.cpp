@@ -300,13 +300,31 @@ job_counts store::count_jobs() {
       }
     }
   }
+  auto held = db_.prepare("SELECT COUNT(*) FROM jobs WHERE status = 'queued' "
+                          "AND available_at > datetime('now')");
+  if (held->step())
+    result.held = held->int64(0);
   return result;
 }
 
-std::vector<job_row> store::recent_jobs(int64_t limit) {
+std::vector<job_row> store::recent_jobs(int64_t limit,
+                                        caf::optional<job_status> status) {
   auto q = db_.prepare("SELECT " ORCHD_JOB_COLUMNS " FROM jobs "
+                       "WHERE ?2 IS NULL OR status = ?2 "
                        "ORDER BY id DESC LIMIT ?1");
   q->bind(1, limit);
+  q->bind(2, status ? caf::optional<std::string>{to_string(*status)}
+                    : caf::optional<std::string>{});
+  std::vector<job_row> result;
+  while (q->step())
+    result.push_back(read_job(*q));
+  return result;
+}
+
+std::vector<job_row> store::jobs_of_task(int64_t task_id) {
+  auto q = db_.prepare("SELECT " ORCHD_JOB_COLUMNS " FROM jobs "
+                       "WHERE task_id = ?1 ORDER BY id");
+  q->bind(1, task_id);
   std::vector<job_row> result;
   while (q->step())
     result.push_back(read_job(*q));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -19,10 +20,14 @@ struct admin_backends {
   task_creator_actor creator;
   /// Hears of an operator's cancel (may be null).
   tracker_actor tracker;
+  /// Answers GET /actors and the mailboxes of /metrics (may be null).
+  inspector_actor inspector;
 };
 
 struct admin_api_state {
   static inline const char* name = "orchd.admin_api";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   admin_backends to;
   std::chrono::milliseconds timeout{10000};
 };

@@ -5,6 +5,7 @@
 #include "actors/core/replies.hpp"
 #include "actors/core/type_ids.hpp"
 
+#include <caf/actor.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -13,6 +14,11 @@
 #include <vector>
 
 namespace orchd {
+
+/// What every long-lived actor answers the INSPECTOR: its mailbox, messages
+/// handled, last warning or error and a summary of its own state
+/// (actors/core/vitals.hpp).
+using status_rpc = caf::replies_to<atom::status>::with<actor_status>;
 
 // -- STORAGE, one interface per table, composed below -----------------------
 
@@ -130,7 +136,10 @@ using job_storage = caf::typed_actor<
     // Job counts by status.
     caf::replies_to<atom::job_counts>::with<job_counts>,
     // The newest N jobs, newest first.
-    caf::replies_to<atom::recent, int64_t>::with<std::vector<job_row>>>;
+    caf::replies_to<atom::recent, int64_t>::with<std::vector<job_row>>,
+    // The newest N jobs of a status, newest first.
+    caf::replies_to<atom::recent, int64_t,
+                    job_status>::with<std::vector<job_row>>>;
 
 /// Storage of `agent_runs`.
 using run_storage = caf::typed_actor<
@@ -138,7 +147,9 @@ using run_storage = caf::typed_actor<
     // the run id, or ec::conflict when the job no longer runs.
     caf::replies_to<atom::begin_run, run_start>::with<int64_t>,
     // Records how a run ended; false for an unknown run.
-    caf::replies_to<atom::finish_run, run_outcome>::with<bool>>;
+    caf::replies_to<atom::finish_run, run_outcome>::with<bool>,
+    // A run's output file path; ec::no_such_run, ec::io_failed (none).
+    caf::replies_to<atom::output, int64_t>::with<std::string>>;
 
 /// Storage of the gates: `job_deps` and the `repo_freeze` journal.
 using gate_storage = caf::typed_actor<
@@ -163,8 +174,11 @@ using gate_storage = caf::typed_actor<
 using storage_actor = task_storage::extend_with<
     event_storage, job_storage, run_storage, gate_storage,
     caf::typed_actor<
+        status_rpc,
         // Counters since start.
         caf::replies_to<atom::stats>::with<storage_stats>,
+        // The database's gauges of GET /metrics.
+        caf::replies_to<atom::metrics>::with<std::vector<metric_sample>>,
         // A consistent copy of the live database into a new file at this
         // absolute path (SQLite's online backup, a few pages a message, so
         // requests keep being served); ec::invalid_argument (not absolute,
@@ -183,6 +197,7 @@ using storage_actor = task_storage::extend_with<
 /// body, parses it, records it through STORAGE, and answers only after the
 /// event row is durable.
 using intake_actor = caf::typed_actor<
+    status_rpc,
     // Handles one delivery: a receipt (new, duplicate, or recorded but not
     // acted on), or ec::bad_signature, ec::malformed_payload, or a storage
     // error (retry).
@@ -202,6 +217,7 @@ using intake_actor = caf::typed_actor<
 /// repo's only task in development) and keeps the normalised result on the
 /// event for the pipeline.
 using ci_events_actor = caf::typed_actor<
+    status_rpc,
     // Handles the recorded GitHub event (id, kind, payload).
     caf::reacts_to<atom::handle, int64_t, std::string, std::string>>;
 
@@ -209,6 +225,7 @@ using ci_events_actor = caf::typed_actor<
 /// or the error that says why not (ec::no_such_task, ec::no_such_job,
 /// ec::not_frozen, ec::conflict, ec::dependency_cycle, a storage error).
 using admin_api_actor = caf::typed_actor<
+    status_rpc,
     // The task with this id.
     caf::reacts_to<atom::task_by_id, int64_t, reply_to<task_row>>,
     // The task with its pipeline state and runs.
@@ -219,6 +236,9 @@ using admin_api_actor = caf::typed_actor<
     caf::reacts_to<atom::job_by_id, int64_t, reply_to<job_row>>,
     // Job counts by status, every running job, the newest jobs.
     caf::reacts_to<atom::queue, reply_to<queue_summary>>,
+    // The newest N jobs (of one status when given), newest first.
+    caf::reacts_to<atom::recent, int64_t, caf::optional<job_status>,
+                   reply_to<std::vector<job_row>>>,
     // Cancels a queued or running job (its agent is stopped); the job after.
     caf::reacts_to<atom::cancel, int64_t, reply_to<job_row>>,
     // Puts a failed job back with fresh attempts; the job after.
@@ -235,12 +255,22 @@ using admin_api_actor = caf::typed_actor<
     // queued jobs failed, its running agents stopped; the task after.
     caf::reacts_to<atom::stop_task, int64_t, reply_to<task_row>>,
     // A consistent copy of the live database at this absolute path.
-    caf::reacts_to<atom::backup, std::string, reply_to<backup_result>>>;
+    caf::reacts_to<atom::backup, std::string, reply_to<backup_result>>,
+    // Every registered actor's status (GET /actors).
+    caf::reacts_to<atom::status, reply_to<std::vector<actor_status>>>,
+    // One actor's status (GET /actors/{name}); ec::no_such_actor.
+    caf::reacts_to<atom::status, std::string, reply_to<actor_status>>,
+    // The Prometheus text of GET /metrics.
+    caf::reacts_to<atom::metrics, reply_to<std::string>>,
+    // A job's agent output from a byte offset (at most 1 MiB): the bytes,
+    // for `orchd console log`; ec::no_such_job, ec::no_such_run.
+    caf::reacts_to<atom::output, int64_t, int64_t, reply_to<job_output>>>;
 
 /// TASK_CREATOR: turns recorded Plane events into tasks, one at a time (it
 /// replaces the Python process lock). Creates at most one task per work
 /// item, makes its worktree and task folder, and marks the event handled.
 using task_creator_actor = caf::typed_actor<
+    status_rpc,
     // Handles the recorded Plane event (id, payload).
     caf::reacts_to<atom::handle, int64_t, std::string>,
     // Makes the worktree of a task whose setup failed again; answers the
@@ -255,16 +285,18 @@ using task_creator_actor = caf::typed_actor<
 /// timeout, records how the run ended and reports it to the SCHEDULER,
 /// then quits. Its protocol is plain serialisable messages, so a runner
 /// can later live on another machine.
-using runner_actor = caf::typed_actor<
-    // Stops the agent for a reason (timeout, cancelled, shutdown): SIGTERM
-    // to its process group, SIGKILL after the grace.
-    caf::reacts_to<atom::kill, run_kind>,
-    // Internal: the grace after SIGTERM is over.
-    caf::reacts_to<atom::kill>,
-    // Internal: the agent's time is up.
-    caf::reacts_to<atom::timeout>,
-    // Internal: the child watcher saw the process end.
-    caf::reacts_to<atom::exited, process_exit>>;
+using runner_actor =
+    caf::typed_actor<status_rpc,
+                     // Stops the agent for a reason (timeout, cancelled,
+                     // shutdown): SIGTERM to its process group, SIGKILL after
+                     // the grace.
+                     caf::reacts_to<atom::kill, run_kind>,
+                     // Internal: the grace after SIGTERM is over.
+                     caf::reacts_to<atom::kill>,
+                     // Internal: the agent's time is up.
+                     caf::reacts_to<atom::timeout>,
+                     // Internal: the child watcher saw the process end.
+                     caf::reacts_to<atom::exited, process_exit>>;
 
 /// RETENTION: keeps the disk bounded for a daemon that runs for months.
 /// Every interval (and once at start): empties the payloads of handled
@@ -272,15 +304,16 @@ using runner_actor = caf::typed_actor<
 /// files past theirs, and removes the worktrees of tasks finished longer
 /// ago than theirs (branches stay); each step that did something is
 /// logged. A limit of 0 days keeps that kind for ever.
-using retention_actor = caf::typed_actor<
-    // Internal: the periodic sweep.
-    caf::reacts_to<atom::tick>>;
+using retention_actor = caf::typed_actor<status_rpc,
+                                         // Internal: the periodic sweep.
+                                         caf::reacts_to<atom::tick>>;
 
 /// SCHEDULER: the claim loop and the concurrency slots. Claims the moment
 /// something changes (enqueue, a finished run, a dependency, an unfreeze,
 /// the earliest `available_at` coming due), never polls; runs one RUNNER
 /// per claimed job; finalises each run's outcome with a guarded write.
 using scheduler_actor = caf::typed_actor<
+    status_rpc,
     // Something changed: try to claim.
     caf::reacts_to<atom::wake>,
     // Enqueues a job and claims at once if a slot is free; answers its id.
@@ -313,6 +346,7 @@ using scheduler_actor = caf::typed_actor<
 /// for good); wakes the SCHEDULER for the jobs it enqueued and the Plane
 /// outbox for the calls it queued.
 using pipeline_actor = caf::typed_actor<
+    status_rpc,
     // A task's job succeeded with this result text: how to finalise it.
     caf::replies_to<atom::judge, job_row, std::string>::with<judgement>,
     // The scheduler applied a judgement (what it did): log, wake, notify.
@@ -334,11 +368,13 @@ using pipeline_actor = caf::typed_actor<
 /// PLANE_OUTBOX: sends the Plane calls transitions queued in the database
 /// (state changes, comments), oldest first per task, at most the API key's
 /// rate, retried with backoff; a Plane outage delays only the calls.
-using plane_outbox_actor = caf::typed_actor<
-    // Calls were queued (or came due): send what is due.
-    caf::reacts_to<atom::wake>,
-    // Internal: the held-back call of this generation came due.
-    caf::reacts_to<atom::due, int64_t>>;
+using plane_outbox_actor =
+    caf::typed_actor<status_rpc,
+                     // Calls were queued (or came due): send what is due.
+                     caf::reacts_to<atom::wake>,
+                     // Internal: the held-back call of this generation came
+                     // due.
+                     caf::reacts_to<atom::due, int64_t>>;
 
 /// TRACKER: one live Telegram card per task in its project's chat, and
 /// the only writer of the card ledger. Changes of a task within a short
@@ -347,6 +383,7 @@ using plane_outbox_actor = caf::typed_actor<
 /// first. At most one call per second per chat and 30 in all; a Telegram
 /// outage delays only the cards.
 using tracker_actor = caf::typed_actor<
+    status_rpc,
     // The task changed; with `bump` its card moves to the bottom of the
     // chat (human gate, stuck, frozen, done, cancelled).
     caf::reacts_to<atom::card, int64_t, bool>,
@@ -364,25 +401,29 @@ using tracker_actor = caf::typed_actor<
 /// queued or running) past its stage's or wait's grace, and sends work
 /// items in a trigger state that have no task (their webhook was lost)
 /// through the TASK_CREATOR, recorded as events like a webhook.
-using reconciler_actor = caf::typed_actor<
-    // Internal: the periodic sweep.
-    caf::reacts_to<atom::tick>,
-    // One sweep now; answers how many tasks and work items it handed on.
-    caf::replies_to<atom::sweep>::with<int64_t>>;
+using reconciler_actor =
+    caf::typed_actor<status_rpc,
+                     // Internal: the periodic sweep.
+                     caf::reacts_to<atom::tick>,
+                     // One sweep now; answers how many tasks and work items it
+                     // handed on.
+                     caf::replies_to<atom::sweep>::with<int64_t>>;
 
 /// REAPER: a periodic three-tier check of running jobs (agent gone and
 /// unowned; exited but never finalised; older than the backstop). Every
 /// flip is guarded on (running, this run).
-using reaper_actor = caf::typed_actor<
-    // Internal: the periodic sweep.
-    caf::reacts_to<atom::tick>,
-    // One sweep now; answers how many jobs it flipped.
-    caf::replies_to<atom::reap>::with<int64_t>>;
+using reaper_actor =
+    caf::typed_actor<status_rpc,
+                     // Internal: the periodic sweep.
+                     caf::reacts_to<atom::tick>,
+                     // One sweep now; answers how many jobs it flipped.
+                     caf::replies_to<atom::reap>::with<int64_t>>;
 
 /// FREEZE_MANAGER: owns the repo freeze journal (the only writer). A
 /// frozen repo's new tasks wait at the serial gate until an operator
 /// unfreezes it; unfreezing wakes the SCHEDULER.
 using freeze_manager_actor = caf::typed_actor<
+    status_rpc,
     // Freezes (repo, reason, work item); answers the journal row id.
     caf::replies_to<atom::freeze, std::string, std::string,
                     std::string>::with<int64_t>,
@@ -391,6 +432,18 @@ using freeze_manager_actor = caf::typed_actor<
     caf::replies_to<atom::unfreeze, std::string>::with<int64_t>,
     // The active freezes.
     caf::replies_to<atom::freezes>::with<std::vector<freeze_row>>>;
+
+/// INSPECTOR: the registry of long-lived actors (each registers under its
+/// name; a runner under `runner/<job>` while it lives). Asks each for its
+/// status with a timeout, so a slow actor shows as "timeout" and one that
+/// quit as "down"; never hangs the caller.
+using inspector_actor = caf::typed_actor<
+    // Registers an actor under a name (monitored from now on).
+    caf::reacts_to<atom::enroll, std::string, caf::actor>,
+    // Every registered actor's status, in the order they registered.
+    caf::replies_to<atom::status>::with<std::vector<actor_status>>,
+    // One actor's status; ec::no_such_actor.
+    caf::replies_to<atom::status, std::string>::with<actor_status>>;
 
 /// SUPERVISOR: monitors every long-lived actor of the daemon. One that goes
 /// down while the daemon is not stopping is logged with its reason, and the

@@ -44,6 +44,8 @@ const char* to_string(ec x) {
     return "spawn_failed";
   case ec::bind_failed:
     return "bind_failed";
+  case ec::no_such_actor:
+    return "no_such_actor";
   }
   return "<unknown>";
 }

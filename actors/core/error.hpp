@@ -52,6 +52,8 @@ enum class ec : uint8_t {
   spawn_failed,
   /// The listening socket could not be opened, bound or listened on.
   bind_failed,
+  /// No actor is registered with the inspector under that name.
+  no_such_actor,
 };
 
 /// The enum value's name, e.g. "storage_failed".

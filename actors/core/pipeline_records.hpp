@@ -217,12 +217,19 @@ struct task_detail {
   std::string last_ci_result;
   /// Seconds between the BRD review's start and end stamps.
   caf::optional<int64_t> human_review_s;
+  /// Its jobs, oldest first; the tasks it waits for and those waiting for
+  /// it (job_deps); its cards the tracker's ledger holds open.
+  std::vector<job_row> jobs = {};
+  std::vector<int64_t> depends_on = {};
+  std::vector<int64_t> dependents = {};
+  std::vector<int64_t> open_cards = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_detail& x) {
   return f(caf::meta::type_name("orchd::task_detail"), x.task, x.pipeline,
-           x.runs, x.last_ci_result, x.human_review_s);
+           x.runs, x.last_ci_result, x.human_review_s, x.jobs, x.depends_on,
+           x.dependents, x.open_cards);
 }
 
 } // namespace orchd

@@ -364,12 +364,14 @@ struct job_counts {
   int64_t running = 0;
   int64_t done = 0;
   int64_t failed = 0;
+  /// Of the queued, those held back until their `available_at`.
+  int64_t held = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_counts& x) {
   return f(caf::meta::type_name("orchd::job_counts"), x.queued, x.running,
-           x.done, x.failed);
+           x.done, x.failed, x.held);
 }
 
 // -- agent runs -------------------------------------------------------------

@@ -73,6 +73,61 @@ typename Inspector::result_type inspect(Inspector& f, backup_result& x) {
            x.bytes);
 }
 
+/// One long-lived actor as the inspector sees it (GET /actors).
+struct actor_status {
+  std::string name;
+  /// "ok", "timeout" (no answer in time) or "down" (it quit: `last_error`
+  /// says why).
+  std::string health = "ok";
+  /// Messages waiting in its mailbox when it answered.
+  int64_t mailbox = 0;
+  /// Messages it has handled since it started.
+  int64_t handled = 0;
+  /// Its last warning or error line (unix seconds; 0 none) and its text.
+  int64_t last_error_at = 0;
+  std::string last_error = {};
+  /// Its own summary: a JSON object (text), "{}" when it keeps none.
+  std::string state = "{}";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_status& x) {
+  return f(caf::meta::type_name("orchd::actor_status"), x.name, x.health,
+           x.mailbox, x.handled, x.last_error_at, x.last_error, x.state);
+}
+
+/// A slice of a job's agent output (`orchd console log JOB --follow`).
+struct job_output {
+  int64_t job_id = 0;
+  /// The bytes from `offset` (at most 1 MiB), and where the next read
+  /// starts.
+  int64_t offset = 0;
+  int64_t next_offset = 0;
+  std::string bytes = {};
+  /// The job has finished: nothing more will be written.
+  bool finished = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_output& x) {
+  return f(caf::meta::type_name("orchd::job_output"), x.job_id, x.offset,
+           x.next_offset, x.bytes, x.finished);
+}
+
+/// One sample of a gauge read from the database (GET /metrics): family
+/// name, its labels already in exposition form (`stage="review"`), value.
+struct metric_sample {
+  std::string name;
+  std::string labels = {};
+  double value = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metric_sample& x) {
+  return f(caf::meta::type_name("orchd::metric_sample"), x.name, x.labels,
+           x.value);
+}
+
 /// Carries an actor's typed answer to a caller that is not an actor (an
 /// HTTP session): the caller's own function, which may run on any thread
 /// and posts onto the caller's executor. Local only: it never crosses
@@ -95,3 +150,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::backup_result>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<int64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::active_task>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::freeze_row>>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::actor_status>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::actor_status>>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::string>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::job_row>>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::job_output>)

@@ -1,9 +1,11 @@
 #include "actors/daemon/daemon.hpp"
 
 #include "actors/admin/admin_api.hpp"
+#include "actors/admin/inspector.hpp"
 #include "actors/core/actors.hpp"
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/core/metrics.hpp"
 #include "actors/daemon/supervisor.hpp"
 #include "actors/engine/freeze_manager.hpp"
 #include "actors/engine/reaper.hpp"
@@ -170,6 +172,7 @@ http::server_options make_http_options(const config& cfg) {
   o.max_connections = static_cast<size_t>(cfg.http.max_connections);
   o.max_buffered_bytes = static_cast<size_t>(cfg.http.max_buffered_bytes);
   o.admin_token = cfg.secrets.admin_token;
+  o.metrics_require_token = cfg.metrics.require_token;
   if (auto admin = parse_listen_address(cfg.admin.listen))
     o.admin_listen = http::listen_address{admin->address,
                                           static_cast<uint16_t>(admin->port)};
@@ -200,6 +203,10 @@ bool prepare_process(const config& cfg, const sigset_t& signals) {
   log::level lvl = log::level::info;
   log::parse_level(cfg.log_level, lvl);
   log::set_level(lvl);
+  log::format fmt = log::format::plain;
+  log::parse_format(cfg.log_format, fmt);
+  log::set_format(fmt);
+  metrics::set_enabled(cfg.metrics.enabled);
   if (auto rc = pthread_sigmask(SIG_BLOCK, &signals, nullptr); rc != 0) {
     log::error("cannot block signals: ", std::strerror(rc));
     return false;
@@ -261,6 +268,7 @@ struct daemon_actors {
   reconciler_actor reconciler;
   intake_actor intake;
   admin_api_actor admin;
+  inspector_actor inspector;
   supervisor_actor supervisor;
 };
 
@@ -273,6 +281,12 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
                            const std::string& instance) {
   daemon_actors a;
   a.storage = std::move(storage);
+  // Every long-lived actor, and each runner while it lives, registers with
+  // the inspector (GET /actors, the console).
+  a.inspector = spawn_inspector(sys);
+  auto enrolled = std::make_shared<runner_settings>(*runners);
+  enrolled->inspector = a.inspector;
+  runners = std::move(enrolled);
   auto watcher = std::make_shared<child_watcher>();
   auto timeout = std::chrono::seconds(cfg.http.reply_timeout_s);
   // The pipeline judges what the scheduler finalises, and wakes it for
@@ -303,10 +317,25 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
                                   std::move(reconciling));
   a.intake =
       spawn_intake(sys, a.storage, a.creator, a.ci, make_intake_settings(cfg));
-  a.admin = spawn_admin_api(
-      sys,
-      admin_backends{a.storage, a.scheduler, a.freezes, a.creator, a.tracker},
-      timeout);
+  a.admin = spawn_admin_api(sys,
+                            admin_backends{a.storage, a.scheduler, a.freezes,
+                                           a.creator, a.tracker, a.inspector},
+                            timeout);
+  for (auto& [name, h] : std::vector<std::pair<std::string, caf::actor>>{
+           {"storage", caf::actor_cast<caf::actor>(a.storage)},
+           {"intake", caf::actor_cast<caf::actor>(a.intake)},
+           {"ci_events", caf::actor_cast<caf::actor>(a.ci)},
+           {"task_creator", caf::actor_cast<caf::actor>(a.creator)},
+           {"scheduler", caf::actor_cast<caf::actor>(a.scheduler)},
+           {"reaper", caf::actor_cast<caf::actor>(a.reaper)},
+           {"freeze_manager", caf::actor_cast<caf::actor>(a.freezes)},
+           {"retention", caf::actor_cast<caf::actor>(a.retention)},
+           {"pipeline", caf::actor_cast<caf::actor>(a.pipeline)},
+           {"reconciler", caf::actor_cast<caf::actor>(a.reconciler)},
+           {"plane_outbox", caf::actor_cast<caf::actor>(a.plane)},
+           {"tracker", caf::actor_cast<caf::actor>(a.tracker)},
+           {"admin_api", caf::actor_cast<caf::actor>(a.admin)}})
+    enroll(a.inspector, name, h);
   auto as_actor = [](const auto& h) {
     return caf::actor_cast<caf::actor>(h);
   };
@@ -316,7 +345,7 @@ daemon_actors start_actors(caf::actor_system& sys, const config& cfg,
        as_actor(a.pipeline), as_actor(a.scheduler), as_actor(a.freezes),
        as_actor(a.reaper), as_actor(a.retention), as_actor(a.creator),
        as_actor(a.ci), as_actor(a.reconciler), as_actor(a.intake),
-       as_actor(a.admin)},
+       as_actor(a.admin), as_actor(a.inspector)},
       [](const std::string&, const std::string&) {
         actor_died = true;
         // Wakes the main thread's sigwait: the
@@ -366,6 +395,7 @@ int stop_actors(caf::actor_system& sys, http::server& web,
         caf::actor_cast<caf::actor>(a.pipeline),
         caf::actor_cast<caf::actor>(a.plane),
         caf::actor_cast<caf::actor>(a.tracker),
+        caf::actor_cast<caf::actor>(a.inspector),
         caf::actor_cast<caf::actor>(a.supervisor)})
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   int result = exit_ok;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 
 #include <caf/fwd.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -12,6 +13,8 @@ namespace orchd {
 
 struct freeze_manager_state {
   static inline const char* name = "orchd.freeze_manager";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   scheduler_actor scheduler;
   std::chrono::seconds timeout{60};

@@ -5,12 +5,16 @@
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/core/metrics.hpp"
 #include "actors/os/child_process.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <ctime>
 #include <memory>
 
 namespace orchd {
@@ -131,6 +135,7 @@ void reap(reaper_pointer self, const std::vector<running_job>& jobs,
           const std::vector<int64_t>& owned, std::shared_ptr<sweep> s) {
   auto& st = self->state;
   ++s->pending; // held until every flip is sent
+  st.running_seen = static_cast<int64_t>(jobs.size());
   for (auto& r : jobs) {
     bool is_owned =
         std::find(owned.begin(), owned.end(), r.job.id) != owned.end();
@@ -141,6 +146,8 @@ void reap(reaper_pointer self, const std::vector<running_job>& jobs,
     case reap_tier::none:
       break;
     case reap_tier::lost: {
+      ++st.lost;
+      metrics::add("orchd_reaper_flips_total", {{"tier", "lost"}});
       log::warn("orchd.reaper: job ", r.job.id,
                 ": its agent is gone and no runner owns it");
       run_verdict v{run_kind::crash,
@@ -149,6 +156,8 @@ void reap(reaper_pointer self, const std::vector<running_job>& jobs,
       break;
     }
     case reap_tier::unfinalised:
+      ++st.unfinalised;
+      metrics::add("orchd_reaper_flips_total", {{"tier", "unfinalised"}});
       log::warn("orchd.reaper: job ", r.job.id, ": its run ended ",
                 r.finished_age_s.value_or(0),
                 " s ago and was never finalised; finalising it");
@@ -161,6 +170,8 @@ void reap(reaper_pointer self, const std::vector<running_job>& jobs,
         break;
       }
     case reap_tier::backstop: {
+      ++st.backstop;
+      metrics::add("orchd_reaper_flips_total", {{"tier", "backstop"}});
       log::warn("orchd.reaper: job ", r.job.id, ": running for ",
                 r.running_age_s, " s, past the backstop; killing it");
       st.probe.kill(r);
@@ -181,6 +192,8 @@ void reap(reaper_pointer self, const std::vector<running_job>& jobs,
 
 void start_sweep(reaper_pointer self, std::shared_ptr<sweep> s) {
   auto& st = self->state;
+  st.last_sweep_at = static_cast<int64_t>(std::time(nullptr));
+  st.running_seen = st.lost = st.unfinalised = st.backstop = 0;
   auto fail = [s](const caf::error& err) {
     log::warn("orchd.reaper: sweep skipped: ", describe(err));
     s->pending = 1;
@@ -207,6 +220,17 @@ void start_sweep(reaper_pointer self, std::shared_ptr<sweep> s) {
           fail);
 }
 
+std::string status_summary(const reaper_state& st) {
+  return nlohmann::json{{"last_sweep_at", st.last_sweep_at},
+                        {"running_seen", st.running_seen},
+                        {"flipped",
+                         {{"lost", st.lost},
+                          {"unfinalised", st.unfinalised},
+                          {"backstop", st.backstop}}},
+                        {"interval_s", st.settings.interval.count()}}
+      .dump();
+}
+
 } // namespace
 
 reaper_actor::behavior_type reaper(reaper_pointer self, storage_actor storage,
@@ -219,22 +243,28 @@ reaper_actor::behavior_type reaper(reaper_pointer self, storage_actor storage,
   st.settings = std::move(settings);
   st.probe = std::move(probe);
   self->delayed_send(self, st.settings.interval, atom::tick_v);
-  return {
-      [self](atom::tick) {
-        auto s = std::make_shared<sweep>();
-        s->scheduler = self->state.scheduler;
-        start_sweep(self, s);
-        self->delayed_send(self, self->state.settings.interval, atom::tick_v);
-      },
-      [self](atom::reap) -> caf::result<int64_t> {
-        auto s = std::make_shared<sweep>();
-        s->scheduler = self->state.scheduler;
-        s->rp = self->make_response_promise<int64_t>();
-        s->has_rp = true;
-        start_sweep(self, s);
-        return s->rp;
-      },
-  };
+  return counted(self->state.vitals,
+                 reaper_actor::behavior_type{
+                     [self](atom::status) {
+                       return status_of(self, self->state.vitals, "reaper",
+                                        status_summary(self->state));
+                     },
+                     [self](atom::tick) {
+                       auto s = std::make_shared<sweep>();
+                       s->scheduler = self->state.scheduler;
+                       start_sweep(self, s);
+                       self->delayed_send(self, self->state.settings.interval,
+                                          atom::tick_v);
+                     },
+                     [self](atom::reap) -> caf::result<int64_t> {
+                       auto s = std::make_shared<sweep>();
+                       s->scheduler = self->state.scheduler;
+                       s->rp = self->make_response_promise<int64_t>();
+                       s->has_rp = true;
+                       start_sweep(self, s);
+                       return s->rp;
+                     },
+                 });
 }
 
 reaper_actor spawn_reaper(caf::actor_system& sys, const storage_actor& storage,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/agent_result.hpp"
 
 #include <caf/fwd.hpp>
@@ -59,10 +60,18 @@ process_probe real_process_probe(std::string instance);
 
 struct reaper_state {
   static inline const char* name = "orchd.reaper";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   scheduler_actor scheduler;
   reaper_settings settings;
   process_probe probe;
+  /// The last sweep: when it began (unix seconds) and its flips by tier.
+  int64_t last_sweep_at = 0;
+  int64_t running_seen = 0;
+  int64_t lost = 0;
+  int64_t unfinalised = 0;
+  int64_t backstop = 0;
 };
 
 using reaper_pointer = reaper_actor::stateful_pointer<reaper_state>;

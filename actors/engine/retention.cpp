@@ -6,6 +6,8 @@
 
 #include <caf/actor_system.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <ctime>
 
 namespace orchd {
@@ -86,6 +88,15 @@ void sweep(retention_pointer self) {
     remove_worktrees(self);
 }
 
+std::string status_summary(const retention_state& st) {
+  auto& s = st.settings;
+  return nlohmann::json{{"interval_s", s.interval.count()},
+                        {"event_payload_days", s.event_payload_days},
+                        {"run_log_days", s.run_log_days},
+                        {"worktree_days", s.worktree_days}}
+      .dump();
+}
+
 } // namespace
 
 retention_actor::behavior_type retention(retention_pointer self,
@@ -95,12 +106,18 @@ retention_actor::behavior_type retention(retention_pointer self,
   self->state.settings = std::move(settings);
   // The first sweep at start: a daemon restarted often still prunes.
   self->send(self, atom::tick_v);
-  return {
-      [self](atom::tick) {
-        sweep(self);
-        self->delayed_send(self, self->state.settings.interval, atom::tick_v);
-      },
-  };
+  return counted(self->state.vitals,
+                 retention_actor::behavior_type{
+                     [self](atom::status) {
+                       return status_of(self, self->state.vitals, "retention",
+                                        status_summary(self->state));
+                     },
+                     [self](atom::tick) {
+                       sweep(self);
+                       self->delayed_send(self, self->state.settings.interval,
+                                          atom::tick_v);
+                     },
+                 });
 }
 
 retention_actor spawn_retention(caf::actor_system& sys,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 
 #include <caf/fwd.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -29,6 +30,8 @@ struct retention_settings {
 
 struct retention_state {
   static inline const char* name = "orchd.retention";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   retention_settings settings;
 };

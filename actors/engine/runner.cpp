@@ -12,6 +12,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <csignal>
 #include <ctime>
 #include <filesystem>
@@ -79,10 +81,10 @@ void on_exit(runner_pointer self, process_exit e) {
     verdict.error = kill_error(st);
     verdict.retry_after_s = 0;
   }
-  log::info(job_name(st), ": run ", st.run_id,
-            " ended: ", to_string(verdict.kind), " (exit ", e.exit_code, ", ",
-            e.log_bytes, " bytes logged",
-            e.dropped_bytes > 0 ? ", output capped" : "", ")");
+  log::event(log::level::info, "agent_end", job_name(st), ": run ", st.run_id,
+             " ended: ", to_string(verdict.kind), " (exit ", e.exit_code, ", ",
+             e.log_bytes, " bytes logged",
+             e.dropped_bytes > 0 ? ", output capped" : "", ")");
   run_outcome out;
   out.run_id = st.run_id;
   out.exit_code = e.exit_code;
@@ -200,9 +202,10 @@ void launch(runner_pointer self) {
       .await(
           [self](bool) {
             auto& st = self->state;
-            log::info(job_name(st), ": started run ", st.run_id, ", pid ",
-                      st.pid, " (agent ", st.job.agent, ", attempt ",
-                      st.job.attempts, "/", st.job.max_attempts, ")");
+            log::event(log::level::info, "agent_start", job_name(st),
+                       ": started run ", st.run_id, ", pid ", st.pid,
+                       " (agent ", st.job.agent, ", attempt ", st.job.attempts,
+                       "/", st.job.max_attempts, ")");
             crash_point(crash_at::spawn);
           },
           [self](const caf::error& err) {
@@ -266,6 +269,29 @@ void begin_run(runner_pointer self) {
           });
 }
 
+std::string runner_name(const runner_state& st) {
+  return "runner/" + std::to_string(st.job.id);
+}
+
+std::string status_summary(const runner_state& st) {
+  std::error_code ec;
+  auto path =
+      st.settings->output_dir + "/" + std::to_string(st.run_id) + ".log";
+  auto bytes = st.run_id == 0 ? 0 : std::filesystem::file_size(path, ec);
+  auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::steady_clock::now() - st.born);
+  return nlohmann::json{
+      {"job", st.job.id},
+      {"task", st.job.task_id.value_or(0)},
+      {"stage", st.task.id != 0 ? to_string(st.task.stage) : std::string{}},
+      {"agent", st.job.agent},
+      {"run", st.run_id},
+      {"pid", st.pid},
+      {"elapsed_s", elapsed.count()},
+      {"output_bytes", ec ? 0 : bytes}}
+      .dump();
+}
+
 } // namespace
 
 runner_actor::behavior_type
@@ -280,6 +306,7 @@ runner(runner_pointer self, storage_actor storage, scheduler_actor scheduler,
   st.settings = std::move(settings);
   st.job = std::move(job);
   st.agent = std::move(agent);
+  enroll(st.settings->inspector, runner_name(st), self);
   if (st.job.task_id) {
     self->request(st.storage, st.settings->storage_timeout, atom::task_by_id_v,
                   *st.job.task_id)
@@ -299,19 +326,27 @@ runner(runner_pointer self, storage_actor storage, scheduler_actor scheduler,
   } else {
     begin_run(self);
   }
-  return {
-      [self](atom::kill, run_kind reason) { stop_agent(self, reason); },
-      [self](atom::kill) {
-        auto& st = self->state;
-        if (st.pid != 0 && !st.exited)
-          st.watcher->signal_group(st.pid, SIGKILL);
-      },
-      [self](atom::timeout) {
-        if (!self->state.exited)
-          stop_agent(self, run_kind::timeout);
-      },
-      [self](atom::exited, process_exit& e) { on_exit(self, std::move(e)); },
-  };
+  return counted(
+      self->state.vitals,
+      runner_actor::behavior_type{
+          [self](atom::status) {
+            return status_of(self, self->state.vitals, runner_name(self->state),
+                             status_summary(self->state));
+          },
+          [self](atom::kill, run_kind reason) { stop_agent(self, reason); },
+          [self](atom::kill) {
+            auto& st = self->state;
+            if (st.pid != 0 && !st.exited)
+              st.watcher->signal_group(st.pid, SIGKILL);
+          },
+          [self](atom::timeout) {
+            if (!self->state.exited)
+              stop_agent(self, run_kind::timeout);
+          },
+          [self](atom::exited, process_exit& e) {
+            on_exit(self, std::move(e));
+          },
+      });
 }
 
 runner_actor spawn_runner(caf::actor_system& sys, const storage_actor& storage,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/config.hpp"
 
 #include <caf/fwd.hpp>
@@ -30,6 +31,8 @@ struct runner_settings {
   /// The agents' base environment (the daemon's, secrets removed).
   std::vector<std::string> env;
   std::chrono::seconds storage_timeout{60};
+  /// Each runner registers there as `runner/<job>` while it lives.
+  inspector_actor inspector;
 };
 
 /// The agent command with its placeholders replaced: {task_file},
@@ -40,6 +43,8 @@ expand_args(const std::vector<std::string>& args,
 
 struct runner_state {
   static inline const char* name = "orchd.runner";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   runner_state() = default;
   runner_state(const runner_state&) = delete;
   runner_state& operator=(const runner_state&) = delete;
@@ -60,6 +65,8 @@ struct runner_state {
   /// Why the agent is being stopped (timeout, cancelled, shutdown; the
   /// first reason wins); none while it is not.
   caf::optional<run_kind> kill_reason;
+  /// When the runner started (its elapsed time in the inspector).
+  std::chrono::steady_clock::time_point born = std::chrono::steady_clock::now();
 };
 
 using runner_pointer = runner_actor::stateful_pointer<runner_state>;

@@ -2,13 +2,17 @@
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/core/metrics.hpp"
 #include "actors/engine/finalise.hpp"
 #include "actors/engine/runner.hpp"
+#include "actors/logic/card.hpp"
 #include "actors/os/crash_point.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -102,7 +106,17 @@ void start(scheduler_pointer self, job_row job) {
   auto id = job.id;
   if (job.task_id && st.settings.tracker)
     self->send(st.settings.tracker, atom::card_v, *job.task_id, false);
-  st.running.emplace(id, scheduler_slot{std::move(job), std::move(runner)});
+  ++st.claimed;
+  metrics::add("orchd_claims_total", {});
+  // Waited from its enqueue, or from the time it was held until.
+  auto queued = std::max(card::seconds_of(job.created_at).value_or(0),
+                         card::seconds_of(job.available_at).value_or(0));
+  if (auto started = card::seconds_of(job.started_at); started && queued > 0)
+    metrics::observe(
+        "orchd_job_wait_seconds", {},
+        static_cast<double>(std::max<int64_t>(0, *started - queued)));
+  st.running.emplace(id, scheduler_slot{std::move(job), std::move(runner),
+                                        std::chrono::steady_clock::now()});
 }
 
 void try_claim(scheduler_pointer self) {
@@ -381,7 +395,13 @@ void finalise(scheduler_pointer self, const run_report& report) {
     return;
   }
   auto job = std::move(it->second.job);
+  auto ran = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                           it->second.began)
+                 .count();
   st.running.erase(it);
+  metrics::add("orchd_agent_runs_total",
+               {{"agent", job.agent}, {"outcome", to_string(report.outcome)}});
+  metrics::observe("orchd_agent_duration_seconds", {{"agent", job.agent}}, ran);
   // A slot is free: claim now (a judged success claims again behind its
   // write).
   if (report.outcome == run_kind::success && job.task_id &&
@@ -390,6 +410,30 @@ void finalise(scheduler_pointer self, const run_report& report) {
   else
     write_plan(self, job, make_plan(st, job, report));
   try_claim(self);
+}
+
+std::string status_summary(const scheduler_state& st, const job_counts& counts,
+                           caf::optional<int64_t> next_due_ms) {
+  auto used = static_cast<int64_t>(st.running.size());
+  auto running = nlohmann::json::array();
+  for (auto& [id, slot] : st.running)
+    running.push_back({{"job", id},
+                       {"task", slot.job.task_id.value_or(0)},
+                       {"agent", slot.job.agent},
+                       {"started_at", slot.job.started_at}});
+  return nlohmann::json{
+      {"slots_used", used},
+      {"slots_free", std::max<int64_t>(0, st.settings.max_concurrency - used)},
+      {"queued", counts.queued},
+      {"held", counts.held},
+      {"next_due_ms",
+       next_due_ms ? nlohmann::json(*next_due_ms) : nlohmann::json(nullptr)},
+      {"claims_out", st.claiming},
+      {"claimed", st.claimed},
+      {"finalising", st.finalising},
+      {"draining", st.draining},
+      {"running", std::move(running)}}
+      .dump();
 }
 
 } // namespace
@@ -416,96 +460,128 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
   self->set_down_handler(
       [self](const caf::down_msg& msg) { on_runner_down(self, msg); });
   try_claim(self);
-  return {
-      [self](atom::wake) { try_claim(self); },
-      [self](atom::due, int64_t generation) {
-        if (generation == self->state.due_generation)
-          try_claim(self);
-      },
-      [self](atom::enqueue, const new_job& job) -> caf::result<int64_t> {
-        auto rp = self->make_response_promise<int64_t>();
-        self->request(self->state.storage, self->state.settings.storage_timeout,
-                      atom::enqueue_v, job)
-            .then([rp](int64_t id) mutable { rp.deliver(id); },
-                  [rp](const caf::error& err) mutable { rp.deliver(err); });
-        // Sent right behind the enqueue, the claim joins its transaction
-        // (it sees the new row) and both share one commit.
-        try_claim(self);
-        return rp;
-      },
-      [self](atom::finish, const run_report& report) {
-        finalise(self, report);
-      },
-      [self](atom::owned) {
-        std::vector<int64_t> ids;
-        for (auto& [id, s] : self->state.running)
-          ids.push_back(id);
-        return ids;
-      },
-      [self](atom::cancel, int64_t job_id) -> caf::result<bool> {
-        auto rp = self->make_response_promise<bool>();
-        self->request(self->state.storage, self->state.settings.storage_timeout,
-                      atom::cancel_v, job_id)
-            .then(
-                [self, rp, job_id](bool) mutable {
-                  log::info("orchd.scheduler: job ", job_id,
-                            " cancelled by the operator");
-                  auto it = self->state.running.find(job_id);
-                  if (it != self->state.running.end())
-                    self->send(it->second.runner, atom::kill_v,
-                               run_kind::cancelled);
-                  rp.deliver(true);
-                },
-                [rp](const caf::error& err) mutable { rp.deliver(err); });
-        return rp;
-      },
-      [self](atom::requeue, int64_t job_id) -> caf::result<bool> {
-        auto rp = self->make_response_promise<bool>();
-        self->request(self->state.storage, self->state.settings.storage_timeout,
-                      atom::requeue_v, job_id)
-            .then(
-                [self, rp, job_id](bool) mutable {
-                  log::info("orchd.scheduler: job ", job_id,
-                            " requeued by the operator");
-                  rp.deliver(true);
-                  try_claim(self);
-                },
-                [rp](const caf::error& err) mutable { rp.deliver(err); });
-        return rp;
-      },
-      [self](atom::drain, int64_t seconds) -> caf::result<int64_t> {
-        auto& st = self->state;
-        st.draining = true;
-        ++st.due_generation;
-        st.drain_started_with = static_cast<int64_t>(st.running.size());
-        if (st.running.empty())
-          return int64_t{0};
-        log::info("orchd.scheduler: draining, ", st.running.size(),
-                  " agents running, waiting up to ", seconds, " s");
-        st.drained = self->make_response_promise<int64_t>();
-        self->delayed_send(self, std::chrono::seconds(seconds), atom::kill_v);
-        return st.drained;
-      },
-      [self](atom::stop_jobs, const std::vector<int64_t>& ids) {
-        for (auto id : ids) {
-          auto it = self->state.running.find(id);
-          if (it == self->state.running.end())
-            continue;
-          log::info("orchd.scheduler: job ", id,
-                    ": its task was cancelled, stopping its agent");
-          self->send(it->second.runner, atom::kill_v, run_kind::cancelled);
-        }
-      },
-      [self](atom::kill) {
-        auto& st = self->state;
-        if (!st.draining || st.running.empty())
-          return;
-        log::warn("orchd.scheduler: stopping ", st.running.size(),
-                  " running agents; their jobs go back to the queue");
-        for (auto& [id, s] : st.running)
-          self->send(s.runner, atom::kill_v, run_kind::shutdown);
-      },
-  };
+  return counted(
+      self->state.vitals,
+      scheduler_actor::behavior_type{
+          [self](atom::status) -> caf::result<actor_status> {
+            // Slots are its own; queued and held jobs are the queue's, read
+            // now.
+            auto rp = self->make_response_promise<actor_status>();
+            auto timeout = self->state.settings.storage_timeout;
+            auto fail = [rp](caf::error& err) mutable {
+              rp.deliver(std::move(err));
+            };
+            self->request(self->state.storage, timeout, atom::job_counts_v)
+                .then(
+                    [self, rp, timeout,
+                     fail](const job_counts& counts) mutable {
+                      self->request(self->state.storage, timeout,
+                                    atom::next_due_v)
+                          .then(
+                              [self, rp,
+                               counts](caf::optional<int64_t> due) mutable {
+                                rp.deliver(status_of(
+                                    self, self->state.vitals, "scheduler",
+                                    status_summary(self->state, counts, due)));
+                              },
+                              fail);
+                    },
+                    fail);
+            return rp;
+          },
+          [self](atom::wake) { try_claim(self); },
+          [self](atom::due, int64_t generation) {
+            if (generation == self->state.due_generation)
+              try_claim(self);
+          },
+          [self](atom::enqueue, const new_job& job) -> caf::result<int64_t> {
+            auto rp = self->make_response_promise<int64_t>();
+            self->request(self->state.storage,
+                          self->state.settings.storage_timeout, atom::enqueue_v,
+                          job)
+                .then([rp](int64_t id) mutable { rp.deliver(id); },
+                      [rp](const caf::error& err) mutable { rp.deliver(err); });
+            // Sent right behind the enqueue, the claim joins its transaction
+            // (it sees the new row) and both share one commit.
+            try_claim(self);
+            return rp;
+          },
+          [self](atom::finish, const run_report& report) {
+            finalise(self, report);
+          },
+          [self](atom::owned) {
+            std::vector<int64_t> ids;
+            for (auto& [id, s] : self->state.running)
+              ids.push_back(id);
+            return ids;
+          },
+          [self](atom::cancel, int64_t job_id) -> caf::result<bool> {
+            auto rp = self->make_response_promise<bool>();
+            self->request(self->state.storage,
+                          self->state.settings.storage_timeout, atom::cancel_v,
+                          job_id)
+                .then(
+                    [self, rp, job_id](bool) mutable {
+                      log::info("orchd.scheduler: job ", job_id,
+                                " cancelled by the operator");
+                      auto it = self->state.running.find(job_id);
+                      if (it != self->state.running.end())
+                        self->send(it->second.runner, atom::kill_v,
+                                   run_kind::cancelled);
+                      rp.deliver(true);
+                    },
+                    [rp](const caf::error& err) mutable { rp.deliver(err); });
+            return rp;
+          },
+          [self](atom::requeue, int64_t job_id) -> caf::result<bool> {
+            auto rp = self->make_response_promise<bool>();
+            self->request(self->state.storage,
+                          self->state.settings.storage_timeout, atom::requeue_v,
+                          job_id)
+                .then(
+                    [self, rp, job_id](bool) mutable {
+                      log::info("orchd.scheduler: job ", job_id,
+                                " requeued by the operator");
+                      rp.deliver(true);
+                      try_claim(self);
+                    },
+                    [rp](const caf::error& err) mutable { rp.deliver(err); });
+            return rp;
+          },
+          [self](atom::drain, int64_t seconds) -> caf::result<int64_t> {
+            auto& st = self->state;
+            st.draining = true;
+            ++st.due_generation;
+            st.drain_started_with = static_cast<int64_t>(st.running.size());
+            if (st.running.empty())
+              return int64_t{0};
+            log::info("orchd.scheduler: draining, ", st.running.size(),
+                      " agents running, waiting up to ", seconds, " s");
+            st.drained = self->make_response_promise<int64_t>();
+            self->delayed_send(self, std::chrono::seconds(seconds),
+                               atom::kill_v);
+            return st.drained;
+          },
+          [self](atom::stop_jobs, const std::vector<int64_t>& ids) {
+            for (auto id : ids) {
+              auto it = self->state.running.find(id);
+              if (it == self->state.running.end())
+                continue;
+              log::info("orchd.scheduler: job ", id,
+                        ": its task was cancelled, stopping its agent");
+              self->send(it->second.runner, atom::kill_v, run_kind::cancelled);
+            }
+          },
+          [self](atom::kill) {
+            auto& st = self->state;
+            if (!st.draining || st.running.empty())
+              return;
+            log::warn("orchd.scheduler: stopping ", st.running.size(),
+                      " running agents; their jobs go back to the queue");
+            for (auto& [id, s] : st.running)
+              self->send(s.runner, atom::kill_v, run_kind::shutdown);
+          },
+      });
 }
 
 scheduler_actor spawn_scheduler(caf::actor_system& sys,

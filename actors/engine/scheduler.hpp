@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/agent_result.hpp"
 #include "actors/logic/config.hpp"
 
@@ -51,10 +52,14 @@ struct scheduler_settings {
 struct scheduler_slot {
   job_row job;
   runner_actor runner;
+  /// When its runner was started (the agent's duration in /metrics).
+  std::chrono::steady_clock::time_point began;
 };
 
 struct scheduler_state {
   static inline const char* name = "orchd.scheduler";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   scheduler_settings settings;
   runner_factory runners;
@@ -70,6 +75,8 @@ struct scheduler_state {
   /// Finalising writes sent and not yet answered (a drain waits for them).
   int64_t finalising = 0;
   bool draining = false;
+  /// Jobs claimed since start.
+  int64_t claimed = 0;
   caf::typed_response_promise<int64_t> drained;
   int64_t drain_started_with = 0;
 };

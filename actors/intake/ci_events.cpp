@@ -8,6 +8,8 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <sstream>
 
@@ -131,6 +133,12 @@ void resolve_by_commit(ci_pointer self, ci_outcome outcome,
           });
 }
 
+std::string status_summary(const ci_events_state& st) {
+  return nlohmann::json{{"resolved", st.resolved},
+                        {"unresolved", st.unresolved}}
+      .dump();
+}
+
 } // namespace
 
 ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
@@ -138,47 +146,53 @@ ci_events_actor::behavior_type ci_events(ci_pointer self, storage_actor storage,
   self->state.storage = std::move(storage);
   self->state.pipeline = std::move(pipeline);
   self->state.projects = cfg.projects;
-  return {
-      [self](atom::handle, int64_t event_id, const std::string& kind,
-             const std::string& payload) {
-        ci_outcome outcome;
-        outcome.event_id = event_id;
-        if (!is_ci_event_kind(kind))
-          return record(self, std::move(outcome));
-        auto ev = parse_github_event(kind, payload);
-        if (!ev)
-          return record(self, std::move(outcome));
-        outcome.result = ev->result;
-        outcome.sha = ev->sha;
-        outcome.check_name = ev->check_name;
-        outcome.conclusion = ev->conclusion;
-        outcome.url = ev->url;
-        if (!ev->branches.empty())
-          outcome.branch = ev->branches.front();
-        auto* project = project_of_repo(self->state.projects, ev->repo);
-        auto clone = project ? project->clone_path : std::string{};
-        // The branches the payload names are where CI ran: when none of
-        // them is a task's, the event is not a task's (a run on main, say),
-        // and guessing from commits or stages would pin it on the wrong
-        // task (every task branch contains main's older commits).
-        if (ev->branches.empty())
-          return resolve_by_commit(self, std::move(outcome), ev->repo, ev->sha,
-                                   clone);
-        self->request(self->state.storage, storage_timeout, atom::on_branch_v,
-                      ev->repo, ev->branches)
-            .then(
-                [self, outcome](task_row& t) mutable {
-                  outcome.task_id = t.id;
-                  outcome.branch = t.branch;
-                  record(self, std::move(outcome));
-                },
-                [self, outcome](const caf::error& err) mutable {
-                  if (err != ec::no_such_task)
-                    log::error("orchd.ci_events: ", describe(err));
-                  record(self, std::move(outcome));
-                });
-      },
-  };
+  return counted(
+      self->state.vitals,
+      ci_events_actor::behavior_type{
+          [self](atom::status) {
+            return status_of(self, self->state.vitals, "ci_events",
+                             status_summary(self->state));
+          },
+          [self](atom::handle, int64_t event_id, const std::string& kind,
+                 const std::string& payload) {
+            ci_outcome outcome;
+            outcome.event_id = event_id;
+            if (!is_ci_event_kind(kind))
+              return record(self, std::move(outcome));
+            auto ev = parse_github_event(kind, payload);
+            if (!ev)
+              return record(self, std::move(outcome));
+            outcome.result = ev->result;
+            outcome.sha = ev->sha;
+            outcome.check_name = ev->check_name;
+            outcome.conclusion = ev->conclusion;
+            outcome.url = ev->url;
+            if (!ev->branches.empty())
+              outcome.branch = ev->branches.front();
+            auto* project = project_of_repo(self->state.projects, ev->repo);
+            auto clone = project ? project->clone_path : std::string{};
+            // The branches the payload names are where CI ran: when none of
+            // them is a task's, the event is not a task's (a run on main, say),
+            // and guessing from commits or stages would pin it on the wrong
+            // task (every task branch contains main's older commits).
+            if (ev->branches.empty())
+              return resolve_by_commit(self, std::move(outcome), ev->repo,
+                                       ev->sha, clone);
+            self->request(self->state.storage, storage_timeout,
+                          atom::on_branch_v, ev->repo, ev->branches)
+                .then(
+                    [self, outcome](task_row& t) mutable {
+                      outcome.task_id = t.id;
+                      outcome.branch = t.branch;
+                      record(self, std::move(outcome));
+                    },
+                    [self, outcome](const caf::error& err) mutable {
+                      if (err != ec::no_such_task)
+                        log::error("orchd.ci_events: ", describe(err));
+                      record(self, std::move(outcome));
+                    });
+          },
+      });
 }
 
 ci_events_actor spawn_ci_events(caf::actor_system& sys, storage_actor storage,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/config.hpp"
 
 #include <caf/actor_system.hpp>
@@ -18,6 +19,8 @@ std::vector<std::string> parse_remote_branches(const std::string& output);
 
 struct ci_events_state {
   static inline const char* name = "orchd.ci_events";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   /// Hears of every result mapped to a task (none in tests without one).
   pipeline_actor pipeline;

@@ -2,6 +2,7 @@
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/core/metrics.hpp"
 #include "actors/logic/signature.hpp"
 #include "actors/logic/webhook_payload.hpp"
 
@@ -165,6 +166,23 @@ void sweep(intake_pointer self, int64_t older_than_s) {
             });
 }
 
+// Counts a delivery's answer: the inspector's tally and /metrics.
+void tally(intake_state& st, const std::string& source, const char* answer,
+           const std::string& reason = {}) {
+  ++st.deliveries[source + " " + answer];
+  metrics::add("orchd_webhooks_total",
+               {{"source", source}, {"answer", answer}, {"reason", reason}});
+}
+
+std::string status_summary(const intake_state& st) {
+  return nlohmann::json{{"accepted", st.accepted},
+                        {"duplicates", st.duplicates},
+                        {"refused", st.refused},
+                        {"swept", st.swept},
+                        {"deliveries", st.deliveries}}
+      .dump();
+}
+
 } // namespace
 
 intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
@@ -176,88 +194,110 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
   self->state.ci_events = std::move(ci_events);
   self->state.settings = std::move(settings);
   self->delayed_send(self, self->state.settings.sweep_interval, atom::tick_v);
-  return {
-      [self](atom::sweep, int64_t older_than_s) { sweep(self, older_than_s); },
-      [self](atom::tick) {
-        sweep(self, self->state.settings.sweep_grace_s);
-        self->delayed_send(self, self->state.settings.sweep_interval,
-                           atom::tick_v);
-      },
-      [self](atom::webhook, webhook_delivery& d,
-             reply_to<webhook_receipt>& reply) {
-        auto& st = self->state;
-        auto decision = check_delivery(d, st.settings);
-        if (decision.refusal) {
-          ++st.refused;
-          log::info("orchd.intake: refused ", d.source, " delivery ",
-                    d.delivery_id, ": ", describe(decision.refusal));
-          reply.deliver(std::move(decision.refusal));
-          return;
-        }
-        // A new event that is acted on goes on once it is durable: Plane
-        // work items to the task creator, GitHub CI results that name no
-        // branch to ci_events (its payload is kept: the record moves into
-        // the request); the others were mapped by the write itself.
-        bool mapped = !decision.ci.branches.empty();
-        bool decisive = decides(decision.ci.result);
-        std::string routed;
-        if (decision.acted_on && (!mapped || decisive))
-          routed = decision.record.payload;
-        auto ci_result = decision.ci.result;
-        auto source = d.source;
-        auto kind = d.event_type;
-        auto acted_on = decision.acted_on;
-        auto ignored_because = std::move(decision.ignored_because);
-        self->request(st.storage, st.settings.storage_timeout, atom::record_v,
-                      std::move(decision.record), std::move(decision.ci))
-            .then(
-                [self, reply, acted_on, ignored_because, source, kind, mapped,
-                 ci_result, routed = std::move(routed)](const event_ack& ack) {
-                  auto& st = self->state;
-                  if (!ack.created) {
-                    ++st.duplicates;
-                    reply.deliver(webhook_receipt{0, true, {}});
-                    return;
-                  }
-                  ++st.accepted;
-                  if (!acted_on) {
-                    reply.deliver(
-                        webhook_receipt{ack.id, false, ignored_because});
-                    return;
-                  }
-                  if (mapped)
-                    log::info("orchd.intake: CI event ", ack.id, " -> task ",
-                              ack.task_id ? std::to_string(*ack.task_id)
-                                          : std::string{"none"},
-                              " (", ci_result.empty() ? "no result" : ci_result,
-                              ")");
-                  // A GitHub result goes to ci_events unless the write
-                  // mapped it; one that decides something for its task
-                  // too (the write left it unhandled for the pipeline).
-                  bool to_ci = source == "github" &&
-                               (!mapped || (ack.task_id && !routed.empty()));
-                  if (source == "plane" && st.task_creator)
-                    self->send(st.task_creator, atom::handle_v, ack.id, routed);
-                  else if (to_ci && st.ci_events)
-                    self->send(st.ci_events, atom::handle_v, ack.id, kind,
-                               routed);
-                  reply.deliver(webhook_receipt{ack.id, false, {}});
-                },
-                [reply](const caf::error& err) {
-                  log::error("orchd.intake: recording failed: ", describe(err));
-                  reply.deliver(err);
-                });
-      },
-      [self](atom::health, reply_to<health_report>& reply) {
-        self->request(self->state.storage, self->state.settings.storage_timeout,
-                      atom::n_running_v)
-            .then(
-                [reply](int64_t running) {
-                  reply.deliver(health_report{running});
-                },
-                [reply](const caf::error& err) { reply.deliver(err); });
-      },
-  };
+  return counted(
+      self->state.vitals,
+      intake_actor::behavior_type{
+          [self](atom::status) {
+            return status_of(self, self->state.vitals, "intake",
+                             status_summary(self->state));
+          },
+          [self](atom::sweep, int64_t older_than_s) {
+            sweep(self, older_than_s);
+          },
+          [self](atom::tick) {
+            sweep(self, self->state.settings.sweep_grace_s);
+            self->delayed_send(self, self->state.settings.sweep_interval,
+                               atom::tick_v);
+          },
+          [self](atom::webhook, webhook_delivery& d,
+                 reply_to<webhook_receipt>& reply) {
+            auto& st = self->state;
+            auto decision = check_delivery(d, st.settings);
+            if (decision.refusal) {
+              ++st.refused;
+              tally(st, d.source, "rejected",
+                    decision.refusal == ec::bad_signature ? "bad_signature"
+                    : decision.refusal == ec::malformed_payload ? "malformed"
+                                                                : "other");
+              log::event(log::level::info, "rejected", "orchd.intake: refused ",
+                         d.source, " delivery ", d.delivery_id, ": ",
+                         describe(decision.refusal));
+              reply.deliver(std::move(decision.refusal));
+              return;
+            }
+            // A new event that is acted on goes on once it is durable: Plane
+            // work items to the task creator, GitHub CI results that name no
+            // branch to ci_events (its payload is kept: the record moves into
+            // the request); the others were mapped by the write itself.
+            bool mapped = !decision.ci.branches.empty();
+            bool decisive = decides(decision.ci.result);
+            std::string routed;
+            if (decision.acted_on && (!mapped || decisive))
+              routed = decision.record.payload;
+            auto ci_result = decision.ci.result;
+            auto source = d.source;
+            auto kind = d.event_type;
+            auto acted_on = decision.acted_on;
+            auto ignored_because = std::move(decision.ignored_because);
+            self->request(st.storage, st.settings.storage_timeout,
+                          atom::record_v, std::move(decision.record),
+                          std::move(decision.ci))
+                .then(
+                    [self, reply, acted_on, ignored_because, source, kind,
+                     mapped, ci_result,
+                     routed = std::move(routed)](const event_ack& ack) {
+                      auto& st = self->state;
+                      if (!ack.created) {
+                        ++st.duplicates;
+                        tally(st, source, "duplicate");
+                        reply.deliver(webhook_receipt{0, true, {}});
+                        return;
+                      }
+                      ++st.accepted;
+                      tally(st, source, acted_on ? "new" : "ignored");
+                      if (!acted_on) {
+                        reply.deliver(
+                            webhook_receipt{ack.id, false, ignored_because});
+                        return;
+                      }
+                      if (mapped)
+                        log::info(
+                            "orchd.intake: CI event ", ack.id, " -> task ",
+                            ack.task_id ? std::to_string(*ack.task_id)
+                                        : std::string{"none"},
+                            " (", ci_result.empty() ? "no result" : ci_result,
+                            ")");
+                      // A GitHub result goes to ci_events unless the write
+                      // mapped it; one that decides something for its task
+                      // too (the write left it unhandled for the pipeline).
+                      bool to_ci =
+                          source == "github" &&
+                          (!mapped || (ack.task_id && !routed.empty()));
+                      if (source == "plane" && st.task_creator)
+                        self->send(st.task_creator, atom::handle_v, ack.id,
+                                   routed);
+                      else if (to_ci && st.ci_events)
+                        self->send(st.ci_events, atom::handle_v, ack.id, kind,
+                                   routed);
+                      reply.deliver(webhook_receipt{ack.id, false, {}});
+                    },
+                    [reply](const caf::error& err) {
+                      log::error("orchd.intake: recording failed: ",
+                                 describe(err));
+                      reply.deliver(err);
+                    });
+          },
+          [self](atom::health, reply_to<health_report>& reply) {
+            self->request(self->state.storage,
+                          self->state.settings.storage_timeout,
+                          atom::n_running_v)
+                .then(
+                    [reply](int64_t running) {
+                      reply.deliver(health_report{running});
+                    },
+                    [reply](const caf::error& err) { reply.deliver(err); });
+          },
+      });
 }
 
 intake_actor spawn_intake(caf::actor_system& sys, storage_actor storage,

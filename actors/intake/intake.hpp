@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/webhook_payload.hpp"
 
 #include <caf/actor_system.hpp>
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 
 namespace orchd {
@@ -50,6 +52,8 @@ intake_decision check_delivery(const webhook_delivery& d,
 
 struct intake_state {
   static inline const char* name = "orchd.intake";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   /// Receives each new Plane work-item event once it is durable.
   task_creator_actor task_creator;
@@ -62,6 +66,8 @@ struct intake_state {
   int64_t refused = 0;
   /// Events routed again by a sweep.
   int64_t swept = 0;
+  /// Deliveries by "source answer" (new, duplicate, ignored, rejected).
+  std::map<std::string, int64_t> deliveries;
 };
 
 using intake_pointer = intake_actor::stateful_pointer<intake_state>;

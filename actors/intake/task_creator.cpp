@@ -9,6 +9,8 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 
@@ -212,6 +214,13 @@ void create(creator_pointer self, int64_t event_id, const project_config& p,
           });
 }
 
+std::string status_summary(const task_creator_state& st) {
+  return nlohmann::json{{"created", st.created},
+                        {"setup_failures", st.setup_failures},
+                        {"setups_retrying", st.setup_tries.size()}}
+      .dump();
+}
+
 } // namespace
 
 task_creator_actor::behavior_type
@@ -224,47 +233,54 @@ task_creator(creator_pointer self, storage_actor storage, config cfg,
   self->state.workspace_root = cfg.workspace_root;
   for (auto& [name, agent] : cfg.agents)
     self->state.max_attempts[name] = agent.max_attempts;
-  return {
-      [self](atom::setup, int64_t task_id, reply_to<task_row>& reply) {
-        // The operator's retry starts a fresh series of tries.
-        self->state.setup_tries.erase(task_id);
-        retry_setup(self, task_id, reply.deliver);
-      },
-      [self](atom::setup, int64_t task_id) {
-        retry_setup(self, task_id, [](const caf::expected<task_row>&) {});
-      },
-      [self](atom::handle, int64_t event_id, const std::string& payload) {
-        auto& st = self->state;
-        auto ev = parse_plane_event(payload);
-        if (!ev)
-          log::error("orchd.task_creator: event ", event_id,
-                     " cannot be read: ", describe(ev.error()));
-        const project_config* project = nullptr;
-        if (ev)
-          project = find_project(st, ev->project_id);
-        if (!ev || ev->event != "issue" || ev->action == "deleted" ||
-            !project) {
-          if (ev && !project)
-            log::debug("orchd.task_creator: no project for Plane project ",
-                       ev->project_id);
-          return mark_handled(self, event_id);
-        }
-        if (!st.pipeline || ev->state_name.empty())
-          return create(self, event_id, *project, *ev);
-        // A work item that has a task: its move is the pipeline's (a human
-        // approving the BRD, asking for rework, cancelling).
-        work_item_move move{ev->work_item_id, ev->state_name, ev->state_group};
-        self->request(st.pipeline, storage_timeout, atom::moved_v, move)
-            .then([self, event_id, project,
-                   ev](bool) { create(self, event_id, *project, *ev); },
-                  [self, event_id, project, ev](const caf::error& err) {
-                    log::error("orchd.task_creator: event ", event_id,
-                               ": the pipeline could not take the move: ",
-                               describe(err));
-                    create(self, event_id, *project, *ev);
-                  });
-      },
-  };
+  return counted(
+      self->state.vitals,
+      task_creator_actor::behavior_type{
+          [self](atom::status) {
+            return status_of(self, self->state.vitals, "task_creator",
+                             status_summary(self->state));
+          },
+          [self](atom::setup, int64_t task_id, reply_to<task_row>& reply) {
+            // The operator's retry starts a fresh series of tries.
+            self->state.setup_tries.erase(task_id);
+            retry_setup(self, task_id, reply.deliver);
+          },
+          [self](atom::setup, int64_t task_id) {
+            retry_setup(self, task_id, [](const caf::expected<task_row>&) {});
+          },
+          [self](atom::handle, int64_t event_id, const std::string& payload) {
+            auto& st = self->state;
+            auto ev = parse_plane_event(payload);
+            if (!ev)
+              log::error("orchd.task_creator: event ", event_id,
+                         " cannot be read: ", describe(ev.error()));
+            const project_config* project = nullptr;
+            if (ev)
+              project = find_project(st, ev->project_id);
+            if (!ev || ev->event != "issue" || ev->action == "deleted" ||
+                !project) {
+              if (ev && !project)
+                log::debug("orchd.task_creator: no project for Plane project ",
+                           ev->project_id);
+              return mark_handled(self, event_id);
+            }
+            if (!st.pipeline || ev->state_name.empty())
+              return create(self, event_id, *project, *ev);
+            // A work item that has a task: its move is the pipeline's (a human
+            // approving the BRD, asking for rework, cancelling).
+            work_item_move move{ev->work_item_id, ev->state_name,
+                                ev->state_group};
+            self->request(st.pipeline, storage_timeout, atom::moved_v, move)
+                .then([self, event_id, project,
+                       ev](bool) { create(self, event_id, *project, *ev); },
+                      [self, event_id, project, ev](const caf::error& err) {
+                        log::error("orchd.task_creator: event ", event_id,
+                                   ": the pipeline could not take the move: ",
+                                   describe(err));
+                        create(self, event_id, *project, *ev);
+                      });
+          },
+      });
 }
 
 task_creator_actor spawn_task_creator(caf::actor_system& sys,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/core/actors.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/config.hpp"
 
 #include <caf/actor_system.hpp>
@@ -27,6 +28,8 @@ work_item_request make_work_item_request(const project_config& project,
 
 struct task_creator_state {
   static inline const char* name = "orchd.task_creator";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   /// Woken when a task's worktree is ready (none in tests without one).
   scheduler_actor scheduler;

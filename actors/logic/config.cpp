@@ -199,6 +199,12 @@ void keys_of(V& v, retention_config& x) {
 }
 
 template <class V>
+void keys_of(V& v, metrics_config& x) {
+  v("enabled", x.enabled);
+  v("require_token", x.require_token);
+}
+
+template <class V>
 void keys_of(V& v, reconciler_config& x) {
   v("interval_s", x.interval_s, at_least(1));
   v("stage_grace_s", x.stage_grace_s, each_at_least(0));
@@ -252,6 +258,8 @@ void keys_of(V& v, config& x) {
   v("database", x.database);
   v("workspace_root", x.workspace_root, not_empty());
   v("log_level", x.log_level, log_level());
+  v("log_format", x.log_format, log_format());
+  v("metrics", x.metrics);
   v("secrets", x.secrets);
   v("projects", x.projects);
   v("agents", x.agents);

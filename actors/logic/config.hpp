@@ -202,6 +202,16 @@ struct reconciler_config {
   bool list_work_items = true;
 };
 
+/// GET /metrics (Prometheus text).
+struct metrics_config {
+  /// Off: no series are kept (the route still answers, with the
+  /// database's gauges only).
+  bool enabled = true;
+  /// The route asks for the admin token too (it is open by default, for a
+  /// scraper on a loopback or private listener).
+  bool require_token = false;
+};
+
 /// The Telegram tracker (the bot's token is a secret).
 struct telegram_config {
   std::string base_url = "https://api.telegram.org";
@@ -267,6 +277,9 @@ struct config {
   database_config database;
   std::string workspace_root = "var/worktrees";
   std::string log_level = "info";
+  /// "plain" (`<time> <level> <text>`) or "json" (one object a line).
+  std::string log_format = "plain";
+  metrics_config metrics;
   secrets_config secrets;
   std::vector<project_config> projects;
   std::map<std::string, agent_config> agents;

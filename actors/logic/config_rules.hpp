@@ -138,4 +138,12 @@ inline auto log_level() {
   };
 }
 
+inline auto log_format() {
+  return [](const std::string& s) -> problem {
+    log::format f;
+    return log::parse_format(s, f) ? std::nullopt
+                                   : broken("expected plain or json");
+  };
+}
+
 } // namespace orchd::config_rules

@@ -10,6 +10,8 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <functional>
 #include <sys/stat.h>
@@ -146,8 +148,10 @@ void after_applied(pipeline_pointer self, const judgement& j,
   std::string jobs;
   for (auto id : applied.enqueued)
     jobs += (jobs.empty() ? ", enqueued job " : ", ") + std::to_string(id);
-  log::info("orchd.pipeline: transition: task ", j.task_id, " ", j.work_item_id,
-            ", ", to_string(j.from), " -> ", to_string(to), ": ", j.log, jobs);
+  log::event(log::level::info, "transition",
+             "orchd.pipeline: transition: task ", j.task_id, " ",
+             j.work_item_id, ", ", to_string(j.from), " -> ", to_string(to),
+             ": ", j.log, jobs);
   if (st.scheduler && !applied.enqueued.empty())
     self->send(st.scheduler, atom::wake_v);
   if (st.scheduler && !applied.to_stop.empty())
@@ -300,6 +304,11 @@ judgement judge(pipeline_pointer self, const job_row& job,
   return j;
 }
 
+std::string status_summary(const pipeline_state& st) {
+  return nlohmann::json{{"transitions", st.transitions}, {"stale", st.stale}}
+      .dump();
+}
+
 } // namespace
 
 pipeline_actor::behavior_type stage_keeper(pipeline_pointer self,
@@ -310,98 +319,107 @@ pipeline_actor::behavior_type stage_keeper(pipeline_pointer self,
   st.storage = std::move(storage);
   st.plane = std::move(plane);
   st.settings = std::move(settings);
-  return {
-      [self](atom::judge, const job_row& job,
-             const std::string& text) -> caf::result<judgement> {
-        if (!job.task_id)
-          return judgement{};
-        auto rp = self->make_response_promise<judgement>();
-        with_task(
-            self, *job.task_id,
-            [self, rp, job, text](task_row& task, task_pipeline& p) mutable {
-              auto j = judge(self, job, text, task, p);
-              if (j.kind == judgement::plain || j.kind == judgement::fault)
-                log::info("orchd.pipeline: task ", task.id, " ",
-                          task.work_item_id, " (", to_string(task.stage),
-                          "): job ", job.id, " (", job.agent, "): ", j.log);
-              rp.deliver(std::move(j));
-            },
-            [rp](const caf::error& err) mutable { rp.deliver(err); });
-        return rp;
-      },
-      [self](atom::applied, const judgement& j,
-             const applied_transition& applied) {
-        after_applied(self, j, applied);
-      },
-      [self](atom::failed, const job_row& job) {
-        if (!job.task_id)
-          return;
-        handle(
-            self, *job.task_id,
-            [job](const task_row&) -> pipeline::event {
-              return pipeline::job_failed{job.id, job.agent, job.error};
-            },
-            [](bool) {});
-      },
-      [self](atom::idle, const idle_task& t, int64_t max_retries) {
-        pipeline::idle_past_grace ev{t.age_s, t.reconciles, max_retries};
-        handle(
-            self, t.task.id,
-            [ev](const task_row&) -> pipeline::event { return ev; },
-            [](bool) {});
-      },
-      [self](atom::worktree, int64_t task_id) {
-        handle(
-            self, task_id,
-            [](const task_row&) -> pipeline::event {
-              return pipeline::worktree_made{};
-            },
-            [](bool) {});
-      },
-      [self](atom::moved, const work_item_move& move) -> caf::result<bool> {
-        auto rp = self->make_response_promise<bool>();
-        auto& st = self->state;
-        self->request(st.storage, st.settings.storage_timeout, atom::by_plane_v,
-                      move.plane_id)
-            .then(
-                [self, rp, move](task_row& task) mutable {
-                  auto& states = self->state.settings.states;
-                  pipeline::work_item_moved ev;
-                  ev.to = pipeline::classify_state(
-                      move.state_name, move.state_group, states.approved,
-                      states.rework);
-                  if (ev.to == pipeline::work_item_moved::to_t::rework)
-                    ev.latest_comment = reviewer_comment(self, task);
-                  handle(
-                      self, task.id,
-                      [ev](const task_row&) -> pipeline::event { return ev; },
-                      [rp](bool applied) mutable { rp.deliver(applied); });
+  return counted(
+      self->state.vitals,
+      pipeline_actor::behavior_type{
+          [self](atom::status) {
+            return status_of(self, self->state.vitals, "pipeline",
+                             status_summary(self->state));
+          },
+          [self](atom::judge, const job_row& job,
+                 const std::string& text) -> caf::result<judgement> {
+            if (!job.task_id)
+              return judgement{};
+            auto rp = self->make_response_promise<judgement>();
+            with_task(
+                self, *job.task_id,
+                [self, rp, job, text](task_row& task,
+                                      task_pipeline& p) mutable {
+                  auto j = judge(self, job, text, task, p);
+                  if (j.kind == judgement::plain || j.kind == judgement::fault)
+                    log::info("orchd.pipeline: task ", task.id, " ",
+                              task.work_item_id, " (", to_string(task.stage),
+                              "): job ", job.id, " (", job.agent, "): ", j.log);
+                  rp.deliver(std::move(j));
                 },
-                [rp](const caf::error& err) mutable {
-                  if (err == ec::no_such_task)
-                    rp.deliver(false);
-                  else
-                    rp.deliver(err);
-                });
-        return rp;
-      },
-      [self](atom::ci_result, const ci_outcome& ci) -> caf::result<bool> {
-        if (!ci.task_id || ci.result.empty())
-          return false;
-        auto rp = self->make_response_promise<bool>();
-        handle(
-            self, *ci.task_id,
-            [ci](const task_row&) -> pipeline::event {
-              return pipeline::ci_result{ci.sha, ci.result, ci.check_name,
-                                         ci.conclusion, ci.url};
-            },
-            [rp](bool applied) mutable { rp.deliver(applied); });
-        return rp;
-      },
-      [self](atom::attach, const caf::actor& scheduler) {
-        self->state.scheduler = caf::actor_cast<scheduler_actor>(scheduler);
-      },
-  };
+                [rp](const caf::error& err) mutable { rp.deliver(err); });
+            return rp;
+          },
+          [self](atom::applied, const judgement& j,
+                 const applied_transition& applied) {
+            after_applied(self, j, applied);
+          },
+          [self](atom::failed, const job_row& job) {
+            if (!job.task_id)
+              return;
+            handle(
+                self, *job.task_id,
+                [job](const task_row&) -> pipeline::event {
+                  return pipeline::job_failed{job.id, job.agent, job.error};
+                },
+                [](bool) {});
+          },
+          [self](atom::idle, const idle_task& t, int64_t max_retries) {
+            pipeline::idle_past_grace ev{t.age_s, t.reconciles, max_retries};
+            handle(
+                self, t.task.id,
+                [ev](const task_row&) -> pipeline::event { return ev; },
+                [](bool) {});
+          },
+          [self](atom::worktree, int64_t task_id) {
+            handle(
+                self, task_id,
+                [](const task_row&) -> pipeline::event {
+                  return pipeline::worktree_made{};
+                },
+                [](bool) {});
+          },
+          [self](atom::moved, const work_item_move& move) -> caf::result<bool> {
+            auto rp = self->make_response_promise<bool>();
+            auto& st = self->state;
+            self->request(st.storage, st.settings.storage_timeout,
+                          atom::by_plane_v, move.plane_id)
+                .then(
+                    [self, rp, move](task_row& task) mutable {
+                      auto& states = self->state.settings.states;
+                      pipeline::work_item_moved ev;
+                      ev.to = pipeline::classify_state(
+                          move.state_name, move.state_group, states.approved,
+                          states.rework);
+                      if (ev.to == pipeline::work_item_moved::to_t::rework)
+                        ev.latest_comment = reviewer_comment(self, task);
+                      handle(
+                          self, task.id,
+                          [ev](const task_row&) -> pipeline::event {
+                            return ev;
+                          },
+                          [rp](bool applied) mutable { rp.deliver(applied); });
+                    },
+                    [rp](const caf::error& err) mutable {
+                      if (err == ec::no_such_task)
+                        rp.deliver(false);
+                      else
+                        rp.deliver(err);
+                    });
+            return rp;
+          },
+          [self](atom::ci_result, const ci_outcome& ci) -> caf::result<bool> {
+            if (!ci.task_id || ci.result.empty())
+              return false;
+            auto rp = self->make_response_promise<bool>();
+            handle(
+                self, *ci.task_id,
+                [ci](const task_row&) -> pipeline::event {
+                  return pipeline::ci_result{ci.sha, ci.result, ci.check_name,
+                                             ci.conclusion, ci.url};
+                },
+                [rp](bool applied) mutable { rp.deliver(applied); });
+            return rp;
+          },
+          [self](atom::attach, const caf::actor& scheduler) {
+            self->state.scheduler = caf::actor_cast<scheduler_actor>(scheduler);
+          },
+      });
 }
 
 pipeline_actor spawn_pipeline(caf::actor_system& sys, storage_actor storage,

@@ -6,6 +6,7 @@
 
 #include "actors/core/actors.hpp"
 #include "actors/core/outbound.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/config.hpp"
 #include "actors/logic/pipeline.hpp"
 #include "actors/logic/plane_api.hpp"
@@ -42,6 +43,8 @@ pipeline_settings pipeline_settings_of(const config& cfg);
 
 struct pipeline_state {
   static inline const char* name = "orchd.pipeline";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   scheduler_actor scheduler;
   plane_outbox_actor plane;

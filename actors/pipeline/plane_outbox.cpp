@@ -7,6 +7,8 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <ctime>
 
@@ -229,6 +231,14 @@ void pump(outbox_pointer self) {
           });
 }
 
+std::string status_summary(const plane_outbox_state& st) {
+  return nlohmann::json{{"sent", st.sent},
+                        {"retried", st.retried},
+                        {"given_up", st.given_up},
+                        {"busy", st.busy}}
+      .dump();
+}
+
 } // namespace
 
 plane_outbox_actor::behavior_type plane_outbox(plane_outbox_pointer self,
@@ -240,13 +250,19 @@ plane_outbox_actor::behavior_type plane_outbox(plane_outbox_pointer self,
   st.settings = std::move(settings);
   st.send = std::move(send);
   pump(self);
-  return {
-      [self](atom::wake) { pump(self); },
-      [self](atom::due, int64_t generation) {
-        if (generation == self->state.due_generation)
-          pump(self);
-      },
-  };
+  return counted(self->state.vitals,
+                 plane_outbox_actor::behavior_type{
+                     [self](atom::status) {
+                       return status_of(self, self->state.vitals,
+                                        "plane_outbox",
+                                        status_summary(self->state));
+                     },
+                     [self](atom::wake) { pump(self); },
+                     [self](atom::due, int64_t generation) {
+                       if (generation == self->state.due_generation)
+                         pump(self);
+                     },
+                 });
 }
 
 plane_outbox_actor spawn_plane_outbox(caf::actor_system& sys,

@@ -4,6 +4,7 @@
 
 #include "actors/core/actors.hpp"
 #include "actors/core/outbound.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/config.hpp"
 #include "actors/logic/plane_api.hpp"
 
@@ -33,6 +34,8 @@ plane_outbox_settings plane_outbox_settings_of(const config& cfg);
 
 struct plane_outbox_state {
   static inline const char* name = "orchd.plane_outbox";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   plane_outbox_settings settings;
   outbound_send send;

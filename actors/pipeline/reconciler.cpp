@@ -10,6 +10,8 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <memory>
 
@@ -167,6 +169,13 @@ void sweep(reconciler_pointer self, std::function<void(int64_t)> done) {
   count->finish_one();
 }
 
+std::string status_summary(const reconciler_state& st) {
+  return nlohmann::json{{"sweeps", st.sweeps},
+                        {"tasks_handed", st.tasks_handed},
+                        {"items_recovered", st.items_recovered}}
+      .dump();
+}
+
 } // namespace
 
 reconciler_actor::behavior_type reconciler(reconciler_pointer self,
@@ -180,17 +189,23 @@ reconciler_actor::behavior_type reconciler(reconciler_pointer self,
   st.creator = std::move(creator);
   st.settings = std::move(settings);
   self->send(self, atom::tick_v);
-  return {
-      [self](atom::tick) {
-        sweep(self, [](int64_t) {});
-        self->delayed_send(self, self->state.settings.interval, atom::tick_v);
-      },
-      [self](atom::sweep) -> caf::result<int64_t> {
-        auto rp = self->make_response_promise<int64_t>();
-        sweep(self, [rp](int64_t n) mutable { rp.deliver(n); });
-        return rp;
-      },
-  };
+  return counted(self->state.vitals,
+                 reconciler_actor::behavior_type{
+                     [self](atom::status) {
+                       return status_of(self, self->state.vitals, "reconciler",
+                                        status_summary(self->state));
+                     },
+                     [self](atom::tick) {
+                       sweep(self, [](int64_t) {});
+                       self->delayed_send(self, self->state.settings.interval,
+                                          atom::tick_v);
+                     },
+                     [self](atom::sweep) -> caf::result<int64_t> {
+                       auto rp = self->make_response_promise<int64_t>();
+                       sweep(self, [rp](int64_t n) mutable { rp.deliver(n); });
+                       return rp;
+                     },
+                 });
 }
 
 reconciler_actor spawn_reconciler(caf::actor_system& sys, storage_actor storage,

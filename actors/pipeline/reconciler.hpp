@@ -5,6 +5,7 @@
 
 #include "actors/core/actors.hpp"
 #include "actors/core/outbound.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/config.hpp"
 #include "actors/logic/plane_api.hpp"
 
@@ -34,6 +35,8 @@ reconciler_settings reconciler_settings_of(const config& cfg);
 
 struct reconciler_state {
   static inline const char* name = "orchd.reconciler";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   pipeline_actor pipeline;
   task_creator_actor creator;

@@ -9,6 +9,8 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <ctime>
 #include <functional>
@@ -339,6 +341,13 @@ void sweep(tracker_pointer self, bool everything,
           });
 }
 
+std::string status_summary(const tracker_state& st) {
+  return nlohmann::json{{"enabled", st.enabled}, {"sent", st.sent},
+                        {"edited", st.edited},   {"deleted", st.deleted},
+                        {"failed", st.failed},   {"busy", st.busy}}
+      .dump();
+}
+
 } // namespace
 
 tracker_actor::behavior_type card_keeper(tracker_pointer self,
@@ -361,28 +370,34 @@ tracker_actor::behavior_type card_keeper(tracker_pointer self,
     });
     self->delayed_send(self, self->state.settings.sweep, atom::tick_v);
   }
-  return {
-      [self](atom::card, int64_t task_id, bool bump) {
-        if (self->state.enabled)
-          mark(self, task_id, bump);
-      },
-      [self](atom::wake) { pump(self); },
-      [self](atom::due, int64_t generation) {
-        if (generation == self->state.due_generation)
-          pump(self);
-      },
-      [self](atom::tick) {
-        sweep(self, false, [](int64_t) {});
-        self->delayed_send(self, self->state.settings.sweep, atom::tick_v);
-      },
-      [self](atom::sweep, bool everything) -> caf::result<int64_t> {
-        if (!self->state.enabled)
-          return int64_t{0};
-        auto rp = self->make_response_promise<int64_t>();
-        sweep(self, everything, [rp](int64_t n) mutable { rp.deliver(n); });
-        return rp;
-      },
-  };
+  return counted(
+      self->state.vitals,
+      tracker_actor::behavior_type{
+          [self](atom::status) {
+            return status_of(self, self->state.vitals, "tracker",
+                             status_summary(self->state));
+          },
+          [self](atom::card, int64_t task_id, bool bump) {
+            if (self->state.enabled)
+              mark(self, task_id, bump);
+          },
+          [self](atom::wake) { pump(self); },
+          [self](atom::due, int64_t generation) {
+            if (generation == self->state.due_generation)
+              pump(self);
+          },
+          [self](atom::tick) {
+            sweep(self, false, [](int64_t) {});
+            self->delayed_send(self, self->state.settings.sweep, atom::tick_v);
+          },
+          [self](atom::sweep, bool everything) -> caf::result<int64_t> {
+            if (!self->state.enabled)
+              return int64_t{0};
+            auto rp = self->make_response_promise<int64_t>();
+            sweep(self, everything, [rp](int64_t n) mutable { rp.deliver(n); });
+            return rp;
+          },
+      });
 }
 
 tracker_actor spawn_tracker(caf::actor_system& sys, storage_actor storage,

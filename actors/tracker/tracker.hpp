@@ -5,6 +5,7 @@
 
 #include "actors/core/actors.hpp"
 #include "actors/core/outbound.hpp"
+#include "actors/core/vitals.hpp"
 #include "actors/logic/card_queue.hpp"
 #include "actors/logic/config.hpp"
 #include "actors/logic/telegram_api.hpp"
@@ -42,6 +43,8 @@ std::string tracker_disabled_because(const tracker_settings& s);
 
 struct tracker_state {
   static inline const char* name = "orchd.tracker";
+  /// Messages handled (the inspector's count).
+  actor_vitals vitals;
   storage_actor storage;
   tracker_settings settings;
   outbound_send send;

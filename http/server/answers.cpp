@@ -1,6 +1,7 @@
 #include "http/server/answers.hpp"
 
 #include "actors/core/error.hpp"
+#include "actors/core/metrics.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -84,7 +85,8 @@ int status_of(const caf::error& err) {
   if (err == ec::malformed_payload || err == ec::invalid_argument)
     return 400;
   if (err == ec::no_such_task || err == ec::no_such_job ||
-      err == ec::not_frozen)
+      err == ec::not_frozen || err == ec::no_such_actor ||
+      err == ec::no_such_run)
     return 404;
   if (err == ec::conflict || err == ec::dependency_cycle)
     return 409;
@@ -173,6 +175,10 @@ http_answer answer(const task_detail& x) {
   out["stage_history"] = std::move(history);
   out["runs"] = std::move(runs);
   out["cost_usd"] = cost;
+  out["jobs"] = to_json(x.jobs);
+  out["depends_on"] = x.depends_on;
+  out["dependents"] = x.dependents;
+  out["open_cards"] = x.open_cards;
   return {200, dump(out)};
 }
 
@@ -194,7 +200,8 @@ http_answer answer(const queue_summary& x) {
   json counts = {{"queued", x.counts.queued},
                  {"running", x.counts.running},
                  {"done", x.counts.done},
-                 {"failed", x.counts.failed}};
+                 {"failed", x.counts.failed},
+                 {"held", x.counts.held}};
   return {200, dump(json{{"counts", counts},
                          {"running", to_json(x.running)},
                          {"recent", to_json(x.recent)}})};
@@ -205,6 +212,52 @@ http_answer answer(const std::vector<freeze_row>& rows) {
   for (auto& f : rows)
     out.push_back(to_json(f));
   return {200, dump(json{{"freezes", out}})};
+}
+
+namespace {
+
+json to_json(const actor_status& x) {
+  auto state = json::parse(x.state, nullptr, false);
+  return {
+      {"name", x.name},
+      {"health", x.health},
+      {"mailbox", x.mailbox},
+      {"handled", x.handled},
+      {"last_error_at",
+       x.last_error_at == 0 ? json(nullptr) : json(x.last_error_at)},
+      {"last_error", x.last_error.empty() ? json(nullptr) : json(x.last_error)},
+      {"state", state.is_discarded() ? json::object() : state}};
+}
+
+} // namespace
+
+http_answer answer(const actor_status& x) {
+  return {200, dump(to_json(x))};
+}
+
+http_answer answer(const std::vector<actor_status>& xs) {
+  auto all = json::array();
+  for (auto& x : xs)
+    all.push_back(to_json(x));
+  return {200, dump(json{{"version", ORCHD_VERSION},
+                         {"uptime_s", metrics::uptime_seconds()},
+                         {"actors", std::move(all)}})};
+}
+
+http_answer answer(const std::vector<job_row>& x) {
+  return {200, dump(json{{"jobs", to_json(x)}})};
+}
+
+http_answer answer(const job_output& x) {
+  http_answer a{200, x.bytes, "text/plain; charset=utf-8"};
+  a.headers = {{"X-Orchd-Offset", std::to_string(x.offset)},
+               {"X-Orchd-Next-Offset", std::to_string(x.next_offset)},
+               {"X-Orchd-Finished", x.finished ? "true" : "false"}};
+  return a;
+}
+
+http_answer metrics_answer(std::string text) {
+  return {200, std::move(text), "text/plain; version=0.0.4; charset=utf-8"};
 }
 
 } // namespace orchd::http

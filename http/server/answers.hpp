@@ -14,10 +14,13 @@
 
 namespace orchd::http {
 
-/// An HTTP answer: status code and JSON body.
+/// An HTTP answer: status code and body (JSON unless said otherwise).
 struct http_answer {
   int status = 200;
   std::string body;
+  std::string content_type = "application/json";
+  /// Extra headers (name, value).
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 /// A JSON body `{"error": text}` (invalid UTF-8 in `text` is replaced).
@@ -41,6 +44,14 @@ http_answer answer(const job_row& x);
 http_answer answer(const std::vector<active_task>& x);
 http_answer answer(const queue_summary& x);
 http_answer answer(const std::vector<freeze_row>& x);
+http_answer answer(const actor_status& x);
+http_answer answer(const std::vector<actor_status>& x);
+/// The agent's output bytes as text/plain, with X-Orchd-Next-Offset and
+/// X-Orchd-Finished.
+http_answer answer(const job_output& x);
+http_answer answer(const std::vector<job_row>& x);
+/// GET /metrics: the exposition text.
+http_answer metrics_answer(std::string text);
 
 /// The health route's error: 503 "degraded", naming storage's error.
 http_answer answer_health_error(const caf::error& err);

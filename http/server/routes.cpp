@@ -7,6 +7,10 @@
 
 #include <caf/send.hpp>
 
+#include <algorithm>
+#include <initializer_list>
+#include <map>
+
 namespace orchd::http {
 
 namespace {
@@ -50,6 +54,9 @@ route find_route(bhttp::verb method, beast::string_view target) {
       {"/freezes", bhttp::verb::get, route::freezes, "GET"},
       {"/serial-gate/unfreeze", bhttp::verb::post, route::unfreeze, "POST"},
       {"/backup", bhttp::verb::post, route::backup, "POST"},
+      {"/actors", bhttp::verb::get, route::actors, "GET"},
+      {"/metrics", bhttp::verb::get, route::metrics, "GET"},
+      {"/jobs", bhttp::verb::get, route::jobs, "GET"},
   };
   for (auto& e : table)
     if (e.path == path)
@@ -71,12 +78,79 @@ route find_route(bhttp::verb method, beast::string_view target) {
       {"/jobs/", "", bhttp::verb::get, route::job, "GET"},
       {"/jobs/", "/cancel", bhttp::verb::post, route::cancel_job, "POST"},
       {"/jobs/", "/requeue", bhttp::verb::post, route::requeue_job, "POST"},
+      {"/jobs/", "/log", bhttp::verb::get, route::job_log, "GET"},
   };
   for (auto& e : with_id)
     if (auto id = id_between(path, e.prefix, e.suffix); id > 0)
       return method == e.method ? route{e.kind, e.allow, id}
                                 : route{route::wrong_method, e.allow, id};
+  // /actors/{name}: a name of letters, digits, '_' and '/' (runner/12).
+  constexpr beast::string_view actors_prefix = "/actors/";
+  if (path.size() > actors_prefix.size() && path.size() <= 64 &&
+      path.substr(0, actors_prefix.size()) == actors_prefix) {
+    auto name = path.substr(actors_prefix.size());
+    bool ok = std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+             c == '/';
+    });
+    if (ok) {
+      route r{method == bhttp::verb::get ? route::actor : route::wrong_method,
+              "GET"};
+      r.name = std::string{name};
+      return r;
+    }
+  }
   return route{route::not_found, ""};
+}
+
+const char* route::label() const {
+  switch (kind) {
+  case not_found:
+    return "not_found";
+  case wrong_method:
+    return "wrong_method";
+  case plane:
+    return "/webhooks/plane";
+  case github:
+    return "/webhooks/github";
+  case health:
+    return "/healthz";
+  case queue:
+    return "/queue";
+  case tasks:
+    return "/tasks";
+  case task:
+    return "/tasks/{id}";
+  case job:
+    return "/jobs/{id}";
+  case cancel_job:
+    return "/jobs/{id}/cancel";
+  case requeue_job:
+    return "/jobs/{id}/requeue";
+  case unfreeze:
+    return "/serial-gate/unfreeze";
+  case freezes:
+    return "/freezes";
+  case task_deps:
+    return "/tasks/{id}/deps";
+  case retry_setup:
+    return "/tasks/{id}/retry-setup";
+  case cancel_task:
+    return "/tasks/{id}/cancel";
+  case backup:
+    return "/backup";
+  case actors:
+    return "/actors";
+  case actor:
+    return "/actors/{name}";
+  case metrics:
+    return "/metrics";
+  case job_log:
+    return "/jobs/{id}/log";
+  case jobs:
+    return "/jobs";
+  }
+  return "?";
 }
 
 namespace {
@@ -91,9 +165,10 @@ using respond_fn = std::function<void(http_answer)>;
 // The actor's typed answer, shown by `show`, or its error's answer.
 template <class T, class Show>
 reply_to<T> replying(respond_fn respond, Show show) {
-  return reply_to<T>{[respond = std::move(respond), show](caf::expected<T> x) {
-    respond(x ? show(*x) : answer_error(x.error()));
-  }};
+  return reply_to<T>{
+      [respond = std::move(respond), show](caf::expected<T> x) mutable {
+        respond(x ? show(*x) : answer_error(x.error()));
+      }};
 }
 
 template <class T>
@@ -162,6 +237,72 @@ void dispatch_backup(request& req, const backends& actors, respond_fn respond) {
                                                {"bytes", r.bytes}}
                                     .dump()};
       }));
+}
+
+// A query's parameters (`a=1&b=x`, no escapes: orchd's take none); an
+// unknown key or a repeated one is an error naming it.
+caf::optional<std::string>
+query_params(beast::string_view target, std::initializer_list<const char*> keys,
+             std::map<std::string, std::string>& out) {
+  auto q = target.find('?');
+  if (q == beast::string_view::npos)
+    return caf::none;
+  auto query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == beast::string_view::npos ? beast::string_view{}
+                                            : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    auto key = std::string{pair.substr(0, eq)};
+    if (std::none_of(keys.begin(), keys.end(),
+                     [&](const char* k) { return key == k; }) ||
+        out.count(key) > 0)
+      return "unknown or repeated query parameter: " + key.substr(0, 40);
+    out[key] = eq == beast::string_view::npos
+                   ? std::string{}
+                   : std::string{pair.substr(eq + 1)};
+  }
+  return caf::none;
+}
+
+// A count of at most 15 digits, or -1.
+int64_t count_of(const std::string& digits) {
+  if (digits.empty() || digits.size() > 15 ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return c >= '0' && c <= '9'; }))
+    return -1;
+  return std::stoll(digits);
+}
+
+// GET /jobs/{id}/log?offset=N: the agent's output from byte N.
+void dispatch_job_log(const route& r, request& req, const backends& actors,
+                      respond_fn respond) {
+  std::map<std::string, std::string> params;
+  if (auto bad = query_params(req.target(), {"offset"}, params))
+    return respond(error_answer(400, *bad));
+  int64_t offset = 0;
+  if (params.count("offset") && (offset = count_of(params["offset"])) < 0)
+    return respond(error_answer(400, "offset must be a byte count"));
+  caf::anon_send(actors.admin, atom::output_v, r.id, offset,
+                 replying<job_output>(std::move(respond)));
+}
+
+// GET /jobs?status=S&limit=N: the newest jobs (default 50, at most 1000).
+void dispatch_jobs(request& req, const backends& actors, respond_fn respond) {
+  std::map<std::string, std::string> params;
+  if (auto bad = query_params(req.target(), {"status", "limit"}, params))
+    return respond(error_answer(400, *bad));
+  caf::optional<job_status> status;
+  if (params.count("status") && !(status = parse_job_status(params["status"])))
+    return respond(
+        error_answer(400, "status must be queued, running, done or failed"));
+  int64_t limit = 50;
+  if (params.count("limit") &&
+      ((limit = count_of(params["limit"])) < 1 || limit > 1000))
+    return respond(error_answer(400, "limit must be 1 to 1000"));
+  caf::anon_send(actors.admin, atom::recent_v, limit, status,
+                 replying<std::vector<job_row>>(std::move(respond)));
 }
 
 // POST /tasks/{id}/deps, body {"depends_on": id}.
@@ -254,6 +395,25 @@ void dispatch_request(const route& r, request& req, const backends& actors,
     caf::anon_send(actors.admin, atom::setup_v, r.id,
                    replying<task_row>(std::move(respond)));
     return;
+  case route::actors:
+    caf::anon_send(actors.admin, atom::status_v,
+                   replying<std::vector<actor_status>>(std::move(respond)));
+    return;
+  case route::actor:
+    caf::anon_send(actors.admin, atom::status_v, r.name,
+                   replying<actor_status>(std::move(respond)));
+    return;
+  case route::metrics:
+    caf::anon_send(
+        actors.admin, atom::metrics_v,
+        replying<std::string>(std::move(respond), [](std::string& x) {
+          return metrics_answer(std::move(x));
+        }));
+    return;
+  case route::job_log:
+    return dispatch_job_log(r, req, actors, std::move(respond));
+  case route::jobs:
+    return dispatch_jobs(req, actors, std::move(respond));
   case route::not_found:
   case route::wrong_method:
     break;

@@ -4,6 +4,7 @@
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/core/metrics.hpp"
 #include "http/server/session.hpp"
 
 #include <boost/asio/strand.hpp>
@@ -34,6 +35,7 @@ void server::impl::accept(listener& l) {
       l.backoff = std::chrono::milliseconds{0};
     }
     auto open = ++open_connections;
+    metrics::add("orchd_http_connections_open", {}, 1);
     auto s = std::make_shared<session>(std::move(socket), *this, l.serves);
     if (open > opts.max_connections)
       s->refuse_busy();

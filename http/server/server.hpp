@@ -42,6 +42,8 @@ struct server_options {
   size_t max_buffered_bytes = 256 * 1024 * 1024;
   /// Bearer token of the admin routes; empty: they answer 401.
   std::string admin_token;
+  /// GET /metrics asks for the admin token too.
+  bool metrics_require_token = false;
 };
 
 /// The actors behind the HTTP surface.

@@ -3,6 +3,7 @@
 #include "http/server/answers.hpp"
 
 #include "actors/core/log.hpp"
+#include "actors/core/metrics.hpp"
 #include "actors/logic/signature.hpp"
 
 #include <algorithm>
@@ -20,6 +21,7 @@ session::session(tcp::socket&& socket, server::impl& server, surface serves)
 session::~session() {
   release_body();
   --server_.open_connections;
+  metrics::add("orchd_http_connections_open", {}, -1);
 }
 
 bool session::reserve_body(size_t bytes) {
@@ -44,6 +46,38 @@ void session::start() {
   net::dispatch(
       stream_.get_executor(),
       beast::bind_front_handler(&session::read_header, shared_from_this()));
+}
+
+// Counts the answer, and logs a refusal in one line: method, path (never
+// the query or a body), status and the error text orchd wrote.
+void session::note_answer(const http_answer& a) {
+  metrics::add(
+      "orchd_http_requests_total",
+      {{"route", route_.label()}, {"status", std::to_string(a.status)}});
+  if (a.status < 400)
+    return;
+  if (route_.is_webhook() && dispatched_ && a.status != 503)
+    return; // intake logged why it refused the delivery
+  std::string method;
+  std::string path;
+  if (parser_) {
+    auto& req = parser_->get();
+    method = std::string{req.method_string()};
+    auto target = req.target();
+    path = std::string{target.substr(0, target.find('?'))};
+  }
+  if (route_.is_webhook() && !dispatched_)
+    metrics::add("orchd_webhooks_total",
+                 {{"source", route_.kind == route::plane ? "plane" : "github"},
+                  {"answer", "rejected"},
+                  {"reason", std::to_string(a.status)}});
+  auto error = nlohmann::json::parse(a.body, nullptr, false);
+  log::event(log::level::info, "rejected", "http: ", method, " ",
+             path.size() > 200 ? path.substr(0, 200) + "..." : path, " -> ",
+             a.status,
+             error.is_object() && error.contains("error")
+                 ? ": " + error["error"].get<std::string>()
+                 : std::string{});
 }
 
 void session::refuse_busy() {
@@ -108,7 +142,8 @@ header_verdict check_header(const request_parser& p, const server_options& opts,
     return refuse(404, "no such path");
   if (r.kind == route::wrong_method)
     return refuse(405, std::string{"use "} + r.allow);
-  if (r.is_admin()) {
+  if (r.is_admin() &&
+      (r.kind != route::metrics || opts.metrics_require_token)) {
     auto auth = req[bhttp::field::authorization];
     constexpr beast::string_view scheme = "Bearer ";
     bool ok = auth.size() > scheme.size() &&
@@ -141,6 +176,7 @@ void session::on_header(beast::error_code ec, size_t) {
     return answer(read_error_answer(ec), false);
   auto verdict = check_header(*parser_, server_.opts, serves_);
   route_ = verdict.found;
+  dispatched_ = false;
   if (verdict.refusal)
     return answer(std::move(*verdict.refusal), false);
   parser_->body_limit(verdict.body_limit);
@@ -192,6 +228,7 @@ void session::on_body(beast::error_code ec, size_t) {
       return;
     self->answer(error_answer(503, "no answer in time, retry"), false);
   });
+  dispatched_ = true;
   dispatch_request(route_, req, server_.actors, std::move(respond));
 }
 
@@ -201,12 +238,17 @@ void session::answer(http_answer a, bool keep_alive) {
   reply_timer_.cancel();
   out_ = std::make_shared<response>(static_cast<bhttp::status>(a.status), 11);
   out_->set(bhttp::field::server, "orchd");
-  out_->set(bhttp::field::content_type, "application/json");
+  out_->set(bhttp::field::content_type, a.content_type);
+  for (auto& [k, v] : a.headers)
+    out_->set(k, v);
   if (a.status == 405)
     out_->set(bhttp::field::allow, route_.allow);
   out_->keep_alive(keep_alive);
+  note_answer(a);
+  bool json = a.content_type == "application/json";
   out_->body() = std::move(a.body);
-  out_->body() += '\n';
+  if (json)
+    out_->body() += '\n';
   out_->prepare_payload();
   stream_.expires_after(server_.opts.body_timeout);
   bhttp::async_write(stream_, *out_,

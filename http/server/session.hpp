@@ -46,12 +46,21 @@ struct route {
     task_deps,
     retry_setup,
     cancel_task,
-    backup
+    backup,
+    actors,
+    actor,
+    metrics,
+    job_log,
+    jobs
   } kind;
   /// Allowed method, for 405's Allow header.
   const char* allow = "";
   /// The {id} of /tasks/{id}, /jobs/{id} and their sub-paths.
   int64_t id = 0;
+  /// The {name} of /actors/{name}.
+  std::string name = {};
+  /// Its name in /metrics (`/jobs/{id}`: one series for every id).
+  const char* label() const;
   bool is_webhook() const { return kind == plane || kind == github; }
   /// Routes behind the admin token.
   bool is_admin() const {
@@ -154,6 +163,7 @@ private:
   void on_header(beast::error_code ec, size_t);
   void on_body(beast::error_code ec, size_t);
   void answer(http_answer a, bool keep_alive);
+  void note_answer(const http_answer& a);
   void on_written(bool close, beast::error_code ec, size_t);
   void close();
 
@@ -176,6 +186,9 @@ private:
   /// request is dropped.
   uint64_t request_seq_ = 0;
   bool answered_ = true;
+  /// The request reached its actor (a webhook's refusal is then intake's
+  /// to log).
+  bool dispatched_ = false;
 };
 
 } // namespace orchd::http

@@ -23,6 +23,7 @@ task_creator_actor noting_creator(caf::actor_system& sys,
          std::shared_ptr<std::vector<int64_t>> seen)
           -> task_creator_actor::behavior_type {
         return {
+            [](atom::status) { return actor_status{"stand-in"}; },
             [seen](atom::handle, int64_t id, const std::string&) {
               seen->push_back(id);
             },

@@ -37,6 +37,7 @@ runner_actor fake_runner(caf::actor_system& sys, scheduler_actor scheduler,
              [=](runner_actor::pointer self,
                  job_row) -> runner_actor::behavior_type {
                return {
+                   [](atom::status) { return actor_status{"stand-in"}; },
                    [=](atom::kill, run_kind reason) {
                      log->killed[job.id] = to_string(reason);
                      self->send(

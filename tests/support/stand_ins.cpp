@@ -13,6 +13,7 @@ scheduler_actor stand_in_scheduler(caf::actor_system& sys,
       [](scheduler_actor::pointer,
          std::shared_ptr<scheduler_log> log) -> scheduler_actor::behavior_type {
         return {
+            [](atom::status) { return actor_status{"stand-in"}; },
             [log](atom::wake) { ++log->wakes; },
             [](atom::enqueue, const new_job&) { return int64_t{0}; },
             [log](atom::finish, const run_report& r) {
