@@ -3,6 +3,7 @@
 
 #include "actors/core/error.hpp"
 #include "actors/os/environment.hpp"
+#include "console/console.hpp"
 
 #include <iostream>
 #include <string>
@@ -16,6 +17,8 @@ const char* usage_text =
     "usage: orchd serve [--config FILE] [--port N] [--db PATH] "
     "[--log-level LEVEL]\n"
     "       orchd check-config FILE\n"
+    "       orchd console [--url URL] [--json] [COMMAND ARGS...] "
+    "(orchd console --help)\n"
     "       orchd --version\n";
 
 int usage_error(const std::string& what) {
@@ -137,6 +140,8 @@ int run_command_line(int argc, char** argv) {
   }
   if (cmd == "serve")
     return serve_command(argc, argv);
+  if (cmd == "console")
+    return console::main(argc - 1, argv + 1);
   return usage_error("unknown command " + cmd);
 }
 
