@@ -558,8 +558,13 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
             log::info("orchd.scheduler: draining, ", st.running.size(),
                       " agents running, waiting up to ", seconds, " s");
             st.drained = self->make_response_promise<int64_t>();
-            self->delayed_send(self, std::chrono::seconds(seconds),
-                               atom::kill_v);
+            // A second signal that came before the drain (both were
+            // pending at once) stops the agents now.
+            if (st.stop_asked)
+              self->send(self, atom::kill_v);
+            else
+              self->delayed_send(self, std::chrono::seconds(seconds),
+                                 atom::kill_v);
             return st.drained;
           },
           [self](atom::stop_jobs, const std::vector<int64_t>& ids) {
@@ -574,7 +579,13 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
           },
           [self](atom::kill) {
             auto& st = self->state;
-            if (!st.draining || st.running.empty())
+            if (!st.draining) {
+              // The daemon sends the drain and a second signal's kill from
+              // two threads: the kill may come first.
+              st.stop_asked = true;
+              return;
+            }
+            if (st.running.empty())
               return;
             log::warn("orchd.scheduler: stopping ", st.running.size(),
                       " running agents; their jobs go back to the queue");

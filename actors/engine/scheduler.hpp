@@ -75,6 +75,8 @@ struct scheduler_state {
   /// Finalising writes sent and not yet answered (a drain waits for them).
   int64_t finalising = 0;
   bool draining = false;
+  /// A kill came before the drain: the drain stops the agents at once.
+  bool stop_asked = false;
   /// Jobs claimed since start.
   int64_t claimed = 0;
   caf::typed_response_promise<int64_t> drained;

@@ -226,6 +226,27 @@ TEST_CASE_FIXTURE(scheduler_fixture, "drain: no new claims, running agents "
   CHECK(status(a) == "done");
 }
 
+TEST_CASE_FIXTURE(scheduler_fixture, "a second signal's kill that comes "
+                                     "before the drain stops agents at once") {
+  auto a = queued("developer", "r");
+  scheduler_settings s;
+  start(s);
+  REQUIRE(runners->started == std::vector<int64_t>{a});
+  // SIGTERM and SIGINT pending together: the kill wins the race.
+  self->send(scheduler, atom::kill_v);
+  run();
+  CHECK(runners->killed.empty());
+  auto pending =
+      self->request(scheduler, caf::infinite, atom::drain_v, int64_t{600});
+  run();
+  CHECK(runners->killed[a] == "shutdown");
+  int64_t drained = -1;
+  pending.receive([&](int64_t n) { drained = n; },
+                  [&](caf::error& err) { FAIL(describe(err)); });
+  CHECK(drained == 1);
+  CHECK(status(a) == "queued");
+}
+
 TEST_CASE_FIXTURE(scheduler_fixture, "a runner that dies without reporting "
                                      "fails its run as a crash and frees "
                                      "its slot") {
