@@ -28,7 +28,7 @@ const std::vector<family>& families() {
   static const std::vector<family> table{
       {"orchd_webhooks_total", kind::counter,
        "Webhook deliveries by source and answer (new, duplicate, ignored, "
-       "rejected) and, for rejected ones, why."},
+       "rejected, error) and, for rejected and error ones, why."},
       {"orchd_http_requests_total", kind::counter,
        "HTTP requests answered, by route and status."},
       {"orchd_http_connections_open", kind::gauge,

@@ -281,7 +281,8 @@ intake_actor::behavior_type intake(intake_pointer self, storage_actor storage,
                                    routed);
                       reply.deliver(webhook_receipt{ack.id, false, {}});
                     },
-                    [reply](const caf::error& err) {
+                    [self, reply, source](const caf::error& err) {
+                      tally(self->state, source, "error", "storage");
                       log::error("orchd.intake: recording failed: ",
                                  describe(err));
                       reply.deliver(err);

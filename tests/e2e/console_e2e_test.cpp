@@ -226,6 +226,11 @@ TEST_CASE("console: every command against a running daemon") {
   auto requeue = console(w, {"requeue", "1"});
   CHECK(requeue.code == 0);
   CHECK(requeue.says("job 1 is now"));
+  // It runs again; cancelled again, no agent outlives the test.
+  w.wait_for("SELECT status, run_id, pid IS NOT NULL FROM jobs",
+             "running|2|1\n");
+  CHECK(console(w, {"cancel", "1"}).code == 0);
+  w.wait_for("SELECT outcome FROM agent_runs WHERE id = 2", "cancelled\n");
 
   auto copy = w.dir.file("console-copy.db");
   auto backup = console(w, {"backup", copy});
@@ -256,7 +261,7 @@ TEST_CASE("console: every command against a running daemon") {
   CHECK(wrong.code == 1);
   CHECK(wrong.says("admin routes need Authorization"));
   auto port = w.port;
-  w.kill9();
+  CHECK(w.stop() == 0);
   auto gone = console(w, {"status"});
   CHECK(gone.code == 3);
   CHECK(gone.says("cannot reach the daemon at " + url_of(port)));
