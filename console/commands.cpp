@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -65,6 +66,16 @@ std::string duration(int64_t s) {
   if (s < 86400)
     return std::to_string(s / 3600) + "h " + std::to_string(s / 60 % 60) + "m";
   return std::to_string(s / 86400) + "d " + std::to_string(s / 3600 % 24) + "h";
+}
+
+// Unix seconds as a UTC stamp, like the database's.
+std::string stamp(int64_t t) {
+  char buf[32];
+  auto tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 colour health_colour(const std::string& h) {
@@ -155,7 +166,11 @@ void show_actor(context& cx, const json& a) {
          << "  mailbox " << field(a, "mailbox") << "  handled "
          << field(a, "handled") << "\n";
   if (!a["last_error"].is_null())
-    cx.out << "last error: " << text(a["last_error"]) << "\n";
+    cx.out << "last error: "
+           << (a["last_error_at"].is_number()
+                   ? stamp(a["last_error_at"].get<int64_t>()) + "  "
+                   : std::string{})
+           << text(a["last_error"]) << "\n";
   if (a.contains("state") && a["state"].is_object())
     for (auto& [k, v] : a["state"].items())
       cx.out << "  " << k << ": " << text(v) << "\n";
@@ -211,15 +226,18 @@ int status_screen(context& cx, std::ostream& out) {
   }
   auto& a = actors.body;
   int healthy = 0;
-  int slow = 0;
+  int slow = 0; // timeout or error
   int down = 0;
   std::vector<std::string> errors;
   for (auto& x : a["actors"]) {
     auto h = field(x, "health");
-    (h == "ok" ? healthy : h == "timeout" ? slow : down)++;
+    (h == "ok" ? healthy : h == "down" ? down : slow)++;
     if (!x["last_error"].is_null())
-      errors.push_back(field(x, "name") + ": " +
-                       clip(text(x["last_error"]), 90));
+      errors.push_back((x["last_error_at"].is_number()
+                            ? stamp(x["last_error_at"].get<int64_t>()) + "  "
+                            : std::string{}) +
+                       field(x, "name") + ": " +
+                       clip(text(x["last_error"]), 80));
   }
   out << "orchd " << field(a, "version") << " at " << cx.api.base() << ", up "
       << duration(a.value("uptime_s", int64_t{0})) << "\n";

@@ -5,8 +5,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <ctime>
 #include <memory>
 
@@ -27,7 +25,8 @@ actor_status down_status(const inspector_state::entry& e) {
   return x;
 }
 
-// Asks one actor; `done` gets its status, or "timeout" with the error.
+// Asks one actor; `done` gets its status, or "timeout" (no answer in
+// time) or "error" (it answered an error) with what went wrong.
 template <class F>
 void ask(inspector_pointer self, const inspector_state::entry& e, F done) {
   if (e.down)
@@ -38,9 +37,11 @@ void ask(inspector_pointer self, const inspector_state::entry& e, F done) {
             [done, name](caf::error& err) mutable {
               actor_status x;
               x.name = name;
-              x.health = "timeout";
+              bool late = err == caf::sec::request_timeout;
+              x.health = late ? "timeout" : "error";
               x.last_error_at = static_cast<int64_t>(std::time(nullptr));
-              x.last_error = "no answer: " + describe(err);
+              x.last_error = late ? "no answer in time"
+                                  : "its status failed: " + describe(err);
               done(std::move(x));
             });
 }

@@ -76,8 +76,9 @@ typename Inspector::result_type inspect(Inspector& f, backup_result& x) {
 /// One long-lived actor as the inspector sees it (GET /actors).
 struct actor_status {
   std::string name;
-  /// "ok", "timeout" (no answer in time) or "down" (it quit: `last_error`
-  /// says why).
+  /// "ok", "timeout" (no answer in time), "error" (its status failed,
+  /// e.g. storage did not answer it) or "down" (it quit: `last_error` says
+  /// why).
   std::string health = "ok";
   /// Messages waiting in its mailbox when it answered.
   int64_t mailbox = 0;

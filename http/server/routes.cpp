@@ -106,7 +106,7 @@ route find_route(bhttp::verb method, beast::string_view target) {
 const char* route::label() const {
   switch (kind) {
   case not_found:
-    return "not_found";
+    return "unknown"; // no route: 404, or a request that could not be read
   case wrong_method:
     return "wrong_method";
   case plane:

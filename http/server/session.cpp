@@ -72,12 +72,12 @@ void session::note_answer(const http_answer& a) {
                   {"answer", "rejected"},
                   {"reason", std::to_string(a.status)}});
   auto error = nlohmann::json::parse(a.body, nullptr, false);
-  log::event(log::level::info, "rejected", "http: ", method, " ",
-             path.size() > 200 ? path.substr(0, 200) + "..." : path, " -> ",
-             a.status,
-             error.is_object() && error.contains("error")
-                 ? ": " + error["error"].get<std::string>()
-                 : std::string{});
+  log::event(
+      log::level::info, "rejected", "orchd.http: ", method, " ",
+      path.size() > 200 ? path.substr(0, 200) + "..." : path, " -> ", a.status,
+      error.is_object() && error.contains("error") && error["error"].is_string()
+          ? ": " + error["error"].get<std::string>()
+          : std::string{});
 }
 
 void session::refuse_busy() {
@@ -87,6 +87,8 @@ void session::refuse_busy() {
 void session::read_header() {
   // A fresh parser per request: limits apply to this request alone.
   parser_.emplace();
+  route_ = route{route::not_found};
+  dispatched_ = false;
   prepare_parser(*parser_, server_.opts);
   stream_.expires_after(server_.opts.header_timeout);
   bhttp::async_read_header(

@@ -1,6 +1,7 @@
-// POST /backup through the real daemon while webhooks stream in: the copy
-// is made by the storage actor with SQLite's online backup API, passes
-// integrity_check and holds every event acknowledged before it began.
+// `orchd console backup` (POST /backup) through the real daemon while
+// webhooks stream in: the copy is made by the storage actor with SQLite's
+// online backup API, passes integrity_check and holds every event
+// acknowledged before it began.
 #include "tests/support/pipeline_world.hpp"
 
 #include <atomic>
@@ -55,14 +56,21 @@ TEST_CASE("backup: a consistent copy while webhooks stream in") {
   REQUIRE(w.proc->wait_until([&] { return acked >= 100; }));
   auto before = acked.load();
   auto copy = w.dir.file("copy.db");
-  auto res = backup(w, copy);
+  // The operator's way: the console, its answer as JSON.
+  setenv("ORCHD_ADMIN_TOKEN", admin_token.c_str(), 1);
+  auto [code, out] = run_to_end(ORCHD_BINARY,
+                                {"console", "--url",
+                                 "http://127.0.0.1:" + std::to_string(w.port),
+                                 "--json", "backup", copy},
+                                w.dir.path().string());
+  unsetenv("ORCHD_ADMIN_TOKEN");
   auto after = acked.load();
   REQUIRE(w.proc->wait_until([&] { return acked >= after + 50; }));
   stop = true;
   sender.join();
   CHECK(refused == 0);
-  REQUIRE_MESSAGE(status_of(res) == 200, res);
-  auto answer = json::parse(body_of(res));
+  REQUIRE_MESSAGE(code == 0, out);
+  auto answer = json::parse(out);
   CHECK(answer["path"] == copy);
   CHECK(answer["pages"].get<int64_t>() > 0);
   CHECK(answer["bytes"].get<int64_t>() ==
