@@ -1,5 +1,7 @@
 #include "actors/core/metrics.hpp"
 
+#include "actors/core/replies.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -153,17 +155,6 @@ void add(std::string_view name, label_list xs, double by) {
   if (i == all.end())
     i = all.emplace(std::string{name}, std::map<std::string, series>{}).first;
   i->second[key].value += by;
-}
-
-void set(std::string_view name, label_list xs, double value) {
-  if (!enabled())
-    return;
-  auto key = labels(xs);
-  std::lock_guard<std::mutex> guard{mx};
-  auto i = all.find(name);
-  if (i == all.end())
-    i = all.emplace(std::string{name}, std::map<std::string, series>{}).first;
-  i->second[key].value = value;
 }
 
 void observe(std::string_view name, label_list xs, double value) {

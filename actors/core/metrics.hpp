@@ -6,14 +6,16 @@
 // are passed to `render` as samples, so they are exact after a restart.
 #pragma once
 
-#include "actors/core/replies.hpp"
-
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace orchd {
+struct metric_sample; // replies.hpp
+} // namespace orchd
 
 namespace orchd::metrics {
 
@@ -29,9 +31,6 @@ std::string labels(label_list xs);
 
 /// Adds `by` to a counter or gauge series of a declared family.
 void add(std::string_view family, label_list xs, double by = 1);
-
-/// Sets a gauge series.
-void set(std::string_view family, label_list xs, double value);
 
 /// Records one value into a histogram series of a declared family.
 void observe(std::string_view family, label_list xs, double value);

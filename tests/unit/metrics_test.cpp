@@ -2,6 +2,7 @@
 // log line.
 #include "actors/core/log.hpp"
 #include "actors/core/metrics.hpp"
+#include "actors/core/replies.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
