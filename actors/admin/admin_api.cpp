@@ -121,8 +121,6 @@ void answer_output(api_pointer self, int64_t job_id, int64_t offset,
                     [reply, offset, finished, id](const std::string& path) {
                       job_output out;
                       out.job_id = id;
-                      out.offset = offset;
-                      out.finished = finished;
                       std::ifstream in{path, std::ios::binary};
                       if (!in)
                         return reply.deliver(caf::make_error(

@@ -146,15 +146,24 @@ std::string labels(label_list xs) {
   return out;
 }
 
+namespace {
+
+// The series of a family and labels, made on first use (hold `mx`).
+series& series_of(std::string_view name, const std::string& key) {
+  auto i = all.find(name);
+  if (i == all.end())
+    i = all.emplace(std::string{name}, std::map<std::string, series>{}).first;
+  return i->second[key];
+}
+
+} // namespace
+
 void add(std::string_view name, label_list xs, double by) {
   if (!enabled())
     return;
   auto key = labels(xs);
   std::lock_guard<std::mutex> guard{mx};
-  auto i = all.find(name);
-  if (i == all.end())
-    i = all.emplace(std::string{name}, std::map<std::string, series>{}).first;
-  i->second[key].value += by;
+  series_of(name, key).value += by;
 }
 
 void observe(std::string_view name, label_list xs, double value) {
@@ -165,10 +174,7 @@ void observe(std::string_view name, label_list xs, double value) {
     return;
   auto key = labels(xs);
   std::lock_guard<std::mutex> guard{mx};
-  auto i = all.find(name);
-  if (i == all.end())
-    i = all.emplace(std::string{name}, std::map<std::string, series>{}).first;
-  auto& s = i->second[key];
+  auto& s = series_of(name, key);
   if (s.buckets.empty())
     s.buckets.assign(f->buckets.size(), 0);
   for (size_t b = 0; b < f->buckets.size(); ++b)
