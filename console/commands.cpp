@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -401,6 +403,46 @@ int cmd_jobs(context& cx, std::vector<std::string>& args) {
              [&](const json& b) { show_jobs(cx, b["jobs"]); });
 }
 
+std::string dollars(const json& j) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "$%.2f", j.is_number() ? j.get<double>() : 0);
+  return buf;
+}
+
+void add_cost_row(table& t, const std::string& key, const json& x) {
+  auto& tok = x["tokens"];
+  char share[16];
+  std::snprintf(share, sizeof share, "%.0f%%",
+                100 * x.value("cache_read_share", 0.0));
+  t.add({key, field(x, "runs"), dollars(x["cost_usd"]), field(tok, "input"),
+         field(tok, "output"), field(tok, "cache_read"),
+         field(tok, "cache_creation"), share});
+}
+
+int cmd_costs(context& cx, std::vector<std::string>& args) {
+  std::string by = "agent";
+  std::string since;
+  std::string until;
+  take_option(args, "--by", by);
+  take_option(args, "--since", since);
+  take_option(args, "--until", until);
+  if (!args.empty())
+    return usage_error(cx, "costs [--by K] [--since DAY] [--until DAY]");
+  std::string path = "/costs?by=" + by;
+  if (!since.empty())
+    path += "&since=" + since;
+  if (!until.empty())
+    path += "&until=" + until;
+  return ask(cx, cx.api.get(path), [&](const json& b) {
+    table t{{clip(by, 20), "RUNS", "COST", "INPUT", "OUTPUT", "CACHE READ",
+             "CACHE WRITE", "CACHED"}};
+    for (auto& x : b["rows"])
+      add_cost_row(t, field(x, "key").empty() ? "(none)" : field(x, "key"), x);
+    add_cost_row(t, "total", b["total"]);
+    cx.out << t.render(cx.coloured);
+  });
+}
+
 int cmd_job(context& cx, std::vector<std::string>& args) {
   if (args.size() != 1 || !is_id(args[0]))
     return usage_error(cx, "job ID");
@@ -438,6 +480,20 @@ int post_action(context& cx, const std::string& path, const json& body,
                 const std::function<std::string(const json&)>& said) {
   return ask(cx, cx.api.post(path, body),
              [&](const json& b) { cx.out << said(b) << "\n"; });
+}
+
+int cmd_budget(context& cx, std::vector<std::string>& args) {
+  char* end = nullptr;
+  double usd = args.size() == 2 ? std::strtod(args[1].c_str(), &end) : 0;
+  if (args.size() != 2 || !is_id(args[0]) || end == nullptr || *end != '\0' ||
+      !(usd > 0))
+    return usage_error(cx, "budget TASK USD");
+  return post_action(cx, "/tasks/" + args[0] + "/budget",
+                     json{{"budget_usd", usd}}, [](const json& b) {
+                       return "task " + field(b, "task_id") + ": budget " +
+                              dollars(b["budget_usd"]) + ", " +
+                              field(b, "released") + " held job(s) released";
+                     });
 }
 
 int cmd_freezes(context& cx, std::vector<std::string>& args) {
@@ -530,6 +586,11 @@ const std::vector<command>& table_of_commands() {
        cmd_task},
       {"jobs", "[--status S] [--limit N]", "the newest jobs", cmd_jobs},
       {"job", "ID", "one job", cmd_job},
+      {"costs", "[--by K] [--since DAY] [--until DAY]",
+       "what runs cost, by task, stage, agent, model, project or day",
+       cmd_costs},
+      {"budget", "TASK USD", "set a task's budget, releasing its held jobs",
+       cmd_budget},
       {"log", "JOB [--follow]", "the agent's output (streamed with --follow)",
        cmd_log},
       {"freezes", "", "frozen repos", cmd_freezes},

@@ -15,14 +15,14 @@
 #define ORCHD_JOB_COLUMNS                                                      \
   "id, agent, repo, task_id, task_content, status, attempts, max_attempts, "   \
   "run_id, error, created_at, started_at, finished_at, transient_attempts, "   \
-  "available_at, pid, interruptions"
+  "available_at, pid, interruptions, held, held_until"
 
 // The same, qualified with the alias `j` for joins.
 #define ORCHD_JOB_COLUMNS_J                                                    \
   "j.id, j.agent, j.repo, j.task_id, j.task_content, j.status, j.attempts, "   \
   "j.max_attempts, j.run_id, j.error, j.created_at, j.started_at, "            \
   "j.finished_at, j.transient_attempts, j.available_at, j.pid, "               \
-  "j.interruptions"
+  "j.interruptions, j.held, j.held_until"
 
 // A task is finished in these stages: every gate and list of unfinished
 // tasks reads them from here.
@@ -36,7 +36,7 @@ inline caf::error invalid(std::string what) {
 }
 
 /// Number of columns ORCHD_JOB_COLUMNS reads.
-inline constexpr int job_column_count = 17;
+inline constexpr int job_column_count = 19;
 
 inline task_row read_task(const statement& s) {
   task_row x;
@@ -78,6 +78,8 @@ inline job_row read_job(const statement& s) {
   x.available_at = s.text(14);
   x.pid = s.opt_int64(15);
   x.interruptions = s.int64(16);
+  x.held = s.text(17);
+  x.held_until = s.text(18);
   return x;
 }
 

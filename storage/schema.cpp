@@ -63,6 +63,117 @@ CREATE INDEX IF NOT EXISTS idx_jobs_status ON jobs(status, id);
 
 // -- levels 2 to 15: each a set of columns, then DDL ------------------------
 
+// The cost ledger: every run's tokens and cost, summed by kind of key
+// (agent, model, stage, task, project) per UTC day of its start and over
+// all time (day '*'). GET /costs reads these few rows, not a million runs.
+// Triggers keep it: an insert adds the run, an update takes the old row
+// out and puts the new one in (a model the result names, a cost set at
+// the end), a delete takes it out, so it never drifts from agent_runs
+// whatever writes them.
+const char* cost_ledger_ddl() {
+  static const std::string ddl = [] {
+    struct kind {
+      const char* name;
+      const char* key; // over the row `R` (NEW or OLD)
+    };
+    const kind kinds[] = {
+        {"agent", "R.agent"},
+        {"model", "COALESCE(R.model, '')"},
+        {"stage", "COALESCE(R.stage, '')"},
+        {"task", "COALESCE(CAST(R.task_id AS TEXT), '')"},
+        {"project",
+         "COALESCE((SELECT t.repo FROM tasks t WHERE t.id = R.task_id), "
+         "(SELECT j.repo FROM jobs j WHERE j.id = R.job_id), '')"},
+    };
+    auto with = [](std::string text, const char* row) {
+      for (size_t at; (at = text.find("R.")) != std::string::npos;)
+        text.replace(at, 1, row);
+      return text;
+    };
+    // One upsert of a row's values into one kind's day (or '*') row.
+    auto upsert = [&](const kind& k, const char* day, const char* row,
+                      const char* sign) {
+      std::string values =
+          std::string{"'"} + k.name + "', " + day + ", " + k.key + ", " + sign +
+          "1, " + sign + "(R.cost_usd IS NOT NULL), " + sign +
+          "(R.cost_usd IS NOT NULL AND R.cost_computed != 0), " + sign +
+          "COALESCE(R.input_tokens, 0), " + sign +
+          "COALESCE(R.output_tokens, 0), " + sign +
+          "COALESCE(R.cache_read_tokens, 0), " + sign +
+          "COALESCE(R.cache_creation_tokens, 0), " + sign +
+          "COALESCE(R.cost_usd, 0)";
+      return with("INSERT INTO cost_rollup VALUES (" + values +
+                      ") ON CONFLICT (kind, day, key) DO UPDATE SET "
+                      "runs = runs + excluded.runs, "
+                      "priced_runs = priced_runs + excluded.priced_runs, "
+                      "computed_runs = computed_runs + excluded.computed_runs, "
+                      "input_tokens = input_tokens + excluded.input_tokens, "
+                      "output_tokens = output_tokens + excluded.output_tokens, "
+                      "cache_read_tokens = cache_read_tokens + "
+                      "excluded.cache_read_tokens, "
+                      "cache_creation_tokens = cache_creation_tokens + "
+                      "excluded.cache_creation_tokens, "
+                      "cost_usd = cost_usd + excluded.cost_usd;\n",
+                  row);
+    };
+    auto all = [&](const char* row, const char* sign) {
+      std::string out;
+      for (auto& k : kinds)
+        for (auto day : {"COALESCE(substr(R.started_at, 1, 10), '')", "'*'"})
+          out += upsert(k, with(day, row).c_str(), row, sign);
+      return out;
+    };
+    std::string out = R"sql(
+CREATE TABLE IF NOT EXISTS cost_rollup (
+  kind TEXT NOT NULL,
+  day TEXT NOT NULL,
+  key TEXT NOT NULL,
+  runs INTEGER NOT NULL,
+  priced_runs INTEGER NOT NULL,
+  computed_runs INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  cache_read_tokens INTEGER NOT NULL,
+  cache_creation_tokens INTEGER NOT NULL,
+  cost_usd REAL NOT NULL,
+  PRIMARY KEY (kind, day, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_agent_runs_agent ON agent_runs(agent, id);
+CREATE INDEX IF NOT EXISTS idx_agent_runs_started ON agent_runs(started_at);
+CREATE INDEX IF NOT EXISTS idx_jobs_held ON jobs(task_id)
+  WHERE held IS NOT NULL;
+)sql";
+    // The runs already there, once (the triggers do not exist yet).
+    for (auto& k : kinds)
+      for (auto day : {"COALESCE(substr(r.started_at, 1, 10), '')", "'*'"})
+        out += with(std::string{"INSERT INTO cost_rollup SELECT '"} + k.name +
+                        "', " + day + ", " + k.key +
+                        ", COUNT(*), COUNT(r.cost_usd), "
+                        "SUM(r.cost_usd IS NOT NULL AND r.cost_computed != 0), "
+                        "TOTAL(r.input_tokens), TOTAL(r.output_tokens), "
+                        "TOTAL(r.cache_read_tokens), "
+                        "TOTAL(r.cache_creation_tokens), TOTAL(r.cost_usd) "
+                        "FROM agent_runs r WHERE NOT EXISTS (SELECT 1 FROM "
+                        "sqlite_master WHERE name = "
+                        "'trg_agent_runs_cost_update') GROUP BY 2, 3 "
+                        "ON CONFLICT DO NOTHING;\n",
+                    "r");
+    out += "CREATE TRIGGER IF NOT EXISTS trg_agent_runs_cost_insert AFTER "
+           "INSERT ON agent_runs BEGIN\n" +
+           all("NEW", "") + "END;\n";
+    out += "CREATE TRIGGER IF NOT EXISTS trg_agent_runs_cost_delete AFTER "
+           "DELETE ON agent_runs BEGIN\n" +
+           all("OLD", "-") + "END;\n";
+    out += "CREATE TRIGGER IF NOT EXISTS trg_agent_runs_cost_update AFTER "
+           "UPDATE OF task_id, agent, started_at, input_tokens, output_tokens, "
+           "cache_read_tokens, cache_creation_tokens, cost_usd, model, stage, "
+           "cost_computed ON agent_runs BEGIN\n" +
+           all("OLD", "-") + all("NEW", "") + "END;\n";
+    return out;
+  }();
+  return ddl.c_str();
+}
+
 struct column {
   const char* table;
   const char* name;
@@ -254,6 +365,19 @@ CREATE INDEX IF NOT EXISTS idx_events_task_ci ON events(task_id, id)
   WHERE ci_result IS NOT NULL;
 )sql",
      "idx_work_item_deps_open"},
+    // Economics (issue 15): a run's stage and whether its cost was computed
+    // from the price table; a task's budget and why it is paused; why a
+    // queued job is held by a budget and until when; the cost ledger's
+    // rollup (kept by triggers, filled from the runs already there).
+    {17,
+     {{"agent_runs", "stage", "TEXT"},
+      {"agent_runs", "cost_computed", "INTEGER NOT NULL DEFAULT 0"},
+      {"tasks", "budget_usd", "REAL"},
+      {"tasks", "budget_paused", "TEXT"},
+      {"jobs", "held", "TEXT"},
+      {"jobs", "held_until", "TEXT"}},
+     cost_ledger_ddl(),
+     "trg_agent_runs_cost_update"},
 };
 
 bool has_object(database& db, const char* name) {

@@ -22,7 +22,7 @@ namespace schema {
 /// finalised from its run alone. Level 12 indexes `tasks` by Plane id, by
 /// (repo, branch) and by (repo, stage). orchd keeps the level in `PRAGMA
 /// user_version`.
-inline constexpr int64_t latest_version = 16;
+inline constexpr int64_t latest_version = 17;
 
 /// The level of a file from its tables and columns: 0 for an empty file,
 /// else the last step whose tables, columns and indexes all exist in order.

@@ -280,10 +280,11 @@ std::string status_summary(const storage_state& st) {
 
 // -- behavior ---------------------------------------------------------------
 
-storage_actor::behavior_type storage(storage_pointer self,
-                                     std::shared_ptr<database> db) {
+storage_actor::behavior_type
+storage(storage_pointer self, std::shared_ptr<database> db, hold_rule holds) {
   self->state.db = std::move(db);
   self->state.data = std::make_unique<store>(*self->state.db);
+  self->state.data->set_hold_rule(std::move(holds));
   using std::string;
   return counted(
       self->state.vitals,
@@ -523,6 +524,15 @@ storage_actor::behavior_type storage(storage_pointer self,
             return read(self,
                         [&](store& s) { return s.run_output_path(run_id); });
           },
+          [self](atom::costs, const cost_query& q) {
+            return read(self, [&](store& s) { return s.costs(q); });
+          },
+          [self](atom::budget, const budget_change& x) {
+            return write(self, [&](store& s) { return s.set_budget(x); });
+          },
+          [self](atom::holds) {
+            return read(self, [](store& s) { return s.held_jobs(); });
+          },
           [self](atom::recent, int64_t limit) {
             return read(self, [&](store& s) { return s.recent_jobs(limit); });
           },
@@ -593,10 +603,11 @@ storage_actor::behavior_type storage(storage_pointer self,
 }
 
 storage_actor spawn_storage(caf::actor_system& sys,
-                            std::shared_ptr<database> db, bool detached) {
+                            std::shared_ptr<database> db, bool detached,
+                            hold_rule holds) {
   if (detached)
-    return sys.spawn<caf::detached>(storage, std::move(db));
-  return sys.spawn(storage, std::move(db));
+    return sys.spawn<caf::detached>(storage, std::move(db), std::move(holds));
+  return sys.spawn(storage, std::move(db), std::move(holds));
 }
 
 } // namespace orchd::storage

@@ -65,14 +65,16 @@ struct storage_state {
 
 using storage_pointer = storage_actor::stateful_pointer<storage_state>;
 
-/// The storage actor's behavior over an open, migrated database.
-storage_actor::behavior_type storage(storage_pointer self,
-                                     std::shared_ptr<database> db);
+/// The storage actor's behavior over an open, migrated database. `holds`
+/// decides a claim's budget hold (none: jobs are never held for budget).
+storage_actor::behavior_type
+storage(storage_pointer self, std::shared_ptr<database> db, hold_rule holds);
 
 /// Spawns the storage actor. `detached` gives it its own thread so an fsync
 /// never stalls the threads the other actors share (tests pass false to
 /// run it under the deterministic scheduler).
 storage_actor spawn_storage(caf::actor_system& sys,
-                            std::shared_ptr<database> db, bool detached);
+                            std::shared_ptr<database> db, bool detached,
+                            hold_rule holds = {});
 
 } // namespace orchd::storage

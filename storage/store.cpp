@@ -342,6 +342,12 @@ caf::expected<task_claim> store::create_work_item(const work_item_request& x) {
   auto made = create_task(new_task{x.plane_id, id, x.repo, branch, x.title});
   if (!made)
     return made.error();
+  if (made->created && x.budget_usd) {
+    auto b = db_.prepare("UPDATE tasks SET budget_usd = ?2 WHERE id = ?1");
+    b->bind(1, made->task.id);
+    b->bind(2, *x.budget_usd);
+    b->step();
+  }
   new_job first;
   first.agent = x.first_agent;
   first.repo = x.repo;
@@ -402,9 +408,11 @@ caf::expected<int64_t> store::begin_run(const run_start& x) {
     return caf::make_error(ec::conflict, "job " + std::to_string(x.job_id) +
                                              " is " + to_string(job->status) +
                                              ", not running");
+  // The task's stage as the run begins: the ledger's "by stage".
   auto q = db_.prepare("INSERT INTO agent_runs "
-                       "(task_id, agent, model, effort, job_id) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5)");
+                       "(task_id, agent, model, effort, job_id, stage) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, "
+                       "(SELECT stage FROM tasks WHERE id = ?1))");
   q->bind(1, x.run.task_id);
   q->bind(2, std::string_view{x.run.agent});
   q->bind_text_or_null(3, x.run.model);
@@ -432,7 +440,7 @@ caf::expected<bool> store::finish_run(const run_outcome& x) {
       "input_tokens = ?3, output_tokens = ?4, cache_read_tokens = ?5, "
       "cache_creation_tokens = ?6, cost_usd = ?7, "
       "model = COALESCE(?8, model), outcome = ?9, error = ?10, "
-      "retry_after_s = ?11, verdict = ?12 WHERE id = ?1");
+      "retry_after_s = ?11, verdict = ?12, cost_computed = ?13 WHERE id = ?1");
   q->bind(1, x.run_id);
   q->bind(2, x.exit_code);
   q->bind(3, x.usage.input_tokens);
@@ -451,6 +459,7 @@ caf::expected<bool> store::finish_run(const run_outcome& x) {
   q->bind_text_or_null(10, x.error);
   q->bind(11, x.retry_after_s);
   q->bind_text_or_null(12, x.verdict);
+  q->bind(13, int64_t{x.cost_computed ? 1 : 0});
   q->step();
   return db_.changes() > 0;
 }
@@ -459,7 +468,7 @@ caf::expected<bool> store::finish_run(const run_outcome& x) {
   "id, task_id, agent, started_at, finished_at, exit_code, "                   \
   "output_path, input_tokens, output_tokens, cache_read_tokens, "              \
   "cache_creation_tokens, cost_usd, model, effort, job_id, outcome, "          \
-  "error, COALESCE(retry_after_s, 0), verdict"
+  "error, COALESCE(retry_after_s, 0), verdict, stage, cost_computed"
 
 namespace {
 
@@ -484,6 +493,8 @@ run_row read_run(const statement& q) {
   x.error = q.text(16);
   x.retry_after_s = q.int64(17);
   x.verdict = q.text(18);
+  x.stage = q.text(19);
+  x.cost_computed = q.int64(20) != 0;
   return x;
 }
 
@@ -545,6 +556,7 @@ caf::expected<task_detail> store::task_detail_of(int64_t task_id) {
       out->push_back(q->int64(0));
   }
   x.open_cards = open_tracker_cards(task_id);
+  x.budget = budget_of(task_id);
   return x;
 }
 

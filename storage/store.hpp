@@ -154,7 +154,9 @@ public:
 
   caf::expected<int64_t> enqueue(const new_job& x);
   /// Claims the oldest runnable queued job: due, past the dependency gate
-  /// (when on) and the per-repo serial gate. `no_claimable_job` if none.
+  /// (when on) and the per-repo serial gate, of an agent whose account is
+  /// not held, and within its task's budgets (the hold rule decides; a job
+  /// over one is held, not claimed). `no_claimable_job` if none.
   caf::expected<job_row> claim_next_job(const claim_options& opts);
   /// Back to queued after a transient failure, counted separately.
   bool requeue_transient(const transient_requeue& x);
@@ -189,6 +191,25 @@ public:
                                    caf::optional<job_status> status = {});
   /// A task's jobs, oldest first.
   std::vector<job_row> jobs_of_task(int64_t task_id);
+
+  // -- costs and budgets (store_costs.cpp) ---------------------------------
+
+  /// What decides a budget hold (none: jobs are never held for budget).
+  void set_hold_rule(hold_rule rule) { hold_rule_ = std::move(rule); }
+  /// The cost ledger grouped by `by`; invalid_argument for an unknown
+  /// grouping or a malformed day.
+  caf::expected<cost_report> costs(const cost_query& x);
+  /// Queued jobs a budget holds, oldest first (at most 100).
+  std::vector<job_row> held_jobs();
+  /// A task's budget, spend, pause and cost by stage.
+  task_budget budget_of(int64_t task_id);
+  /// Sets a task's budget, lifts its pause and releases its held jobs (the
+  /// next claim checks them again); the number released.
+  caf::expected<int64_t> set_budget(const budget_change& x);
+  /// The job's hold when it may not be claimed now (its task over budget),
+  /// written with the task's pause (logged and told to Plane once).
+  caf::optional<job_hold> hold_if_over_budget(const job_row& job,
+                                              const claim_options& opts);
 
   // -- observability (store_metrics.cpp) ----------------------------------
 
@@ -238,6 +259,7 @@ private:
   std::vector<int64_t> stop_task_jobs(int64_t task_id);
 
   database& db_;
+  hold_rule hold_rule_;
 };
 
 } // namespace orchd::storage

@@ -22,6 +22,9 @@ namespace {
 // Dependency gate (?1 = 1): not while the job's task has an edge to a task
 // that is not finished. Jobs without a task or without edges pass.
 // ?2: a JSON array of repos at their own concurrency cap (NULL: none).
+// ?4: a JSON array of agents whose account is held (NULL: none).
+// A job held by a budget waits until its `held_until` (none: until a new
+// budget releases it).
 // The last column is the claim's time, the same 'now' the gate used.
 #define ORCHD_CLAIM_HEAD                                                       \
   "SELECT " ORCHD_JOB_COLUMNS_J ", datetime('now') FROM jobs j "               \
@@ -33,7 +36,9 @@ namespace {
   "  AND t.stage NOT IN " ORCHD_FINISHED_STAGES ")"                            \
   "  AND NOT EXISTS (SELECT 1 FROM work_item_deps w"                           \
   "  WHERE w.task_id = j.task_id AND w.resolved_at IS NULL))"                  \
-  " AND (?2 IS NULL OR j.repo NOT IN (SELECT value FROM json_each(?2)))"
+  " AND (?2 IS NULL OR j.repo NOT IN (SELECT value FROM json_each(?2)))"       \
+  " AND (?4 IS NULL OR j.agent NOT IN (SELECT value FROM json_each(?4)))"      \
+  " AND (j.held IS NULL OR j.held_until <= datetime('now'))"
 
 #define ORCHD_CLAIM_TAIL " ORDER BY j.id LIMIT 1"
 
@@ -58,31 +63,52 @@ constexpr const char* claim_gated_sql = ORCHD_CLAIM_HEAD
 // evaluated, so one broken table never wedges every project's queue.
 constexpr const char* claim_open_sql = ORCHD_CLAIM_HEAD ORCHD_CLAIM_TAIL;
 
-caf::expected<job_row> run_claim(database& db, bool gated,
+void bind_list(statement& q, int idx, const std::vector<std::string>& xs) {
+  if (xs.empty())
+    q.bind_null(idx);
+  else
+    q.bind(idx, std::string_view{nlohmann::json(xs).dump()});
+}
+
+// The claim's pick: the oldest runnable job, and the claim's 'now'.
+caf::expected<std::pair<job_row, std::string>> pick(database& db, bool gated,
+                                                    const claim_options& opts) {
+  auto q = db.prepare(gated ? claim_gated_sql : claim_open_sql);
+  q->bind(1, int64_t{opts.dependency_gate ? 1 : 0});
+  bind_list(*q, 2, opts.excluded_repos);
+  if (gated)
+    q->bind(3,
+            std::string_view{nlohmann::json(opts.serial_gate_agents).dump()});
+  bind_list(*q, 4, opts.held_agents);
+  if (!q->step())
+    return caf::make_error(ec::no_claimable_job);
+  auto job = read_job(*q);
+  return std::make_pair(std::move(job), q->text(job_column_count));
+}
+
+caf::expected<job_row> run_claim(store& data, database& db, bool gated,
                                  const claim_options& opts) {
   job_row job;
   std::string now;
-  {
-    auto q = db.prepare(gated ? claim_gated_sql : claim_open_sql);
-    q->bind(1, int64_t{opts.dependency_gate ? 1 : 0});
-    if (opts.excluded_repos.empty())
-      q->bind_null(2);
-    else
-      q->bind(2, std::string_view{nlohmann::json(opts.excluded_repos).dump()});
-    if (gated)
-      q->bind(3,
-              std::string_view{nlohmann::json(opts.serial_gate_agents).dump()});
-    if (!q->step())
-      return caf::make_error(ec::no_claimable_job);
-    job = read_job(*q);
-    now = q->text(job_column_count);
+  // A job over its budget is held (out of the pick) and the next one
+  // looked at; the bound only guards against a hold that did not write.
+  for (int tries = 0;; ++tries) {
+    auto picked = pick(db, gated, opts);
+    if (!picked)
+      return picked.error();
+    if (tries < 1000 && data.hold_if_over_budget(picked->first, opts))
+      continue;
+    job = std::move(picked->first);
+    now = std::move(picked->second);
+    break;
   }
   // The claim forgets the previous run (and its pid): until this claim's
   // run begins, the job has none, so nobody finalises it from an older
   // run's recorded end (restart recovery, the reaper's second tier).
   auto u = db.prepare("UPDATE jobs SET status = 'running', "
                       "attempts = attempts + 1, started_at = ?2, "
-                      "finished_at = NULL, run_id = NULL, pid = NULL "
+                      "finished_at = NULL, run_id = NULL, pid = NULL, "
+                      "held = NULL, held_until = NULL "
                       "WHERE id = ?1 AND status = 'queued'");
   u->bind(1, job.id);
   u->bind(2, std::string_view{now});
@@ -95,6 +121,17 @@ caf::expected<job_row> run_claim(database& db, bool gated,
   ++job.attempts;
   job.started_at = std::move(now);
   job.finished_at.clear();
+  if (job.task_id && !job.held.empty()) {
+    // Past its hold: the task's pause is over.
+    auto p = db.prepare("UPDATE tasks SET budget_paused = NULL WHERE id = ?1 "
+                        "AND budget_paused IS NOT NULL");
+    p->bind(1, *job.task_id);
+    p->step();
+    log::info("orchd.storage: job ", job.id, " of task ", *job.task_id,
+              " released from its hold (", job.held, ")");
+  }
+  job.held.clear();
+  job.held_until.clear();
   return job;
 }
 
@@ -137,14 +174,14 @@ caf::expected<int64_t> store::enqueue(const new_job& x) {
 
 caf::expected<job_row> store::claim_next_job(const claim_options& opts) {
   try {
-    return run_claim(db_, true, opts);
+    return run_claim(*this, db_, true, opts);
   } catch (const sql_error& e) {
     if (is_write_failure(e.code()))
       throw;
     log::warn("orchd.storage: serial gate unavailable, claiming without it: ",
               e.what());
   }
-  return run_claim(db_, false, opts);
+  return run_claim(*this, db_, false, opts);
 }
 
 // `available_at` is whole-second text (compared with datetime('now') as the
@@ -300,8 +337,10 @@ job_counts store::count_jobs() {
       }
     }
   }
-  auto held = db_.prepare("SELECT COUNT(*) FROM jobs WHERE status = 'queued' "
-                          "AND available_at > datetime('now')");
+  auto held =
+      db_.prepare("SELECT COUNT(*) FROM jobs WHERE status = 'queued' "
+                  "AND (available_at > datetime('now') OR (held IS NOT NULL "
+                  "AND (held_until IS NULL OR held_until > datetime('now'))))");
   if (held->step())
     result.held = held->int64(0);
   return result;
@@ -365,6 +404,7 @@ caf::expected<bool> store::requeue_failed(int64_t job_id) {
   auto q = db_.prepare(
       "UPDATE jobs SET status = 'queued', attempts = 0, "
       "transient_attempts = 0, available_at = NULL, started_at = NULL, "
+      "held = NULL, held_until = NULL, "
       "finished_at = NULL, pid = NULL WHERE id = ?1 AND status = 'failed'");
   q->bind(1, job_id);
   q->step();
@@ -376,10 +416,13 @@ caf::expected<bool> store::requeue_failed(int64_t job_id) {
 }
 
 caf::optional<int64_t> store::next_due_in_ms() {
+  // Held back by a delay, or by a daily budget until its midnight.
   auto q = db_.prepare(
-      "SELECT CAST((julianday(MIN(available_at)) - julianday('now')) * "
-      "86400000 AS INTEGER) FROM jobs WHERE status = 'queued' AND "
-      "available_at > datetime('now')");
+      "SELECT CAST((julianday(MIN(t)) - julianday('now')) * 86400000 AS "
+      "INTEGER) FROM (SELECT available_at AS t FROM jobs WHERE "
+      "status = 'queued' AND available_at > datetime('now') UNION ALL "
+      "SELECT held_until FROM jobs WHERE status = 'queued' AND held IS NOT "
+      "NULL AND held_until > datetime('now'))");
   if (!q->step())
     return caf::none;
   auto ms = q->opt_int64(0);

@@ -33,7 +33,29 @@ void answer_job(api_pointer self, int64_t id, const reply_to<job_row>& reply) {
   ask(self, self->state.to.storage, reply, atom::job_by_id_v, id);
 }
 
-// The job counts, then every running job, then the newest 20.
+// The queue's held jobs, then the scheduler's held accounts.
+template <class Fail>
+void answer_holds(api_pointer self, queue_summary out,
+                  const reply_to<queue_summary>& reply, Fail fail) {
+  auto& st = self->state;
+  self->request(st.to.storage, st.timeout, atom::holds_v)
+      .then(
+          [self, reply, fail, out](std::vector<job_row>& held) mutable {
+            out.held = std::move(held);
+            auto& st = self->state;
+            self->request(st.to.scheduler, st.timeout, atom::holds_v)
+                .then(
+                    [reply, out](std::vector<account_hold>& accounts) mutable {
+                      out.accounts = std::move(accounts);
+                      reply.deliver(std::move(out));
+                    },
+                    fail);
+          },
+          fail);
+}
+
+// The job counts, then every running job, then the newest 20, then the
+// holds.
 void answer_queue(api_pointer self, const reply_to<queue_summary>& reply) {
   auto& st = self->state;
   auto fail = [reply](const caf::error& err) {
@@ -55,10 +77,10 @@ void answer_queue(api_pointer self, const reply_to<queue_summary>& reply) {
                       self->request(st.to.storage, st.timeout, atom::recent_v,
                                     int64_t{20})
                           .then(
-                              [reply,
+                              [self, reply, fail,
                                out](std::vector<job_row>& recent) mutable {
                                 out.recent = std::move(recent);
-                                reply.deliver(std::move(out));
+                                answer_holds(self, std::move(out), reply, fail);
                               },
                               fail);
                     },
@@ -178,6 +200,25 @@ admin_api_actor::behavior_type admin_api(api_pointer self, admin_backends to,
           },
           [self](atom::queue, reply_to<queue_summary>& reply) {
             answer_queue(self, reply);
+          },
+          [self](atom::costs, const cost_query& q,
+                 reply_to<cost_report>& reply) {
+            ask(self, self->state.to.storage, reply, atom::costs_v, q);
+          },
+          [self](atom::budget, const budget_change& x,
+                 reply_to<int64_t>& reply) {
+            // Through the scheduler: the released jobs are claimed at once;
+            // the card drops its pause.
+            self->request(self->state.to.scheduler, self->state.timeout,
+                          atom::budget_v, x)
+                .then(
+                    [self, x, reply](int64_t released) {
+                      if (self->state.to.tracker)
+                        self->send(self->state.to.tracker, atom::card_v,
+                                   x.task_id, false);
+                      reply.deliver(released);
+                    },
+                    [reply](const caf::error& err) { reply.deliver(err); });
           },
           [self](atom::cancel, int64_t id, reply_to<job_row>& reply) {
             self->request(self->state.to.scheduler, self->state.timeout,

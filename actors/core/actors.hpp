@@ -139,7 +139,9 @@ using job_storage = caf::typed_actor<
     caf::replies_to<atom::recent, int64_t>::with<std::vector<job_row>>,
     // The newest N jobs of a status, newest first.
     caf::replies_to<atom::recent, int64_t,
-                    job_status>::with<std::vector<job_row>>>;
+                    job_status>::with<std::vector<job_row>>,
+    // Queued jobs a budget holds, oldest first.
+    caf::replies_to<atom::holds>::with<std::vector<job_row>>>;
 
 /// Storage of `agent_runs`.
 using run_storage = caf::typed_actor<
@@ -149,7 +151,11 @@ using run_storage = caf::typed_actor<
     // Records how a run ended; false for an unknown run.
     caf::replies_to<atom::finish_run, run_outcome>::with<bool>,
     // A run's output file path; ec::no_such_run, ec::io_failed (none).
-    caf::replies_to<atom::output, int64_t>::with<std::string>>;
+    caf::replies_to<atom::output, int64_t>::with<std::string>,
+    // The cost ledger (GET /costs); ec::invalid_argument for a bad query.
+    caf::replies_to<atom::costs, cost_query>::with<cost_report>,
+    // Sets a task's budget and releases its held jobs; how many.
+    caf::replies_to<atom::budget, budget_change>::with<int64_t>>;
 
 /// Storage of the gates: `job_deps` and the `repo_freeze` journal.
 using gate_storage = caf::typed_actor<
@@ -258,6 +264,10 @@ using admin_api_actor = caf::typed_actor<
     caf::reacts_to<atom::backup, std::string, reply_to<backup_result>>,
     // Every registered actor's status (GET /actors).
     caf::reacts_to<atom::status, reply_to<std::vector<actor_status>>>,
+    // The cost ledger (GET /costs).
+    caf::reacts_to<atom::costs, cost_query, reply_to<cost_report>>,
+    // A task's new budget; its held jobs released (how many).
+    caf::reacts_to<atom::budget, budget_change, reply_to<int64_t>>,
     // One actor's status (GET /actors/{name}); ec::no_such_actor.
     caf::reacts_to<atom::status, std::string, reply_to<actor_status>>,
     // The Prometheus text of GET /metrics.
@@ -336,7 +346,14 @@ using scheduler_actor = caf::typed_actor<
     // pipeline cancel); their reports then lose the guarded write.
     caf::reacts_to<atom::stop_jobs, std::vector<int64_t>>,
     // Internal: the held-back job of this generation came due.
-    caf::reacts_to<atom::due, int64_t>>;
+    caf::reacts_to<atom::due, int64_t>,
+    // A task's new budget: storage releases its held jobs (how many), then
+    // a claim.
+    caf::replies_to<atom::budget, budget_change>::with<int64_t>,
+    // The accounts held until their usage limit resets.
+    caf::replies_to<atom::holds>::with<std::vector<account_hold>>,
+    // Internal: an account's hold (of this generation) is over.
+    caf::reacts_to<atom::unhold, std::string, int64_t>>;
 
 /// PIPELINE: moves tasks through their stages (actors/logic/pipeline.hpp
 /// decides; storage applies each transition in one write). Judges a job's

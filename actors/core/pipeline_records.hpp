@@ -223,13 +223,15 @@ struct task_detail {
   std::vector<int64_t> depends_on = {};
   std::vector<int64_t> dependents = {};
   std::vector<int64_t> open_cards = {};
+  /// Its budget, what it spent, and its cost by stage.
+  task_budget budget = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_detail& x) {
   return f(caf::meta::type_name("orchd::task_detail"), x.task, x.pipeline,
            x.runs, x.last_ci_result, x.human_review_s, x.jobs, x.depends_on,
-           x.dependents, x.open_cards);
+           x.dependents, x.open_cards, x.budget);
 }
 
 } // namespace orchd

@@ -179,6 +179,9 @@ struct work_item_request {
   /// waits until each one's task is done (one without a task yet, until it
   /// has one and that is done).
   std::vector<std::string> depends_on = {};
+  /// The task's budget in USD: its `Budget: $N` line, else the project's
+  /// default (none: no budget).
+  caf::optional<double> budget_usd = {};
 };
 
 template <class Inspector>
@@ -186,7 +189,7 @@ typename Inspector::result_type inspect(Inspector& f, work_item_request& x) {
   return f(caf::meta::type_name("orchd::work_item_request"), x.plane_id, x.repo,
            x.prefix, x.sequence_id, x.sequential, x.branch_prefix, x.title_slug,
            x.title, x.first_agent, x.first_content, x.first_max_attempts,
-           x.depends_on);
+           x.depends_on, x.budget_usd);
 }
 
 /// The answer of an event insert: the row id (0 for a duplicate) and
@@ -226,6 +229,10 @@ struct job_row {
   caf::optional<int64_t> pid;
   /// Times orchd's own restarts interrupted it (not the agent's fault).
   int64_t interruptions = 0;
+  /// Why a queued job is held by a budget ("" when it is not), and until
+  /// when (a daily budget's next midnight; "" until released by hand).
+  std::string held = {};
+  std::string held_until = {};
 };
 
 template <class Inspector>
@@ -233,7 +240,8 @@ typename Inspector::result_type inspect(Inspector& f, job_row& x) {
   return f(caf::meta::type_name("orchd::job_row"), x.id, x.agent, x.repo,
            x.task_id, x.task_content, x.status, x.attempts, x.max_attempts,
            x.run_id, x.error, x.created_at, x.started_at, x.finished_at,
-           x.transient_attempts, x.available_at, x.pid, x.interruptions);
+           x.transient_attempts, x.available_at, x.pid, x.interruptions, x.held,
+           x.held_until);
 }
 
 /// A job to enqueue; `delay_s > 0` holds it back that long (`available_at`).
@@ -255,16 +263,36 @@ typename Inspector::result_type inspect(Inspector& f, new_job& x) {
 /// How to claim: the dependency gate can be switched off; jobs of
 /// `excluded_repos` (projects at their own concurrency cap) are skipped;
 /// jobs of `serial_gate_agents` wait at the per-repo serial gate.
+/// A project's budgets, as the claim checks them (0: none).
+struct project_budget {
+  std::string repo;
+  /// A task's budget when the task has none of its own (older tasks).
+  double budget_usd = 0;
+  double daily_budget_usd = 0;
+  /// The project's time zone, as seconds east of UTC (its day's midnight).
+  int64_t utc_offset_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, project_budget& x) {
+  return f(caf::meta::type_name("orchd::project_budget"), x.repo, x.budget_usd,
+           x.daily_budget_usd, x.utc_offset_s);
+}
+
 struct claim_options {
   bool dependency_gate = true;
   std::vector<std::string> excluded_repos;
   std::vector<std::string> serial_gate_agents = {"analyst"};
+  /// Agents whose account is held (a usage limit until its reset).
+  std::vector<std::string> held_agents = {};
+  /// Checked before a job of a task is claimed; a job over budget is held.
+  std::vector<project_budget> budgets = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim_options& x) {
   return f(caf::meta::type_name("orchd::claim_options"), x.dependency_gate,
-           x.excluded_repos, x.serial_gate_agents);
+           x.excluded_repos, x.serial_gate_agents, x.held_agents, x.budgets);
 }
 
 /// A status change of one job. done/failed stamp `finished_at`; queued
@@ -436,12 +464,15 @@ struct run_outcome {
   int64_t retry_after_s = 0;
   /// The verdict its result text states (approved, deployed, ...), if any.
   std::string verdict = {};
+  /// The cost was computed from the price table (the agent reported none).
+  bool cost_computed = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("orchd::run_outcome"), x.run_id, x.exit_code,
-           x.usage, x.model, x.outcome, x.error, x.retry_after_s, x.verdict);
+           x.usage, x.model, x.outcome, x.error, x.retry_after_s, x.verdict,
+           x.cost_computed);
 }
 
 /// One row of `agent_runs`.
@@ -461,6 +492,10 @@ struct run_row {
   std::string error;
   int64_t retry_after_s = 0;
   std::string verdict = {};
+  /// The task's stage when the run began ("" for runs before orchd kept it).
+  std::string stage = {};
+  /// Its cost came from the price table, not the agent's report.
+  bool cost_computed = false;
 };
 
 template <class Inspector>
@@ -468,7 +503,7 @@ typename Inspector::result_type inspect(Inspector& f, run_row& x) {
   return f(caf::meta::type_name("orchd::run_row"), x.id, x.task_id, x.agent,
            x.started_at, x.finished_at, x.exit_code, x.output_path, x.usage,
            x.model, x.effort, x.job_id, x.outcome, x.error, x.retry_after_s,
-           x.verdict);
+           x.verdict, x.stage, x.cost_computed);
 }
 
 /// How an agent process ended (the child watcher's report to its runner).
@@ -564,6 +599,7 @@ typename Inspector::result_type inspect(Inspector& f, storage_stats& x) {
 } // namespace orchd
 
 // The pipeline's records (they use task_row).
+#include "actors/core/cost_records.hpp"     // IWYU pragma: export
 #include "actors/core/pipeline_records.hpp" // IWYU pragma: export
 
 // The tracker's records (they use task_detail).

@@ -58,6 +58,9 @@ struct queue_summary {
   job_counts counts;
   std::vector<job_row> running;
   std::vector<job_row> recent;
+  /// Queued jobs a budget holds, and accounts held by a usage limit.
+  std::vector<job_row> held = {};
+  std::vector<account_hold> accounts = {};
 };
 
 /// A consistent copy of the live database, made while the daemon serves.
@@ -156,3 +159,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::actor_status>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::string>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<std::vector<orchd::job_row>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::job_output>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orchd::reply_to<orchd::cost_report>)

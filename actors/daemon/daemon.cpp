@@ -16,6 +16,7 @@
 #include "actors/intake/ci_events.hpp"
 #include "actors/intake/intake.hpp"
 #include "actors/intake/task_creator.hpp"
+#include "actors/logic/economics.hpp"
 #include "actors/logic/signature.hpp"
 #include "actors/os/child_process.hpp"
 #include "actors/os/environment.hpp"
@@ -98,6 +99,7 @@ make_runner_settings(const config& cfg, const std::string& instance) {
   s->instance = instance;
   // The secrets were taken out of the environment when they were read.
   s->env = child_environment(cfg.runner.pass_env);
+  s->prices = cfg.prices;
   return s;
 }
 
@@ -117,6 +119,11 @@ scheduler_settings make_scheduler_settings(const config& cfg) {
   s.serial_gate_agents = cfg.scheduler.serial_gate_agents;
   s.backoff = retry_policy_of(cfg);
   s.agents = cfg.agents;
+  s.account_holds = cfg.scheduler.account_holds;
+  for (auto& p : cfg.projects)
+    if (p.budget_usd > 0 || p.daily_budget_usd > 0)
+      s.budgets.push_back({p.repo, p.budget_usd, p.daily_budget_usd,
+                           utc_offset_of(p.time_zone).value_or(0)});
   return s;
 }
 
@@ -448,7 +455,8 @@ int serve(const config& cfg) {
   register_types(sys_cfg);
   configure_scheduler(sys_cfg);
   caf::actor_system sys{sys_cfg};
-  auto storage = storage::spawn_storage(sys, std::move(*db), true);
+  auto storage = storage::spawn_storage(sys, std::move(*db), true,
+                                        &economics::budget_hold);
   auto give_up = [&](const caf::error& err) {
     log::error(describe(err));
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);

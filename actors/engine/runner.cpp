@@ -3,6 +3,7 @@
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
 #include "actors/logic/agent_result.hpp"
+#include "actors/logic/economics.hpp"
 #include "actors/logic/pipeline.hpp"
 #include "actors/os/child_process.hpp"
 #include "actors/os/crash_point.hpp"
@@ -18,6 +19,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 
 namespace orchd {
 
@@ -71,6 +74,28 @@ std::string kill_error(const runner_state& st) {
   return "daemon stopped while the agent ran";
 }
 
+// A run's cost when its agent reported none: from the price table, marked
+// computed; a model without a price is said once per model (the run keeps
+// its tokens, its cost stays unknown).
+void price_run(const runner_state& st, const agent_result& result,
+               run_outcome& out) {
+  auto model = result.model.empty() ? st.agent.model : result.model;
+  auto cost = economics::cost_of(result.usage, model, st.settings->prices);
+  out.usage.cost_usd = cost.usd;
+  out.cost_computed = cost.computed;
+  auto& u = result.usage;
+  if (cost.usd || !(u.input_tokens || u.output_tokens || u.cache_read_tokens ||
+                    u.cache_creation_tokens))
+    return;
+  static std::mutex mutex;
+  static std::set<std::string> told;
+  std::lock_guard<std::mutex> guard{mutex};
+  if (told.insert(model).second)
+    log::warn("orchd.runner: model '", model,
+              "' has no price and its agent reported no cost: its runs keep "
+              "their tokens, their cost stays unknown (add it to `prices`)");
+}
+
 void on_exit(runner_pointer self, process_exit e) {
   auto& st = self->state;
   st.exited = true;
@@ -90,6 +115,7 @@ void on_exit(runner_pointer self, process_exit e) {
   out.exit_code = e.exit_code;
   out.usage = result.usage;
   out.model = result.model;
+  price_run(st, result, out);
   out.outcome = verdict.kind;
   out.error = verdict.error;
   out.retry_after_s = verdict.retry_after_s;

@@ -9,6 +9,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,8 @@ struct runner_settings {
   std::chrono::seconds storage_timeout{60};
   /// Each runner registers there as `runner/<job>` while it lives.
   inspector_actor inspector;
+  /// Prices by model: a run's cost when its agent reports none.
+  std::map<std::string, model_price> prices = {};
 };
 
 /// The agent command with its placeholders replaced: {task_file},

@@ -12,8 +12,6 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 
 namespace orchd {
@@ -135,6 +133,8 @@ void try_claim(scheduler_pointer self) {
   opts.dependency_gate = st.settings.dependency_gate;
   opts.excluded_repos = repos_at_cap(st);
   opts.serial_gate_agents = st.settings.serial_gate_agents;
+  opts.held_agents = held_agents(st);
+  opts.budgets = st.settings.budgets;
   for (int64_t i = 0; i < n; ++i)
     send_claim(self, opts);
 }
@@ -399,6 +399,7 @@ void finalise(scheduler_pointer self, const run_report& report) {
                                            it->second.began)
                  .count();
   st.running.erase(it);
+  hold_account(self, job, report);
   metrics::add("orchd_agent_runs_total",
                {{"agent", job.agent}, {"outcome", to_string(report.outcome)}});
   metrics::observe("orchd_agent_duration_seconds", {{"agent", job.agent}}, ran);
@@ -410,30 +411,6 @@ void finalise(scheduler_pointer self, const run_report& report) {
   else
     write_plan(self, job, make_plan(st, job, report));
   try_claim(self);
-}
-
-std::string status_summary(const scheduler_state& st, const job_counts& counts,
-                           caf::optional<int64_t> next_due_ms) {
-  auto used = static_cast<int64_t>(st.running.size());
-  auto running = nlohmann::json::array();
-  for (auto& [id, slot] : st.running)
-    running.push_back({{"job", id},
-                       {"task", slot.job.task_id.value_or(0)},
-                       {"agent", slot.job.agent},
-                       {"started_at", slot.job.started_at}});
-  return nlohmann::json{
-      {"slots_used", used},
-      {"slots_free", std::max<int64_t>(0, st.settings.max_concurrency - used)},
-      {"queued", counts.queued},
-      {"held", counts.held},
-      {"next_due_ms",
-       next_due_ms ? nlohmann::json(*next_due_ms) : nlohmann::json(nullptr)},
-      {"claims_out", st.claiming},
-      {"claimed", st.claimed},
-      {"finalising", st.finalising},
-      {"draining", st.draining},
-      {"running", std::move(running)}}
-      .dump();
 }
 
 } // namespace
@@ -463,33 +440,32 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
   return counted(
       self->state.vitals,
       scheduler_actor::behavior_type{
-          [self](atom::status) -> caf::result<actor_status> {
-            // Slots are its own; queued and held jobs are the queue's, read
-            // now.
-            auto rp = self->make_response_promise<actor_status>();
-            auto timeout = self->state.settings.storage_timeout;
-            auto fail = [rp](caf::error& err) mutable {
-              rp.deliver(std::move(err));
-            };
-            self->request(self->state.storage, timeout, atom::job_counts_v)
+          [self](atom::status) { return answer_status(self); },
+          [self](atom::wake) { try_claim(self); },
+          [self](atom::unhold, const std::string& account, int64_t generation) {
+            auto& st = self->state;
+            auto it = st.holds.find(account);
+            if (it == st.holds.end() || it->second.generation != generation)
+              return;
+            st.holds.erase(it);
+            log::info("orchd.scheduler: account ", account,
+                      " released: its usage limit has reset");
+            try_claim(self);
+          },
+          [self](atom::holds) { return account_holds(self->state); },
+          [self](atom::budget, const budget_change& x) -> caf::result<int64_t> {
+            auto rp = self->make_response_promise<int64_t>();
+            self->request(self->state.storage,
+                          self->state.settings.storage_timeout, atom::budget_v,
+                          x)
                 .then(
-                    [self, rp, timeout,
-                     fail](const job_counts& counts) mutable {
-                      self->request(self->state.storage, timeout,
-                                    atom::next_due_v)
-                          .then(
-                              [self, rp,
-                               counts](caf::optional<int64_t> due) mutable {
-                                rp.deliver(status_of(
-                                    self, self->state.vitals, "scheduler",
-                                    status_summary(self->state, counts, due)));
-                              },
-                              fail);
+                    [self, rp](int64_t released) mutable {
+                      rp.deliver(released);
+                      try_claim(self);
                     },
-                    fail);
+                    [rp](const caf::error& err) mutable { rp.deliver(err); });
             return rp;
           },
-          [self](atom::wake) { try_claim(self); },
           [self](atom::due, int64_t generation) {
             if (generation == self->state.due_generation)
               try_claim(self);

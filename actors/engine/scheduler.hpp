@@ -46,6 +46,21 @@ struct scheduler_settings {
   pipeline_actor pipeline;
   /// Hears of a task's job starting or ending (may be null).
   tracker_actor tracker;
+  /// A usage limit one run hits holds its account's queued jobs until the
+  /// reset (off: each job finds the limit on its own).
+  bool account_holds = true;
+  /// Each project's budgets, checked by the claim.
+  std::vector<project_budget> budgets = {};
+};
+
+/// An account held until its usage limit resets.
+struct held_account {
+  caf::actor_clock::time_point until;
+  /// The same in UTC text (what /queue shows).
+  std::string until_text;
+  std::string reason;
+  /// Only the newest timer of the account ends the hold.
+  int64_t generation = 0;
 };
 
 /// A running job and its runner.
@@ -79,11 +94,32 @@ struct scheduler_state {
   bool stop_asked = false;
   /// Jobs claimed since start.
   int64_t claimed = 0;
+  /// Accounts held by a usage limit, by name; their agents' jobs are not
+  /// claimed until the hold ends.
+  std::map<std::string, held_account> holds;
+  int64_t hold_generation = 0;
   caf::typed_response_promise<int64_t> drained;
   int64_t drain_started_with = 0;
 };
 
 using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;
+
+// -- account holds (scheduler_holds.cpp) --------------------------------------
+
+/// The accounts held now, for /queue and the status.
+std::vector<account_hold> account_holds(const scheduler_state& st);
+
+/// The agents whose account is held (a claim skips their jobs).
+std::vector<std::string> held_agents(const scheduler_state& st);
+
+/// Holds the job's account when its run ended with a usage limit that
+/// names its reset (a transient outcome with a retry-after).
+void hold_account(scheduler_pointer self, const job_row& job,
+                  const run_report& report);
+
+/// Answers the inspector: its slots, the queue's counts, its holds
+/// (scheduler_status.cpp).
+caf::result<actor_status> answer_status(scheduler_pointer self);
 
 /// The scheduler's behaviour; it claims at once.
 scheduler_actor::behavior_type scheduler(scheduler_pointer self,

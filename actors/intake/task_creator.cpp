@@ -2,6 +2,7 @@
 
 #include "actors/core/error.hpp"
 #include "actors/core/log.hpp"
+#include "actors/logic/economics.hpp"
 #include "actors/logic/pipeline.hpp"
 #include "actors/logic/webhook_payload.hpp"
 #include "actors/os/worktree.hpp"
@@ -51,6 +52,10 @@ work_item_request make_work_item_request(const project_config& p,
     x.first_content += "\n\n" + ev.description;
   x.first_max_attempts = first_max_attempts;
   x.depends_on = pipeline::parse_depends_on(ev.description);
+  // Its own `Budget: $N` line, else the project's default (0: none).
+  x.budget_usd = economics::budget_in(ev.description);
+  if (!x.budget_usd && p.budget_usd > 0)
+    x.budget_usd = p.budget_usd;
   return x;
 }
 

@@ -282,10 +282,13 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
     out += line + "\n";
   }
   // Totals: the agents' work apart from the human's.
+  auto& budget = f.detail.budget;
   if (total.runs > 0) {
     out += "\n<b>Total</b>";
     if (total.has_cost)
       out += " " + money(total.cost);
+    if (budget.budget_usd)
+      out += " of " + money(*budget.budget_usd) + " budget";
     if (total.has_tokens)
       out += " · " + tokens_of(total);
     out += "\nagents " + duration(total.seconds);
@@ -304,6 +307,9 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
         "✗ <b>stuck</b>: " + html::escape(shorten(p.stuck_reason, lv.reason));
   else if (!f.frozen.empty())
     status = "⏸ repo frozen: " + html::escape(shorten(f.frozen, lv.reason));
+  else if (!budget.paused.empty())
+    status = "⏸ paused for budget: " +
+             html::escape(shorten(budget.paused, lv.reason));
   else if (!f.blocked_by.empty()) {
     status = "⏸ waits for ";
     size_t shown = std::min(f.blocked_by.size(), lv.deps);

@@ -7,12 +7,35 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 namespace orchd {
+
+std::optional<int64_t> utc_offset_of(std::string_view zone) {
+  if (zone == "UTC" || zone == "Z" || zone == "+00:00")
+    return int64_t{0};
+  // +HH:MM, or +HH:MM:SS (seconds, for tests that put midnight near).
+  if ((zone.size() != 6 && zone.size() != 9) ||
+      (zone[0] != '+' && zone[0] != '-'))
+    return std::nullopt;
+  int64_t parts[3] = {0, 0, 0};
+  for (size_t i = 0; i * 3 + 1 < zone.size(); ++i) {
+    auto at = i * 3 + 1;
+    if (!std::isdigit(static_cast<unsigned char>(zone[at])) ||
+        !std::isdigit(static_cast<unsigned char>(zone[at + 1])) ||
+        (at + 2 < zone.size() && zone[at + 2] != ':'))
+      return std::nullopt;
+    parts[i] = (zone[at] - '0') * 10 + (zone[at + 1] - '0');
+  }
+  if (parts[0] > 23 || parts[1] > 59 || parts[2] > 59)
+    return std::nullopt;
+  auto s = parts[0] * 3600 + parts[1] * 60 + parts[2];
+  return zone[0] == '-' ? -s : s;
+}
 
 using json = nlohmann::json;
 using namespace config_rules;
@@ -149,6 +172,17 @@ void keys_of(V& v, project_config& x) {
   v("branch_prefix", x.branch_prefix);
   v("task_folder", x.task_folder, relative_path());
   v("max_concurrency", x.max_concurrency, at_least(0));
+  v("budget_usd", x.budget_usd, not_negative());
+  v("daily_budget_usd", x.daily_budget_usd, not_negative());
+  v("time_zone", x.time_zone, time_zone());
+}
+
+template <class V>
+void keys_of(V& v, model_price& x) {
+  v("input", x.input, not_negative());
+  v("output", x.output, not_negative());
+  v("cache_read", x.cache_read, not_negative());
+  v("cache_creation", x.cache_creation, not_negative());
 }
 
 template <class V>
@@ -161,6 +195,7 @@ void keys_of(V& v, agent_config& x) {
            "one of low, medium, high, xhigh, max"));
   v("timeout_s", x.timeout_s, at_least(1));
   v("max_attempts", x.max_attempts, at_least(1));
+  v("account", x.account, not_empty());
 }
 
 template <class V>
@@ -172,6 +207,7 @@ void keys_of(V& v, scheduler_config& x) {
   v("max_interruptions", x.max_interruptions, at_least(1));
   v("max_transient_attempts", x.max_transient_attempts, at_least(1));
   v("serial_gate_agents", x.serial_gate_agents, each_not_empty());
+  v("account_holds", x.account_holds);
 }
 
 template <class V>
@@ -263,6 +299,7 @@ void keys_of(V& v, config& x) {
   v("secrets", x.secrets);
   v("projects", x.projects);
   v("agents", x.agents);
+  v("prices", x.prices);
   v("scheduler", x.scheduler);
   v("runner", x.runner);
   v("reaper", x.reaper);

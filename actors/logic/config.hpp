@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace orchd {
@@ -35,6 +36,10 @@ struct admin_config {
 
 /// `[host:]port` read into an address and port; nothing when malformed.
 std::optional<listen_config> parse_listen_address(const std::string& text);
+
+/// A project's time zone as seconds east of UTC: "UTC", "+HH:MM" or
+/// "-HH:MM" (seconds may follow, "+HH:MM:SS"); nothing when malformed.
+std::optional<int64_t> utc_offset_of(std::string_view zone);
 
 /// The shortest admin token orchd accepts (`openssl rand -hex 32` gives 64).
 constexpr size_t min_admin_token_bytes = 32;
@@ -125,6 +130,23 @@ struct project_config {
   std::string task_folder = "docs/work-items";
   /// Agents of this project running at once (0: only the global cap).
   int64_t max_concurrency = 0;
+  /// A new task's budget in USD, unless its work item has a `Budget: $N`
+  /// line (0: none). Fixed when the task is made; POST
+  /// /tasks/{id}/budget changes it.
+  double budget_usd = 0;
+  /// What the project's runs may cost in one day (0: no limit).
+  double daily_budget_usd = 0;
+  /// Where its day ends: "UTC", "+HH:MM" or "-HH:MM" east of UTC.
+  std::string time_zone = "UTC";
+};
+
+/// A model's prices, USD per million tokens of each kind: a run's cost when
+/// the agent does not report one.
+struct model_price {
+  double input = 0;
+  double output = 0;
+  double cache_read = 0;
+  double cache_creation = 0;
 };
 
 struct agent_config {
@@ -135,6 +157,9 @@ struct agent_config {
   std::string effort;
   int64_t timeout_s = 3600;
   int64_t max_attempts = 2;
+  /// The account its runs are billed to: a usage limit one run hits holds
+  /// every queued job of the account until the limit resets.
+  std::string account = "default";
 };
 
 struct scheduler_config {
@@ -151,6 +176,10 @@ struct scheduler_config {
   /// Jobs of these agents wait at the per-repo serial gate (one task of a
   /// repo in flight at a time, none while the repo is frozen).
   std::vector<std::string> serial_gate_agents = {"analyst"};
+  /// A run that hits its account's usage limit (a reset time, or a 429's
+  /// retry_after) holds the account's queued jobs until then (off: each
+  /// job finds the limit and backs off on its own).
+  bool account_holds = true;
 };
 
 /// How agent processes are run.
@@ -283,6 +312,8 @@ struct config {
   secrets_config secrets;
   std::vector<project_config> projects;
   std::map<std::string, agent_config> agents;
+  /// Prices by model name, for runs whose agent reports no cost.
+  std::map<std::string, model_price> prices;
   scheduler_config scheduler;
   runner_config runner;
   reaper_config reaper;

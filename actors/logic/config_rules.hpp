@@ -39,6 +39,13 @@ inline auto at_least(int64_t lo) {
   };
 }
 
+/// Dollars, prices: zero (none) or more.
+inline auto not_negative() {
+  return [](double x) -> problem {
+    return x >= 0 ? std::nullopt : broken("must not be negative");
+  };
+}
+
 inline auto at_most(int64_t hi) {
   return [hi](int64_t x) -> problem {
     return x <= hi ? std::nullopt
@@ -135,6 +142,13 @@ inline auto log_level() {
     return log::parse_level(s, lvl)
                ? std::nullopt
                : broken("expected one of debug, info, warn, error");
+  };
+}
+
+inline auto time_zone() {
+  return [](const std::string& s) -> problem {
+    return utc_offset_of(s) ? std::nullopt
+                            : broken("expected UTC, +HH:MM or -HH:MM");
   };
 }
 

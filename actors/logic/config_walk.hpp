@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -102,6 +103,13 @@ public:
              static_cast<uint64_t>(std::numeric_limits<int64_t>::max())))
       return fail(path, "expected an integer");
     out = j.get<int64_t>();
+  }
+
+  // Dollars and prices: any finite number.
+  void read(const json& j, const std::string& path, double& out) {
+    if (!j.is_number() || !std::isfinite(j.get<double>()))
+      return fail(path, "expected a number");
+    out = j.get<double>();
   }
 
   void read(const json& j, const std::string& path, bool& out) {

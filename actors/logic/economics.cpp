@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 
 namespace orchd::economics {
@@ -85,6 +86,36 @@ caf::optional<double> budget_in(std::string_view text) {
     if (amount > 0)
       return amount;
   }
+  return caf::none;
+}
+
+} // namespace orchd::economics
+
+namespace orchd::economics {
+
+namespace {
+
+std::string dollars(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "$%.2f", usd);
+  return buf;
+}
+
+} // namespace
+
+caf::optional<job_hold> budget_hold(const budget_facts& facts) {
+  auto typical = typical_cost(facts.recent);
+  if (auto c = check_budget(facts.spent, typical, facts.budget); !c.allowed)
+    return job_hold{"task budget: spent " + dollars(c.spent) +
+                        ", a run costs about " + dollars(c.expected) +
+                        ", budget " + dollars(*c.budget),
+                    ""};
+  if (auto c = check_budget(facts.spent_today, typical, facts.daily_budget);
+      !c.allowed)
+    return job_hold{"daily budget: project spent " + dollars(c.spent) +
+                        " today, a run costs about " + dollars(c.expected) +
+                        ", daily budget " + dollars(*c.budget),
+                    facts.next_midnight};
   return caf::none;
 }
 

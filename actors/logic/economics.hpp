@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/core/records.hpp"
+#include "actors/logic/config.hpp"
 
 #include <caf/optional.hpp>
 
@@ -15,16 +16,9 @@
 
 namespace orchd::economics {
 
-/// A model's prices, USD per million tokens of each kind.
-struct price {
-  double input = 0;
-  double output = 0;
-  double cache_read = 0;
-  double cache_creation = 0;
-};
-
-/// Prices by model name.
-using price_table = std::map<std::string, price>;
+/// A model's prices (the config's `prices`), by model name.
+using price = model_price;
+using price_table = std::map<std::string, model_price>;
 
 /// A run's cost: the agent's reported `total_cost_usd` when it gave one,
 /// else computed from the price table (`computed`), else none (unknown
@@ -61,5 +55,9 @@ budget_check check_budget(double spent, caf::optional<double> typical,
 /// dollar sign and cents optional) in its description; none otherwise or
 /// when not a positive amount.
 caf::optional<double> budget_in(std::string_view description);
+
+/// The hold rule the claim uses (storage gathers the facts): the task's
+/// budget first, then the project's day; none when the job may run.
+caf::optional<job_hold> budget_hold(const budget_facts& facts);
 
 } // namespace orchd::economics

@@ -55,7 +55,28 @@ json to_json(const job_row& x) {
           {"created_at", x.created_at},
           {"started_at", text_or_null(x.started_at)},
           {"finished_at", text_or_null(x.finished_at)},
-          {"available_at", text_or_null(x.available_at)}};
+          {"available_at", text_or_null(x.available_at)},
+          {"held", text_or_null(x.held)},
+          {"held_until", text_or_null(x.held_until)}};
+}
+
+// Tokens by kind, cost, and the share of input tokens read from cache.
+json to_json(const cost_line& x) {
+  auto input = x.input_tokens + x.cache_read_tokens + x.cache_creation_tokens;
+  return {{"key", x.key},
+          {"runs", x.runs},
+          {"priced_runs", x.priced_runs},
+          {"computed_runs", x.computed_runs},
+          {"tokens",
+           {{"input", x.input_tokens},
+            {"output", x.output_tokens},
+            {"cache_read", x.cache_read_tokens},
+            {"cache_creation", x.cache_creation_tokens}}},
+          {"cache_read_share", input == 0
+                                   ? 0.0
+                                   : static_cast<double>(x.cache_read_tokens) /
+                                         static_cast<double>(input)},
+          {"cost_usd", x.cost_usd}};
 }
 
 json to_json(const freeze_row& f) {
@@ -139,7 +160,9 @@ json to_json(const run_row& r) {
             {"output", opt(r.usage.output_tokens)},
             {"cache_read", opt(r.usage.cache_read_tokens)},
             {"cache_creation", opt(r.usage.cache_creation_tokens)}}},
-          {"cost_usd", opt(r.usage.cost_usd)}};
+          {"cost_usd", opt(r.usage.cost_usd)},
+          {"cost_computed", r.cost_computed},
+          {"stage", text_or_null(r.stage)}};
 }
 
 // The task row, then its pipeline: stage history, waits, fix rounds,
@@ -157,11 +180,11 @@ http_answer answer(const task_detail& x) {
                        {"at", h.substr(at + 1)}});
   }
   json runs = json::array();
-  double cost = 0;
-  for (auto& r : x.runs) {
+  for (auto& r : x.runs)
     runs.push_back(to_json(r));
-    cost += r.usage.cost_usd.value_or(0);
-  }
+  json by_stage = json::array();
+  for (auto& line : x.budget.by_stage)
+    by_stage.push_back(to_json(line));
   out["waiting"] = text_or_null(to_string(p.waiting));
   out["stuck_reason"] = text_or_null(p.stuck_reason);
   out["expected_sha"] = text_or_null(p.expected_sha);
@@ -174,7 +197,11 @@ http_answer answer(const task_detail& x) {
       {"human_s", opt(x.human_review_s)}};
   out["stage_history"] = std::move(history);
   out["runs"] = std::move(runs);
-  out["cost_usd"] = cost;
+  out["cost_usd"] = x.budget.spent_usd;
+  out["budget"] = {{"budget_usd", opt(x.budget.budget_usd)},
+                   {"spent_usd", x.budget.spent_usd},
+                   {"paused", text_or_null(x.budget.paused)}};
+  out["cost_by_stage"] = std::move(by_stage);
   out["jobs"] = to_json(x.jobs);
   out["depends_on"] = x.depends_on;
   out["dependents"] = x.dependents;
@@ -202,9 +229,17 @@ http_answer answer(const queue_summary& x) {
                  {"done", x.counts.done},
                  {"failed", x.counts.failed},
                  {"held", x.counts.held}};
+  json accounts = json::array();
+  for (auto& a : x.accounts)
+    accounts.push_back({{"account", a.account},
+                        {"until", a.until},
+                        {"reason", a.reason},
+                        {"agents", a.agents}});
   return {200, dump(json{{"counts", counts},
                          {"running", to_json(x.running)},
-                         {"recent", to_json(x.recent)}})};
+                         {"recent", to_json(x.recent)},
+                         {"held", to_json(x.held)},
+                         {"held_accounts", std::move(accounts)}})};
 }
 
 http_answer answer(const std::vector<freeze_row>& rows) {
@@ -254,6 +289,17 @@ http_answer answer(const job_output& x) {
                {"X-Orchd-Next-Offset", std::to_string(x.next_offset)},
                {"X-Orchd-Finished", x.finished ? "true" : "false"}};
   return a;
+}
+
+http_answer answer(const cost_report& x) {
+  json lines = json::array();
+  for (auto& line : x.lines)
+    lines.push_back(to_json(line));
+  return {200, dump(json{{"by", x.query.by},
+                         {"since", text_or_null(x.query.since)},
+                         {"until", text_or_null(x.query.until)},
+                         {"rows", std::move(lines)},
+                         {"total", to_json(x.total)}})};
 }
 
 http_answer metrics_answer(std::string text) {

@@ -43,6 +43,8 @@ http_answer answer(const task_detail& x);
 http_answer answer(const job_row& x);
 http_answer answer(const std::vector<active_task>& x);
 http_answer answer(const queue_summary& x);
+/// GET /costs: each group most expensive first, and the total.
+http_answer answer(const cost_report& x);
 http_answer answer(const std::vector<freeze_row>& x);
 http_answer answer(const actor_status& x);
 http_answer answer(const std::vector<actor_status>& x);

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <map>
 
@@ -57,6 +58,7 @@ route find_route(bhttp::verb method, beast::string_view target) {
       {"/actors", bhttp::verb::get, route::actors, "GET"},
       {"/metrics", bhttp::verb::get, route::metrics, "GET"},
       {"/jobs", bhttp::verb::get, route::jobs, "GET"},
+      {"/costs", bhttp::verb::get, route::costs, "GET"},
   };
   for (auto& e : table)
     if (e.path == path)
@@ -75,6 +77,7 @@ route find_route(bhttp::verb method, beast::string_view target) {
       {"/tasks/", "/retry-setup", bhttp::verb::post, route::retry_setup,
        "POST"},
       {"/tasks/", "/cancel", bhttp::verb::post, route::cancel_task, "POST"},
+      {"/tasks/", "/budget", bhttp::verb::post, route::task_budget, "POST"},
       {"/jobs/", "", bhttp::verb::get, route::job, "GET"},
       {"/jobs/", "/cancel", bhttp::verb::post, route::cancel_job, "POST"},
       {"/jobs/", "/requeue", bhttp::verb::post, route::requeue_job, "POST"},
@@ -149,6 +152,10 @@ const char* route::label() const {
     return "/jobs/{id}/log";
   case jobs:
     return "/jobs";
+  case costs:
+    return "/costs";
+  case task_budget:
+    return "/tasks/{id}/budget";
   }
   return "?";
 }
@@ -305,6 +312,43 @@ void dispatch_jobs(request& req, const backends& actors, respond_fn respond) {
                  replying<std::vector<job_row>>(std::move(respond)));
 }
 
+// GET /costs?by=K&since=D&until=D: the ledger grouped by K (default
+// agent), over the days D (inclusive, UTC; open when left out).
+void dispatch_costs(request& req, const backends& actors, respond_fn respond) {
+  std::map<std::string, std::string> params;
+  if (auto bad = query_params(req.target(), {"by", "since", "until"}, params))
+    return respond(error_answer(400, *bad));
+  cost_query q;
+  if (params.count("by"))
+    q.by = params["by"];
+  q.since = params["since"];
+  q.until = params["until"];
+  caf::anon_send(actors.admin, atom::costs_v, std::move(q),
+                 replying<cost_report>(std::move(respond)));
+}
+
+// POST /tasks/{id}/budget, body {"budget_usd": N}.
+void dispatch_budget(const route& r, request& req, const backends& actors,
+                     respond_fn respond) {
+  auto j = body_object(req.body());
+  if (!j)
+    return respond(error_answer(400, "the body must be a JSON object"));
+  auto usd = j->find("budget_usd");
+  if (usd == j->end() || !usd->is_number() || !(usd->get<double>() > 0) ||
+      !std::isfinite(usd->get<double>()))
+    return respond(error_answer(
+        400, "missing field: budget_usd (a positive number of dollars)"));
+  budget_change x{r.id, usd->get<double>()};
+  caf::anon_send(actors.admin, atom::budget_v, x,
+                 replying<int64_t>(std::move(respond), [x](int64_t released) {
+                   return http_answer{
+                       200, nlohmann::json{{"task_id", x.task_id},
+                                           {"budget_usd", x.budget_usd},
+                                           {"released", released}}
+                                .dump()};
+                 }));
+}
+
 // POST /tasks/{id}/deps, body {"depends_on": id}.
 void dispatch_add_dep(const route& r, request& req, const backends& actors,
                       respond_fn respond) {
@@ -414,6 +458,10 @@ void dispatch_request(const route& r, request& req, const backends& actors,
     return dispatch_job_log(r, req, actors, std::move(respond));
   case route::jobs:
     return dispatch_jobs(req, actors, std::move(respond));
+  case route::costs:
+    return dispatch_costs(req, actors, std::move(respond));
+  case route::task_budget:
+    return dispatch_budget(r, req, actors, std::move(respond));
   case route::not_found:
   case route::wrong_method:
     break;

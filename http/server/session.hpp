@@ -51,7 +51,9 @@ struct route {
     actor,
     metrics,
     job_log,
-    jobs
+    jobs,
+    costs,
+    task_budget
   } kind;
   /// Allowed method, for 405's Allow header.
   const char* allow = "";
@@ -70,7 +72,7 @@ struct route {
   /// Routes whose body is a JSON document (415 otherwise).
   bool takes_json() const {
     return is_webhook() || kind == unfreeze || kind == task_deps ||
-           kind == backup;
+           kind == backup || kind == task_budget;
   }
 };
 

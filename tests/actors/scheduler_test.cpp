@@ -181,6 +181,62 @@ TEST_CASE_FIXTURE(scheduler_fixture, "a transient outcome requeues with "
   CHECK(runners->started.size() == 1);
 }
 
+TEST_CASE_FIXTURE(scheduler_fixture, "a usage limit holds its account's "
+                                     "queued jobs until the reset, by one "
+                                     "timer") {
+  auto first = queued("developer", "r");
+  auto same = queued("analyst", "r");
+  auto other = queued("reviewer", "r");
+  scheduler_settings s;
+  s.max_concurrency = 1;
+  agent_config reviewer;
+  reviewer.account = "second";
+  s.agents["reviewer"] = reviewer;
+  start(s);
+  CHECK(runners->started == std::vector<int64_t>{first});
+  // "usage limit reached, resets in 60 s".
+  caf::anon_send(scheduler, atom::finish_v,
+                 run_report{first, 0, run_kind::transient,
+                            "Claude AI usage limit reached", 60});
+  run();
+  // The analyst shares the account: not claimed only to fail; the
+  // reviewer's account is free.
+  CHECK(runners->started == std::vector<int64_t>{first, other});
+  auto holds =
+      test::unbox(ask<std::vector<account_hold>>(scheduler, atom::holds_v));
+  REQUIRE(holds.size() == 1);
+  CHECK(holds[0].account == "default");
+  CHECK(holds[0].agents == std::vector<std::string>{"analyst", "developer"});
+  report(other, run_kind::success);
+  CHECK(runners->started.size() == 2);
+  CHECK(status(same) == "queued");
+  sched.advance_time(std::chrono::seconds(59));
+  run();
+  CHECK(runners->started.size() == 2);
+  sched.advance_time(std::chrono::seconds(1));
+  run();
+  // The reset: the account's jobs run again (the first one waits for its
+  // own retry time, which SQLite's clock has not reached).
+  CHECK(runners->started == std::vector<int64_t>{first, other, same});
+  CHECK(test::unbox(ask<std::vector<account_hold>>(scheduler, atom::holds_v))
+            .empty());
+}
+
+TEST_CASE_FIXTURE(scheduler_fixture, "with account holds off each job finds "
+                                     "the limit itself") {
+  auto first = queued("developer", "r");
+  auto same = queued("analyst", "r");
+  scheduler_settings s;
+  s.max_concurrency = 1;
+  s.account_holds = false;
+  start(s);
+  caf::anon_send(scheduler, atom::finish_v,
+                 run_report{first, 0, run_kind::transient,
+                            "Claude AI usage limit reached", 60});
+  run();
+  CHECK(runners->started == std::vector<int64_t>{first, same});
+}
+
 TEST_CASE_FIXTURE(scheduler_fixture, "cancel fails the job and kills its "
                                      "runner; a finished job is a conflict") {
   auto id = queued("developer", "r");

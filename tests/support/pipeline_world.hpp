@@ -185,10 +185,12 @@ struct pipeline_world {
 
   // A Plane delivery of the work item in a state (name, group).
   void work_item(const std::string& id, int seq, const std::string& name,
-                 const std::string& state, const std::string& group) {
+                 const std::string& state, const std::string& group,
+                 const std::string& description = "") {
     std::ifstream in{ORCHD_FIXTURES_DIR "/plane_issue_updated.body.json"};
     auto body = json::parse(in);
     body["data"]["id"] = id;
+    body["data"]["description_stripped"] = description;
     body["data"]["sequence_id"] = seq;
     body["data"]["name"] = name;
     body["data"]["state"] = {
@@ -225,6 +227,18 @@ struct pipeline_world {
                  hmac_sha256_hex(github_secret, raw) + "\r\n",
              raw);
     REQUIRE_MESSAGE(status_of(res) == 200, res);
+  }
+
+  // An admin GET's status and JSON body (null when it has none).
+  std::pair<int, json> admin_get(const std::string& target) {
+    connection c{port};
+    c.send_raw("GET " + target +
+               " HTTP/1.1\r\nHost: t\r\nAuthorization: "
+               "Bearer " +
+               admin_token + "\r\n\r\n");
+    auto res = c.read_response();
+    auto body = res.substr(res.find("\r\n\r\n") + 4);
+    return {status_of(res), json::parse(body, nullptr, false)};
   }
 
   std::string sql(const std::string& query) {

@@ -34,6 +34,9 @@ scheduler_actor stand_in_scheduler(caf::actor_system& sys,
               log->stopped.insert(log->stopped.end(), ids.begin(), ids.end());
             },
             [](atom::due, int64_t) {},
+            [](atom::budget, const budget_change&) { return int64_t{0}; },
+            [](atom::holds) { return std::vector<account_hold>{}; },
+            [](atom::unhold, const std::string&, int64_t) {},
         };
       },
       std::move(log));

@@ -120,6 +120,16 @@ TEST_CASE("card: what a task waits for") {
     CHECK(has(html, "⏸ development: repo frozen"));
     CHECK(has(html, "\n⏸ repo frozen: verification of ET-039 failed"));
   }
+  SUBCASE("paused for budget: the cost beside its budget") {
+    auto f = developing();
+    f.running_agent.clear();
+    f.detail.budget.budget_usd = 0.5;
+    f.detail.budget.paused = "task budget: spent $0.72, a run costs about "
+                             "$0.30, budget $0.50";
+    auto html = card::render(f, t0, opts);
+    CHECK(has(html, "<b>Total</b> $0.72 of $0.50 budget · "));
+    CHECK(has(html, "\n⏸ paused for budget: task budget: spent $0.72"));
+  }
   SUBCASE("a merge-lock defer") {
     auto f = developing();
     f.detail.task.stage = task_stage::deploy;

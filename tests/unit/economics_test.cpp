@@ -71,3 +71,38 @@ TEST_CASE("economics: a Budget line in the description") {
   CHECK_FALSE(budget_in("Budget: 1.2.3"));
   CHECK_FALSE(budget_in("the budget: $40 line must start the line"));
 }
+
+TEST_CASE("the hold rule: the task's budget first, then the project's day") {
+  budget_facts f;
+  CHECK_FALSE(economics::budget_hold(f)); // no budget at all
+  f.budget = 10.0;
+  f.spent = 6.0;
+  f.recent = {3.0, 5.0, 4.0}; // typical 4.0: 10.0 fits exactly
+  CHECK_FALSE(economics::budget_hold(f));
+  f.spent = 6.5;
+  auto held = economics::budget_hold(f);
+  REQUIRE(held);
+  CHECK(held->reason ==
+        "task budget: spent $6.50, a run costs about $4.00, budget $10.00");
+  CHECK(held->until.empty());
+  f.budget = caf::none;
+  f.daily_budget = 20.0;
+  f.spent_today = 19.0;
+  f.next_midnight = "2026-12-04 22:00:00";
+  held = economics::budget_hold(f);
+  REQUIRE(held);
+  CHECK(held->reason.find("daily budget: project spent $19.00 today") == 0);
+  CHECK(held->until == "2026-12-04 22:00:00");
+  f.spent_today = 10.0;
+  CHECK_FALSE(economics::budget_hold(f));
+}
+
+TEST_CASE("a project's time zone is an offset east of UTC") {
+  CHECK(*utc_offset_of("UTC") == 0);
+  CHECK(*utc_offset_of("+02:00") == 7200);
+  CHECK(*utc_offset_of("-05:30") == -(5 * 3600 + 30 * 60));
+  CHECK(*utc_offset_of("+00:00:30") == 30);
+  for (auto bad : {"", "Europe/Berlin", "+2:00", "+24:00", "+02:60", "02:00",
+                   "+02-00", "+02:00:"})
+    CHECK_FALSE(utc_offset_of(bad));
+}

@@ -173,7 +173,7 @@ TEST_CASE("a fresh file gets the whole schema at the latest version") {
   auto db = test::open_db(dir.file("sub/fresh.db"));
   CHECK(storage::schema::detect_level(*db) == storage::schema::latest_version);
   CHECK(db->pragma_int("user_version") == storage::schema::latest_version);
-  CHECK(sql_rows(*db, every_column) == "17|11|19|20|10|5\n");
+  CHECK(sql_rows(*db, every_column) == "19|11|21|22|10|5\n");
   CHECK(sql_rows(*db, "PRAGMA journal_mode") == "wal\n");
   CHECK(sql_rows(*db, "PRAGMA foreign_keys") == "1\n");
   CHECK(sql_rows(*db, "PRAGMA synchronous") == "2\n");
@@ -186,7 +186,7 @@ TEST_CASE("a level-1 Python file opens, is upgraded and keeps every row") {
   std::string before_rows;
   {
     auto db = test::open_db(path);
-    CHECK(sql_rows(*db, every_column) == "17|11|19|20|10|5\n");
+    CHECK(sql_rows(*db, every_column) == "19|11|21|22|10|5\n");
     CHECK(sql_rows(*db, "SELECT status, attempts, error, started_at, "
                         "finished_at, transient_attempts, available_at, pid "
                         "FROM jobs ORDER BY id") ==
@@ -204,6 +204,11 @@ TEST_CASE("a level-1 Python file opens, is upgraded and keeps every row") {
           "p-1|ET-001|development|NULL\np-2|ET-002|done|NULL\n");
     CHECK(sql_rows(*db, "SELECT agent, exit_code, output_path, model FROM "
                         "agent_runs") == "developer|0|runs/1.log|NULL\n");
+    // The cost ledger starts with the runs already there.
+    CHECK(sql_rows(*db, "SELECT kind, key, runs FROM cost_rollup WHERE "
+                        "day = '*' ORDER BY kind") ==
+          "agent|developer|1\nmodel||1\nproject|acme/widgets|1\nstage||1\n"
+          "task|1|1\n");
     before_rows = snapshot(*db);
   }
   // A second open changes nothing.
@@ -216,7 +221,7 @@ TEST_CASE("a Python file with every later step keeps its data as it was") {
   auto path = dir.file("legacy-full.db");
   make_legacy_file(path, true);
   auto db = test::open_db(path);
-  CHECK(sql_rows(*db, every_column) == "17|11|19|20|10|5\n");
+  CHECK(sql_rows(*db, every_column) == "19|11|21|22|10|5\n");
   CHECK(sql_rows(*db, "SELECT transient_attempts, pid FROM jobs WHERE "
                       "status = 'running'") == "3|4242\n");
   CHECK(sql_rows(*db, "SELECT delivery_id FROM events WHERE source = "
