@@ -4,10 +4,7 @@
 #include "actors/core/log.hpp"
 #include "actors/core/metrics.hpp"
 #include "storage/database.hpp"
-#include "storage/schema.hpp"
 #include "storage/store.hpp"
-
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <ctime>
@@ -245,35 +242,6 @@ caf::result<value_of<F>> read(storage_pointer self, F f) {
   if (st.db->in_transaction())
     return reply_after_commit(self, std::move(*result));
   return std::move(*result);
-}
-
-int64_t size_of(const std::string& path) {
-  std::error_code ec;
-  auto n = std::filesystem::file_size(path, ec);
-  return ec ? 0 : static_cast<int64_t>(n);
-}
-
-std::string status_summary(const storage_state& st) {
-  auto& s = st.stats;
-  auto path = st.db ? st.db->path() : std::string{};
-  return nlohmann::json{
-      {"commits", s.commits},
-      {"failed_commits", s.failed_commits},
-      {"writes", s.writes},
-      {"reads", s.reads},
-      {"batch_mean", s.commits == 0
-                         ? 0.0
-                         : static_cast<double>(st.requests_committed) /
-                               static_cast<double>(s.commits)},
-      {"batch_max", s.largest_batch},
-      {"open_batch", st.batch.size()},
-      {"last_commit_at", st.last_commit_at},
-      {"last_commit_ms", st.last_commit_s * 1000},
-      {"database_bytes", size_of(path)},
-      {"wal_bytes", size_of(path + "-wal")},
-      {"schema_level", schema::latest_version},
-      {"backup_running", static_cast<bool>(st.backup)}}
-      .dump();
 }
 
 } // namespace

@@ -65,6 +65,10 @@ struct storage_state {
 
 using storage_pointer = storage_actor::stateful_pointer<storage_state>;
 
+/// Its counters, batches, file sizes and schema level, as JSON
+/// (storage_status.cpp).
+std::string status_summary(const storage_state& st);
+
 /// The storage actor's behavior over an open, migrated database. `holds`
 /// decides a claim's budget hold (none: jobs are never held for budget).
 storage_actor::behavior_type

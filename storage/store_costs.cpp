@@ -43,14 +43,15 @@ cost_line read_line(const statement& q) {
   "SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens), "   \
   "TOTAL(cost_usd)"
 
-// Over all time the '*' rows are one per key; a range sums its days. A
-// day's rows are summed per key (?1 the kind; ?2, ?3 the first and last
-// day). By day: any one kind's rows cover every run, the agent's are
-// fewest.
+// Over all time the '*' rows are one per key (no grouping: a kind with
+// 100,000 tasks is read in one pass and the top kept); a range sums its
+// days per key (?1 the kind; ?2, ?3 the first and last day). By day: any
+// one kind's rows cover every run, the agent's are fewest.
 constexpr const char* all_time_sql =
-    "SELECT key, " ORCHD_COST_SUMS " FROM cost_rollup WHERE kind = ?1 "
-    "AND day = '*' GROUP BY key HAVING SUM(runs) > 0 "
-    "ORDER BY 9 DESC, key LIMIT ?4";
+    "SELECT key, runs, priced_runs, computed_runs, input_tokens, "
+    "output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd "
+    "FROM cost_rollup WHERE kind = ?1 AND day = '*' AND runs > 0 "
+    "ORDER BY cost_usd DESC, key LIMIT ?4";
 constexpr const char* range_sql =
     "SELECT key, " ORCHD_COST_SUMS " FROM cost_rollup WHERE kind = ?1 "
     "AND day != '*' AND day >= ?2 AND day <= ?3 GROUP BY key "
