@@ -2,6 +2,7 @@
 // a table (people) or as the daemon's JSON (`--json`, scripts).
 #include "console/commands.hpp"
 
+#include "actors/logic/economics.hpp"
 #include "console/table.hpp"
 
 #include <chrono>
@@ -404,9 +405,7 @@ int cmd_jobs(context& cx, std::vector<std::string>& args) {
 }
 
 std::string dollars(const json& j) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "$%.2f", j.is_number() ? j.get<double>() : 0);
-  return buf;
+  return economics::dollars(j.is_number() ? j.get<double>() : 0);
 }
 
 void add_cost_row(table& t, const std::string& key, const json& x) {

@@ -1,6 +1,7 @@
 #include "actors/logic/card.hpp"
 
 #include "actors/core/states.hpp"
+#include "actors/logic/economics.hpp"
 #include "actors/logic/html.hpp"
 #include "actors/logic/pipeline.hpp"
 
@@ -133,12 +134,6 @@ struct usage_sum {
       effort = r.effort;
   }
 };
-
-std::string money(double usd) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "$%.2f", usd);
-  return buf;
-}
 
 std::string tokens_of(const usage_sum& u) {
   return count(u.input) + " in, " + count(u.output) + " out, " +
@@ -276,7 +271,7 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
         if (u.has_tokens)
           line += " · " + tokens_of(u);
         if (u.has_cost)
-          line += " · " + money(u.cost);
+          line += " · " + economics::dollars(u.cost);
       }
     }
     out += line + "\n";
@@ -286,9 +281,9 @@ std::string render_at(const card_facts& f, int64_t now, const options& opts,
   if (total.runs > 0) {
     out += "\n<b>Total</b>";
     if (total.has_cost)
-      out += " " + money(total.cost);
+      out += " " + economics::dollars(total.cost);
     if (budget.budget_usd)
-      out += " of " + money(*budget.budget_usd) + " budget";
+      out += " of " + economics::dollars(*budget.budget_usd) + " budget";
     if (total.has_tokens)
       out += " · " + tokens_of(total);
     out += "\nagents " + duration(total.seconds);

@@ -93,15 +93,11 @@ caf::optional<double> budget_in(std::string_view text) {
 
 namespace orchd::economics {
 
-namespace {
-
 std::string dollars(double usd) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "$%.2f", usd);
   return buf;
 }
-
-} // namespace
 
 caf::optional<job_hold> budget_hold(const budget_facts& facts) {
   auto typical = typical_cost(facts.recent);

@@ -56,6 +56,9 @@ budget_check check_budget(double spent, caf::optional<double> typical,
 /// when not a positive amount.
 caf::optional<double> budget_in(std::string_view description);
 
+/// "$12.34": how orchd writes an amount (cards, holds, the console).
+std::string dollars(double usd);
+
 /// The hold rule the claim uses (storage gathers the facts): the task's
 /// budget first, then the project's day; none when the job may run.
 caf::optional<job_hold> budget_hold(const budget_facts& facts);
