@@ -108,6 +108,36 @@ TEST_CASE("errors name the key by its path") {
             .rfind("not valid JSON", 0) == 0);
 }
 
+TEST_CASE("cost control: prices, budgets, a time zone, an account") {
+  auto cfg = test::unbox(parse_config(R"({
+    "projects": [{"repo": "a/b", "prefix": "AB", "clone_path": "/x",
+                  "plane_project_id": "p", "budget_usd": 40,
+                  "daily_budget_usd": 12.5, "time_zone": "-05:30"}],
+    "agents": {"developer": {"account": "team-b"}},
+    "prices": {"claude-sonnet-4": {"input": 3, "output": 15,
+                                   "cache_read": 0.3,
+                                   "cache_creation": 3.75}},
+    "scheduler": {"account_holds": false}
+  })"));
+  CHECK(cfg.projects[0].budget_usd == 40);
+  CHECK(cfg.projects[0].daily_budget_usd == 12.5);
+  CHECK(*utc_offset_of(cfg.projects[0].time_zone) == -(5 * 3600 + 1800));
+  CHECK(cfg.agents["developer"].account == "team-b");
+  CHECK(cfg.agents["analyst"].account == "default");
+  CHECK(cfg.prices["claude-sonnet-4"].cache_creation == 3.75);
+  CHECK_FALSE(cfg.scheduler.account_holds);
+  CHECK(problem(R"({"prices": {"m": {"input": "3"}}})") ==
+        "prices.m.input: expected a number");
+  CHECK(problem(R"({"prices": {"m": {"output": -1}}})") ==
+        "prices.m.output: must not be negative");
+  CHECK(problem(R"({"projects": [{"repo": "a/b", "prefix": "AB",
+                                  "clone_path": "/x", "plane_project_id": "p",
+                                  "time_zone": "Europe/Berlin"}]})") ==
+        "projects[0].time_zone: expected UTC, +HH:MM or -HH:MM");
+  CHECK(problem(R"({"agents": {"analyst": {"account": ""}}})") ==
+        "agents.analyst.account: must not be empty");
+}
+
 TEST_CASE("two projects may not share a repo or a Plane project") {
   CHECK(problem(R"({"projects": [
     {"repo": "a/b", "prefix": "AB", "clone_path": "/x", "plane_project_id": "1"},
