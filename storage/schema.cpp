@@ -90,8 +90,12 @@ const char* cost_ledger_ddl() {
         text.replace(at, 1, row);
       return text;
     };
-    // One upsert of a row's values into one kind's day (or '*') row.
-    auto upsert = [&](const kind& k, const char* day, const char* row,
+    constexpr const char* run_day = "COALESCE(substr(R.started_at, 1, 10), '')";
+    // One upsert of a row's values into one kind's day (or '*') row; a '*'
+    // row also keeps the first and last day its key ran (`span`: the run's
+    // day there, NULL on day rows), which only ever widens.
+    auto upsert = [&](const kind& k, const std::string& day,
+                      const std::string& span, const char* row,
                       const char* sign) {
       std::string values =
           std::string{"'"} + k.name + "', " + day + ", " + k.key + ", " + sign +
@@ -101,7 +105,7 @@ const char* cost_ledger_ddl() {
           "COALESCE(R.output_tokens, 0), " + sign +
           "COALESCE(R.cache_read_tokens, 0), " + sign +
           "COALESCE(R.cache_creation_tokens, 0), " + sign +
-          "COALESCE(R.cost_usd, 0)";
+          "COALESCE(R.cost_usd, 0), " + span + ", " + span;
       return with("INSERT INTO cost_rollup VALUES (" + values +
                       ") ON CONFLICT (kind, day, key) DO UPDATE SET "
                       "runs = runs + excluded.runs, "
@@ -113,14 +117,17 @@ const char* cost_ledger_ddl() {
                       "excluded.cache_read_tokens, "
                       "cache_creation_tokens = cache_creation_tokens + "
                       "excluded.cache_creation_tokens, "
-                      "cost_usd = cost_usd + excluded.cost_usd;\n",
+                      "cost_usd = cost_usd + excluded.cost_usd, "
+                      "first_day = MIN(first_day, excluded.first_day), "
+                      "last_day = MAX(last_day, excluded.last_day);\n",
                   row);
     };
     auto all = [&](const char* row, const char* sign) {
       std::string out;
-      for (auto& k : kinds)
-        for (auto day : {"COALESCE(substr(R.started_at, 1, 10), '')", "'*'"})
-          out += upsert(k, with(day, row).c_str(), row, sign);
+      for (auto& k : kinds) {
+        out += upsert(k, with(run_day, row), "NULL", row, sign);
+        out += upsert(k, "'*'", with(run_day, row), row, sign);
+      }
       return out;
     };
     std::string out = R"sql(
@@ -136,6 +143,8 @@ CREATE TABLE IF NOT EXISTS cost_rollup (
   cache_read_tokens INTEGER NOT NULL,
   cache_creation_tokens INTEGER NOT NULL,
   cost_usd REAL NOT NULL,
+  first_day TEXT,
+  last_day TEXT,
   PRIMARY KEY (kind, day, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_agent_runs_agent ON agent_runs(agent, id);
@@ -145,15 +154,18 @@ CREATE INDEX IF NOT EXISTS idx_jobs_held ON jobs(task_id)
 )sql";
     // The runs already there, once (the triggers do not exist yet).
     for (auto& k : kinds)
-      for (auto day : {"COALESCE(substr(r.started_at, 1, 10), '')", "'*'"})
+      for (bool all_time : {false, true})
         out += with(std::string{"INSERT INTO cost_rollup SELECT '"} + k.name +
-                        "', " + day + ", " + k.key +
-                        ", COUNT(*), COUNT(r.cost_usd), "
-                        "SUM(r.cost_usd IS NOT NULL AND r.cost_computed != 0), "
-                        "TOTAL(r.input_tokens), TOTAL(r.output_tokens), "
-                        "TOTAL(r.cache_read_tokens), "
-                        "TOTAL(r.cache_creation_tokens), TOTAL(r.cost_usd) "
-                        "FROM agent_runs r WHERE NOT EXISTS (SELECT 1 FROM "
+                        "', " + (all_time ? "'*'" : run_day) + ", " + k.key +
+                        ", COUNT(*), COUNT(R.cost_usd), "
+                        "SUM(R.cost_usd IS NOT NULL AND R.cost_computed != 0), "
+                        "TOTAL(R.input_tokens), TOTAL(R.output_tokens), "
+                        "TOTAL(R.cache_read_tokens), "
+                        "TOTAL(R.cache_creation_tokens), TOTAL(R.cost_usd), " +
+                        (all_time ? std::string{"MIN("} + run_day + "), MAX(" +
+                                        run_day + ")"
+                                  : std::string{"NULL, NULL"}) +
+                        " FROM agent_runs r WHERE NOT EXISTS (SELECT 1 FROM "
                         "sqlite_master WHERE name = "
                         "'trg_agent_runs_cost_update') GROUP BY 2, 3 "
                         "ON CONFLICT DO NOTHING;\n",

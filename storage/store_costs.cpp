@@ -44,18 +44,28 @@ cost_line read_line(const statement& q) {
   "TOTAL(cost_usd)"
 
 // Over all time the '*' rows are one per key (no grouping: a kind with
-// 100,000 tasks is read in one pass and the top kept); a range sums its
-// days per key (?1 the kind; ?2, ?3 the first and last day). By day: any
-// one kind's rows cover every run, the agent's are fewest.
+// 100,000 tasks is read in one pass and the top kept). A range (?2, ?3 the
+// first and last day): a key whose runs all fall inside it (its '*' row's
+// first and last day) is its '*' row; only the keys that run across an end
+// of the range are summed from their day rows. Most tasks live a few days,
+// so a year's range reads each task's one row instead of grouping all
+// their days.
+#define ORCHD_COST_COLUMNS                                                     \
+  "key, runs, priced_runs, computed_runs, input_tokens, output_tokens, "       \
+  "cache_read_tokens, cache_creation_tokens, cost_usd"
 constexpr const char* all_time_sql =
-    "SELECT key, runs, priced_runs, computed_runs, input_tokens, "
-    "output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd "
-    "FROM cost_rollup WHERE kind = ?1 AND day = '*' AND runs > 0 "
-    "ORDER BY cost_usd DESC, key LIMIT ?4";
+    "SELECT " ORCHD_COST_COLUMNS " FROM cost_rollup WHERE kind = ?1 "
+    "AND day = '*' AND runs > 0 ORDER BY cost_usd DESC, key LIMIT ?4";
 constexpr const char* range_sql =
+    "SELECT " ORCHD_COST_COLUMNS " FROM cost_rollup WHERE kind = ?1 "
+    "AND day = '*' AND runs > 0 AND first_day >= ?2 AND last_day <= ?3 "
+    "UNION ALL "
     "SELECT key, " ORCHD_COST_SUMS " FROM cost_rollup WHERE kind = ?1 "
-    "AND day != '*' AND day >= ?2 AND day <= ?3 GROUP BY key "
-    "HAVING SUM(runs) > 0 ORDER BY 9 DESC, key LIMIT ?4";
+    "AND day != '*' AND day >= ?2 AND day <= ?3 AND key IN ("
+    " SELECT key FROM cost_rollup WHERE kind = ?1 AND day = '*'"
+    " AND first_day <= ?3 AND last_day >= ?2"
+    " AND (first_day < ?2 OR last_day > ?3)) "
+    "GROUP BY key HAVING SUM(runs) > 0 ORDER BY 9 DESC, 1 LIMIT ?4";
 constexpr const char* by_day_sql =
     "SELECT day, " ORCHD_COST_SUMS " FROM cost_rollup WHERE kind = 'agent' "
     "AND day != '*' AND day >= ?2 AND day <= ?3 GROUP BY day "

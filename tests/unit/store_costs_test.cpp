@@ -7,6 +7,8 @@
 #include "actors/logic/economics.hpp"
 #include "tests/support/test.hpp"
 
+#include <map>
+
 using namespace orchd;
 using orchd::test::sql_rows;
 using orchd::test::unbox;
@@ -142,6 +144,37 @@ TEST_CASE_FIXTURE(costs_fixture, "a run whose model changes moves in the "
   CHECK(r.lines[0].runs == 1);
   CHECK(r.lines[0].cost_usd == doctest::Approx(1.5));
   CHECK(r.total.cost_usd == doctest::Approx(1.5));
+}
+
+TEST_CASE_FIXTURE(costs_fixture, "a range counts a key's runs inside it, "
+                                 "whether the key lies inside or across it") {
+  auto a = task("p-1", "acme/r");
+  auto b = task("p-2", "acme/r");
+  auto day = [&](int64_t run, const char* when) {
+    auto q = db->prepare("UPDATE agent_runs SET started_at = ?2 WHERE id = ?1");
+    q->bind(1, run);
+    q->bind(2, std::string_view{when});
+    q->step();
+  };
+  day(run(a, "developer", 1.0), "2026-03-01 10:00:00");
+  day(run(a, "developer", 2.0), "2026-03-03 10:00:00");
+  day(run(b, "developer", 4.0), "2026-03-02 10:00:00");
+  auto cost_of = [&](const std::string& since, const std::string& until) {
+    std::map<std::string, double> out;
+    for (auto& line : unbox(st.costs(cost_query{"task", since, until})).lines)
+      out[line.key] = line.cost_usd;
+    return out;
+  };
+  using costs = std::map<std::string, double>;
+  CHECK(cost_of("2026-03-02", "2026-03-02") == costs{{"2", 4.0}});
+  CHECK(cost_of("2026-03-01", "2026-03-02") == costs{{"1", 1.0}, {"2", 4.0}});
+  CHECK(cost_of("2026-03-02", "2026-03-03") == costs{{"1", 2.0}, {"2", 4.0}});
+  CHECK(cost_of("2026-03-01", "2026-03-03") == costs{{"1", 3.0}, {"2", 4.0}});
+  CHECK(cost_of("2026-03-04", "").empty());
+  CHECK(cost_of("", "2026-03-01") == costs{{"1", 1.0}});
+  // A run moved to another day moves with it.
+  day(3, "2026-03-05 10:00:00");
+  CHECK(cost_of("2026-03-02", "2026-03-03") == costs{{"1", 2.0}});
 }
 
 TEST_CASE_FIXTURE(costs_fixture, "a deleted run leaves the ledger") {
