@@ -147,6 +147,7 @@ CREATE TABLE IF NOT EXISTS cost_rollup (
   last_day TEXT,
   PRIMARY KEY (kind, day, key)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_cost_rollup_key ON cost_rollup(kind, key, day);
 CREATE INDEX IF NOT EXISTS idx_agent_runs_agent ON agent_runs(agent, id);
 CREATE INDEX IF NOT EXISTS idx_agent_runs_started ON agent_runs(started_at);
 CREATE INDEX IF NOT EXISTS idx_jobs_held ON jobs(task_id)

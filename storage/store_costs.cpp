@@ -47,9 +47,10 @@ cost_line read_line(const statement& q) {
 // 100,000 tasks is read in one pass and the top kept). A range (?2, ?3 the
 // first and last day): a key whose runs all fall inside it (its '*' row's
 // first and last day) is its '*' row; only the keys that run across an end
-// of the range are summed from their day rows. Most tasks live a few days,
-// so a year's range reads each task's one row instead of grouping all
-// their days.
+// of the range are summed from their day rows, found by key (the
+// key-first index: a year's window has few such keys, and grouping walks
+// the index in key order). Most tasks live a few days, so a year's range
+// reads each task's one row instead of grouping all their days.
 #define ORCHD_COST_COLUMNS                                                     \
   "key, runs, priced_runs, computed_runs, input_tokens, output_tokens, "       \
   "cache_read_tokens, cache_creation_tokens, cost_usd"
@@ -60,7 +61,8 @@ constexpr const char* range_sql =
     "SELECT " ORCHD_COST_COLUMNS " FROM cost_rollup WHERE kind = ?1 "
     "AND day = '*' AND runs > 0 AND first_day >= ?2 AND last_day <= ?3 "
     "UNION ALL "
-    "SELECT key, " ORCHD_COST_SUMS " FROM cost_rollup WHERE kind = ?1 "
+    "SELECT key, " ORCHD_COST_SUMS " FROM cost_rollup "
+    "INDEXED BY idx_cost_rollup_key WHERE kind = ?1 "
     "AND day != '*' AND day >= ?2 AND day <= ?3 AND key IN ("
     " SELECT key FROM cost_rollup WHERE kind = ?1 AND day = '*'"
     " AND first_day <= ?3 AND last_day >= ?2"
