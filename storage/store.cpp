@@ -556,7 +556,7 @@ caf::expected<task_detail> store::task_detail_of(int64_t task_id) {
       out->push_back(q->int64(0));
   }
   x.open_cards = open_tracker_cards(task_id);
-  x.budget = budget_of(task_id);
+  x.budget = budget_of(task_id, x.runs);
   return x;
 }
 

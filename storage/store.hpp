@@ -202,7 +202,8 @@ public:
   /// Queued jobs a budget holds, oldest first (at most 100).
   std::vector<job_row> held_jobs();
   /// A task's budget, spend, pause and cost by stage.
-  task_budget budget_of(int64_t task_id);
+  /// `runs`: the task's runs, oldest first (runs_of_task).
+  task_budget budget_of(int64_t task_id, const std::vector<run_row>& runs);
   /// Sets a task's budget, lifts its pause and releases its held jobs (the
   /// next claim checks them again); the number released.
   caf::expected<int64_t> set_budget(const budget_change& x);

@@ -124,7 +124,8 @@ std::vector<job_row> store::held_jobs() {
   return out;
 }
 
-task_budget store::budget_of(int64_t task_id) {
+task_budget store::budget_of(int64_t task_id,
+                             const std::vector<run_row>& runs) {
   task_budget out;
   auto t = db_.prepare("SELECT budget_usd, COALESCE(budget_paused, '') FROM "
                        "tasks WHERE id = ?1");
@@ -133,16 +134,25 @@ task_budget store::budget_of(int64_t task_id) {
     out.budget_usd = t->opt_real(0);
     out.paused = t->text(1);
   }
-  auto q = db_.prepare(
-      "SELECT COALESCE(stage, ''), COUNT(*), COUNT(cost_usd), "
-      "SUM(cost_usd IS NOT NULL AND cost_computed != 0), "
-      "TOTAL(input_tokens), TOTAL(output_tokens), TOTAL(cache_read_tokens), "
-      "TOTAL(cache_creation_tokens), TOTAL(cost_usd) FROM agent_runs "
-      "WHERE task_id = ?1 GROUP BY 1 ORDER BY MIN(id)");
-  q->bind(1, task_id);
-  while (q->step()) {
-    out.by_stage.push_back(read_line(*q));
-    out.spent_usd += out.by_stage.back().cost_usd;
+  // By stage from the runs the caller read (oldest first), not a second
+  // query over the same rows.
+  for (auto& r : runs) {
+    auto line =
+        std::find_if(out.by_stage.begin(), out.by_stage.end(),
+                     [&](const cost_line& l) { return l.key == r.stage; });
+    if (line == out.by_stage.end())
+      line = out.by_stage.insert(out.by_stage.end(), cost_line{r.stage});
+    auto& u = r.usage;
+    ++line->runs;
+    line->input_tokens += u.input_tokens.value_or(0);
+    line->output_tokens += u.output_tokens.value_or(0);
+    line->cache_read_tokens += u.cache_read_tokens.value_or(0);
+    line->cache_creation_tokens += u.cache_creation_tokens.value_or(0);
+    if (u.cost_usd) {
+      ++line->priced_runs;
+      line->computed_runs += r.cost_computed ? 1 : 0;
+      line->cost_usd += *u.cost_usd;
+    }
   }
   return out;
 }

@@ -83,17 +83,24 @@ typename Inspector::result_type inspect(Inspector& f, account_hold& x) {
 /// A task's budget and spend (GET /tasks/{id}, its card).
 struct task_budget {
   caf::optional<double> budget_usd;
-  double spent_usd = 0;
   /// Why its jobs are held for budget ("" when they are not).
   std::string paused = {};
   /// Its cost by stage.
   std::vector<cost_line> by_stage = {};
+
+  /// What it spent: its stages' costs.
+  double spent_usd() const {
+    double usd = 0;
+    for (auto& line : by_stage)
+      usd += line.cost_usd;
+    return usd;
+  }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_budget& x) {
-  return f(caf::meta::type_name("orchd::task_budget"), x.budget_usd,
-           x.spent_usd, x.paused, x.by_stage);
+  return f(caf::meta::type_name("orchd::task_budget"), x.budget_usd, x.paused,
+           x.by_stage);
 }
 
 /// POST /tasks/{id}/budget.

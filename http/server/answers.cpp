@@ -197,9 +197,10 @@ http_answer answer(const task_detail& x) {
       {"human_s", opt(x.human_review_s)}};
   out["stage_history"] = std::move(history);
   out["runs"] = std::move(runs);
-  out["cost_usd"] = x.budget.spent_usd;
+  auto spent = x.budget.spent_usd();
+  out["cost_usd"] = spent;
   out["budget"] = {{"budget_usd", opt(x.budget.budget_usd)},
-                   {"spent_usd", x.budget.spent_usd},
+                   {"spent_usd", spent},
                    {"paused", text_or_null(x.budget.paused)}};
   out["cost_by_stage"] = std::move(by_stage);
   out["jobs"] = to_json(x.jobs);

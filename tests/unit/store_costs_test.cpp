@@ -231,9 +231,12 @@ TEST_CASE_FIXTURE(costs_fixture, "a task over budget is held, paused once, "
   CHECK(unbox(st.job_by_id(held)).held.empty());
   CHECK(sql_rows(*db, "SELECT budget_usd, budget_paused FROM tasks WHERE "
                       "id = 1") == "5.0|NULL\n");
-  auto budget = st.budget_of(t);
+  auto budget = st.budget_of(t, st.runs_of_task(t));
   CHECK(*budget.budget_usd == doctest::Approx(5.0));
-  CHECK(budget.spent_usd == doctest::Approx(1.25));
+  CHECK(budget.spent_usd() == doctest::Approx(1.25));
+  REQUIRE(budget.by_stage.size() == 1); // runs without a stage
+  CHECK(budget.by_stage[0].runs == 2);
+  CHECK(budget.by_stage[0].input_tokens == 20);
   CHECK(st.set_budget(budget_change{t, -1}).error() == ec::invalid_argument);
   CHECK(st.set_budget(budget_change{999, 1}).error() == ec::no_such_task);
 }
