@@ -2,7 +2,9 @@
 // a table (people) or as the daemon's JSON (`--json`, scripts).
 #include "console/commands.hpp"
 
-#include "actors/logic/economics.hpp"
+#include "console/kit.hpp"
+
+#include "actors/logic/card.hpp"
 #include "console/table.hpp"
 
 #include <chrono>
@@ -19,8 +21,6 @@
 namespace orchd::console {
 
 namespace {
-
-using json = nlohmann::json;
 
 // Set by SIGINT while `watch` or `log --follow` runs.
 volatile std::sig_atomic_t interrupted = 0;
@@ -49,18 +49,6 @@ void nap(std::chrono::milliseconds d) {
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
 }
 
-std::string text(const json& j) {
-  if (j.is_null())
-    return "-";
-  if (j.is_string())
-    return j.get<std::string>();
-  return j.dump();
-}
-
-std::string field(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) ? text(j[key]) : "-";
-}
-
 std::string duration(int64_t s) {
   if (s < 60)
     return std::to_string(s) + "s";
@@ -69,16 +57,6 @@ std::string duration(int64_t s) {
   if (s < 86400)
     return std::to_string(s / 3600) + "h " + std::to_string(s / 60 % 60) + "m";
   return std::to_string(s / 86400) + "d " + std::to_string(s / 3600 % 24) + "h";
-}
-
-// Unix seconds as a UTC stamp, like the database's.
-std::string stamp(int64_t t) {
-  char buf[32];
-  auto tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
 }
 
 colour health_colour(const std::string& h) {
@@ -92,61 +70,6 @@ colour status_colour(const std::string& s) {
          : s == "failed"  ? colour::red
          : s == "running" ? colour::yellow
                           : colour::none;
-}
-
-// The daemon could not be asked, or refused: say so; else nothing.
-int check(const context& cx, const reply& r) {
-  if (!r.reached()) {
-    cx.err << "orchd console: cannot reach the daemon at " << cx.api.base()
-           << ": " << r.error << "\n";
-    return unreachable;
-  }
-  if (!r.ok()) {
-    cx.err << "orchd console: the daemon refused (HTTP " << r.status
-           << "): " << r.refusal() << "\n";
-    return refused;
-  }
-  return ok;
-}
-
-// Asks, then shows the answer with `show` (or its JSON).
-template <class Show>
-int ask(context& cx, const reply& r, Show show) {
-  if (auto code = check(cx, r); code != ok)
-    return code;
-  if (cx.json)
-    cx.out << r.body.dump(2) << "\n";
-  else
-    show(r.body);
-  return ok;
-}
-
-bool is_id(const std::string& s) {
-  return !s.empty() && s.size() <= 18 &&
-         s.find_first_not_of("0123456789") == std::string::npos &&
-         s != std::string(s.size(), '0');
-}
-
-// Takes `--name VALUE` out of args (true when present).
-bool take_option(std::vector<std::string>& args, const std::string& name,
-                 std::string& value) {
-  for (size_t i = 0; i < args.size(); ++i)
-    if (args[i] == name && i + 1 < args.size()) {
-      value = args[i + 1];
-      args.erase(args.begin() + static_cast<long>(i),
-                 args.begin() + static_cast<long>(i) + 2);
-      return true;
-    }
-  return false;
-}
-
-bool take_flag(std::vector<std::string>& args, const std::string& name) {
-  for (size_t i = 0; i < args.size(); ++i)
-    if (args[i] == name) {
-      args.erase(args.begin() + static_cast<long>(i));
-      return true;
-    }
-  return false;
 }
 
 // -- showing ----------------------------------------------------------------
@@ -171,7 +94,7 @@ void show_actor(context& cx, const json& a) {
   if (!a["last_error"].is_null())
     cx.out << "last error: "
            << (a["last_error_at"].is_number()
-                   ? stamp(a["last_error_at"].get<int64_t>()) + "  "
+                   ? card::stamp_of(a["last_error_at"].get<int64_t>()) + "  "
                    : std::string{})
            << text(a["last_error"]) << "\n";
   if (a.contains("state") && a["state"].is_object())
@@ -236,11 +159,11 @@ int status_screen(context& cx, std::ostream& out) {
     auto h = field(x, "health");
     (h == "ok" ? healthy : h == "down" ? down : slow)++;
     if (!x["last_error"].is_null())
-      errors.push_back((x["last_error_at"].is_number()
-                            ? stamp(x["last_error_at"].get<int64_t>()) + "  "
-                            : std::string{}) +
-                       field(x, "name") + ": " +
-                       clip(text(x["last_error"]), 80));
+      errors.push_back(
+          (x["last_error_at"].is_number()
+               ? card::stamp_of(x["last_error_at"].get<int64_t>()) + "  "
+               : std::string{}) +
+          field(x, "name") + ": " + clip(text(x["last_error"]), 80));
   }
   out << "orchd " << field(a, "version") << " at " << cx.api.base() << ", up "
       << duration(a.value("uptime_s", int64_t{0})) << "\n";
@@ -404,44 +327,6 @@ int cmd_jobs(context& cx, std::vector<std::string>& args) {
              [&](const json& b) { show_jobs(cx, b["jobs"]); });
 }
 
-std::string dollars(const json& j) {
-  return economics::dollars(j.is_number() ? j.get<double>() : 0);
-}
-
-void add_cost_row(table& t, const std::string& key, const json& x) {
-  auto& tok = x["tokens"];
-  char share[16];
-  std::snprintf(share, sizeof share, "%.0f%%",
-                100 * x.value("cache_read_share", 0.0));
-  t.add({key, field(x, "runs"), dollars(x["cost_usd"]), field(tok, "input"),
-         field(tok, "output"), field(tok, "cache_read"),
-         field(tok, "cache_creation"), share});
-}
-
-int cmd_costs(context& cx, std::vector<std::string>& args) {
-  std::string by = "agent";
-  std::string since;
-  std::string until;
-  take_option(args, "--by", by);
-  take_option(args, "--since", since);
-  take_option(args, "--until", until);
-  if (!args.empty())
-    return usage_error(cx, "costs [--by K] [--since DAY] [--until DAY]");
-  std::string path = "/costs?by=" + by;
-  if (!since.empty())
-    path += "&since=" + since;
-  if (!until.empty())
-    path += "&until=" + until;
-  return ask(cx, cx.api.get(path), [&](const json& b) {
-    table t{{clip(by, 20), "RUNS", "COST", "INPUT", "OUTPUT", "CACHE READ",
-             "CACHE WRITE", "CACHED"}};
-    for (auto& x : b["rows"])
-      add_cost_row(t, field(x, "key").empty() ? "(none)" : field(x, "key"), x);
-    add_cost_row(t, "total", b["total"]);
-    cx.out << t.render(cx.coloured);
-  });
-}
-
 int cmd_job(context& cx, std::vector<std::string>& args) {
   if (args.size() != 1 || !is_id(args[0]))
     return usage_error(cx, "job ID");
@@ -473,26 +358,6 @@ int cmd_log(context& cx, std::vector<std::string>& args) {
     if (interrupted)
       return ok;
   }
-}
-
-int post_action(context& cx, const std::string& path, const json& body,
-                const std::function<std::string(const json&)>& said) {
-  return ask(cx, cx.api.post(path, body),
-             [&](const json& b) { cx.out << said(b) << "\n"; });
-}
-
-int cmd_budget(context& cx, std::vector<std::string>& args) {
-  char* end = nullptr;
-  double usd = args.size() == 2 ? std::strtod(args[1].c_str(), &end) : 0;
-  if (args.size() != 2 || !is_id(args[0]) || end == nullptr || *end != '\0' ||
-      !(usd > 0))
-    return usage_error(cx, "budget TASK USD");
-  return post_action(cx, "/tasks/" + args[0] + "/budget",
-                     json{{"budget_usd", usd}}, [](const json& b) {
-                       return "task " + field(b, "task_id") + ": budget " +
-                              dollars(b["budget_usd"]) + ", " +
-                              field(b, "released") + " held job(s) released";
-                     });
 }
 
 int cmd_freezes(context& cx, std::vector<std::string>& args) {

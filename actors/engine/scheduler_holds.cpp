@@ -3,24 +3,15 @@
 #include "actors/engine/scheduler.hpp"
 
 #include "actors/core/log.hpp"
+#include "actors/logic/card.hpp"
 
 #include <caf/send.hpp>
 
 #include <chrono>
-#include <ctime>
 
 namespace orchd {
 
 namespace {
-
-std::string utc_text(std::chrono::system_clock::time_point t) {
-  auto secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
 
 // The account an agent's runs are billed to.
 std::string account_of(const scheduler_state& st, const std::string& agent) {
@@ -58,7 +49,8 @@ void hold_account(scheduler_pointer self, const job_row& job,
     return;
   bool extended = hold.generation != 0;
   hold.until = until;
-  hold.until_text = utc_text(std::chrono::system_clock::now() + delay);
+  hold.until_text = card::stamp_of(std::chrono::system_clock::to_time_t(
+      std::chrono::system_clock::now() + delay));
   hold.reason = report.error;
   hold.generation = ++st.hold_generation;
   log::warn("orchd.scheduler: account ", account,

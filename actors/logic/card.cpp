@@ -365,6 +365,15 @@ std::string work_item_url(std::string_view url_template,
   return out;
 }
 
+std::string stamp_of(int64_t seconds) {
+  auto t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
 caf::optional<int64_t> seconds_of(std::string_view stamp) {
   if (stamp.size() < 19)
     return caf::none;

@@ -41,6 +41,9 @@ std::string work_item_url(std::string_view url_template,
 /// and fractions), none for anything else.
 caf::optional<int64_t> seconds_of(std::string_view stamp);
 
+/// The SQLite UTC stamp of unix seconds ("YYYY-MM-DD HH:MM:SS").
+std::string stamp_of(int64_t seconds);
+
 /// At most `max_chars` characters (code points) of UTF-8 `text`, with "…"
 /// when shortened.
 std::string shorten(std::string_view text, size_t max_chars);
