@@ -89,6 +89,23 @@ struct scheduler_fixture : test::actor_fixture {
     run();
   }
 
+  // The drain's answer: the agents running when it began.
+  template <class Handle>
+  int64_t drained(Handle& pending) {
+    int64_t n = -1;
+    pending.receive([&](int64_t x) { n = x; },
+                    [&](caf::error& err) { FAIL(describe(err)); });
+    return n;
+  }
+
+  // The job's run ends with "usage limit reached", resetting in 60 s.
+  void usage_limit(int64_t job) {
+    caf::anon_send(scheduler, atom::finish_v,
+                   run_report{job, 0, run_kind::transient,
+                              "Claude AI usage limit reached", 60});
+    run();
+  }
+
   std::string status(int64_t job) {
     return sql_value(*db, "SELECT status FROM jobs WHERE id = " +
                               std::to_string(job));
@@ -194,11 +211,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "a usage limit holds its account's "
   s.agents["reviewer"] = reviewer;
   start(s);
   CHECK(runners->started == std::vector<int64_t>{first});
-  // "usage limit reached, resets in 60 s".
-  caf::anon_send(scheduler, atom::finish_v,
-                 run_report{first, 0, run_kind::transient,
-                            "Claude AI usage limit reached", 60});
-  run();
+  usage_limit(first);
   // The analyst shares the account: not claimed only to fail; the
   // reviewer's account is free.
   CHECK(runners->started == std::vector<int64_t>{first, other});
@@ -230,10 +243,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "with account holds off each job finds "
   s.max_concurrency = 1;
   s.account_holds = false;
   start(s);
-  caf::anon_send(scheduler, atom::finish_v,
-                 run_report{first, 0, run_kind::transient,
-                            "Claude AI usage limit reached", 60});
-  run();
+  usage_limit(first);
   CHECK(runners->started == std::vector<int64_t>{first, same});
 }
 
@@ -273,10 +283,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "drain: no new claims, running agents "
   sched.advance_time(std::chrono::seconds(600));
   run();
   CHECK(runners->killed[b] == "shutdown");
-  int64_t drained = -1;
-  pending.receive([&](int64_t n) { drained = n; },
-                  [&](caf::error& err) { FAIL(describe(err)); });
-  CHECK(drained == 2);
+  CHECK(drained(pending) == 2);
   // Killed by the drain: back in the queue, not failed.
   CHECK(status(b) == "queued");
   CHECK(status(a) == "done");
@@ -296,10 +303,7 @@ TEST_CASE_FIXTURE(scheduler_fixture, "a second signal's kill that comes "
       self->request(scheduler, caf::infinite, atom::drain_v, int64_t{600});
   run();
   CHECK(runners->killed[a] == "shutdown");
-  int64_t drained = -1;
-  pending.receive([&](int64_t n) { drained = n; },
-                  [&](caf::error& err) { FAIL(describe(err)); });
-  CHECK(drained == 1);
+  CHECK(drained(pending) == 1);
   CHECK(status(a) == "queued");
 }
 
